@@ -1,0 +1,131 @@
+"""Typed settings from CONDOLAKE_* environment variables and an optional TOML file.
+
+Precedence: environment variable > config file (CONDOLAKE_CONFIG, or ./condolake.toml) > default.
+Secrets (passwords in CONDOLAKE_SOURCE_URL, CONDOLAKE_API_TOKEN) are read from the environment
+only; the config file may not carry them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from condolake.errors import ConfigError
+
+ENV_PREFIX = "CONDOLAKE_"
+DEFAULT_CONFIG_FILE = "condolake.toml"
+SECRET_FIELDS = frozenset({"source_url", "api_token"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a job needs to know about its environment; passed in, never global."""
+
+    source_url: str | None = None
+    lake_root: str = "lakehouse"
+    state_dir: str = ".condolake"
+    jar_cache: str = ".cache/jars"
+    kafka_bootstrap: str | None = None
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "4g"
+    shuffle_partitions: int = 8
+    jdbc_partitions: int = 4
+    jdbc_fetchsize: int = 10_000
+    timezone: str = "America/Sao_Paulo"
+    api_token: str | None = None
+    api_timeout_s: float = 10.0
+    api_retries: int = 5
+    api_backoff_s: float = 0.5
+    log_level: str = "WARN"
+
+    @property
+    def lake_path(self) -> str:
+        """Lake root as an absolute path or URI (s3a://… is kept as it is)."""
+        if "://" in self.lake_root:
+            return self.lake_root.rstrip("/")
+        return str(Path(self.lake_root).expanduser().resolve())
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir).expanduser().resolve()
+
+    @property
+    def jar_cache_path(self) -> Path:
+        return Path(self.jar_cache).expanduser().resolve()
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings as a dict with secrets hidden, for logs and `condolake config`."""
+        shown: dict[str, Any] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name in SECRET_FIELDS and value:
+                value = _redact(field.name, value)
+            shown[field.name] = value
+        return shown
+
+
+def _redact(name: str, value: str) -> str:
+    if name == "source_url" and "@" in value:
+        scheme, _, rest = value.partition("://")
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return "***"
+
+
+def _coerce(name: str, raw: Any, annotation: str) -> Any:
+    try:
+        if annotation.startswith("int"):
+            return int(raw)
+        if annotation.startswith("float"):
+            return float(raw)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {annotation.split()[0]}"
+        ) from error
+    if raw == "" and "None" in annotation:
+        return None
+    return str(raw)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment and the optional config file; overrides win over both."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = env.get(f"{ENV_PREFIX}CONFIG")
+    path = Path(config_file) if config_file else Path(DEFAULT_CONFIG_FILE)
+    if config_file or path.exists():
+        values.update(_read_config_file(path))
+    for field in fields(Settings):
+        key = f"{ENV_PREFIX}{field.name.upper()}"
+        if key in env:
+            values[field.name] = env[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    annotations = {field.name: str(field.type) for field in fields(Settings)}
+    typed = {name: _coerce(name, raw, annotations[name]) for name, raw in values.items()}
+    return Settings(**typed)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"config file {path} does not exist") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from error
+    section = data.get("condolake", data)
+    known = {field.name for field in fields(Settings)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown settings {', '.join(unknown)}")
+    secrets = sorted(set(section) & SECRET_FIELDS)
+    if secrets:
+        raise ConfigError(
+            f"config file {path}: {', '.join(secrets)} are secrets and may only come from "
+            f"the environment ({', '.join(ENV_PREFIX + s.upper() for s in secrets)})"
+        )
+    return dict(section)
