@@ -24,7 +24,7 @@ class DependencyError(CondoLakeError):
 
 
 class InputError(CondoLakeError):
-    """An input file or request cannot be used at all (not a single bad row: those are quarantined)."""
+    """An input cannot be used at all (a single bad row is quarantined instead)."""
 
 
 class ApiUnavailableError(CondoLakeError):

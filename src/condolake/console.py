@@ -1,0 +1,21 @@
+"""Progress and result output of the command line (stderr for progress, stdout for results)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+
+_started = time.monotonic()
+errors = Console(stderr=True, highlight=False)
+results = Console(highlight=False)
+
+
+def progress(message: str) -> None:
+    """One timestamped line per step of long work, on stderr."""
+    elapsed = time.monotonic() - _started
+    errors.print(f"[dim][{elapsed:7.1f}s][/dim] {message}", markup=True)
+
+
+def error(message: str) -> None:
+    errors.print(f"[bold red]condolake: error:[/bold red] {message}", markup=True)

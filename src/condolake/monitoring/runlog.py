@@ -1,0 +1,119 @@
+"""The run log in ops/: one row per job run, one per (run, table), and the high-water marks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from condolake.lake import delta
+from condolake.lake.layout import Layer, table_path
+from condolake.lake.types import struct
+
+RUNS = "runs"
+RUN_TABLES = "run_tables"
+WATERMARKS = "watermarks"
+
+RUNS_SCHEMA: StructType = struct(
+    "run_id: string, job: string, status: string, started_at: timestamp, "
+    "finished_at: timestamp, duration_s: double, run_date: date, rows_read: long, "
+    "rows_valid: long, rows_quarantined: long, rows_duplicate: long, "
+    "rows_reprocessed: long, conserved: boolean, error: string"
+)
+RUN_TABLES_SCHEMA: StructType = struct(
+    "run_id: string, table: string, source: string, rows_read: long, rows_valid: long, "
+    "rows_quarantined: long, rows_duplicate: long, rows_reprocessed: long, "
+    "rows_superseded: long, watermark_from: long, watermark_to: long, seconds: double"
+)
+WATERMARKS_SCHEMA: StructType = struct(
+    "watermark_id: string, source: string, table: string, column: string, value: long, "
+    "run_id: string, updated_at: timestamp"
+)
+
+
+@dataclass
+class TableCounts:
+    """What one run did to one table. Conservation: read = valid + quarantined + duplicate."""
+
+    table: str
+    source: str
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    rows_reprocessed: int = 0
+    rows_superseded: int = 0
+    watermark_from: int | None = None
+    watermark_to: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def conserved(self) -> bool:
+        return self.rows_read == self.rows_valid + self.rows_quarantined + self.rows_duplicate
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    job: str
+    started_at: dt.datetime
+    run_date: dt.date
+    tables: list[TableCounts] = field(default_factory=list)
+    status: str = "running"
+    finished_at: dt.datetime | None = None
+    error: str | None = None
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(counts, name)) for counts in self.tables)
+
+    @property
+    def conserved(self) -> bool:
+        return all(counts.conserved for counts in self.tables)
+
+
+def write_run(spark: SparkSession, lake_root: str, run: RunRecord) -> None:
+    """Appends the run and its per-table counts to ops/ (called once, at the end of a run)."""
+    finished = run.finished_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    row = (
+        run.run_id, run.job, run.status, run.started_at, finished,
+        (finished - run.started_at).total_seconds(), run.run_date,
+        run.total("rows_read"), run.total("rows_valid"), run.total("rows_quarantined"),
+        run.total("rows_duplicate"), run.total("rows_reprocessed"), run.conserved, run.error,
+    )
+    delta.append(spark.createDataFrame([row], RUNS_SCHEMA),
+                 table_path(lake_root, Layer.OPS, RUNS))
+    if run.tables:
+        per_table = [
+            (run.run_id, *(value for key, value in asdict(counts).items()))
+            for counts in run.tables
+        ]
+        delta.append(spark.createDataFrame(per_table, RUN_TABLES_SCHEMA),
+                     table_path(lake_root, Layer.OPS, RUN_TABLES))
+
+
+def read_watermark(spark: SparkSession, lake_root: str, source: str, table: str) -> int | None:
+    path = table_path(lake_root, Layer.OPS, WATERMARKS)
+    rows = (
+        delta.read(spark, path, WATERMARKS_SCHEMA)
+        .where((F.col("source") == source) & (F.col("table") == table))
+        .select("value")
+        .collect()
+    )
+    return int(rows[0]["value"]) if rows else None
+
+
+def save_watermark(
+    spark: SparkSession, lake_root: str, source: str, table: str, column: str, value: int,
+    run_id: str, commit_tag: str | None = None,
+) -> None:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    update = spark.createDataFrame(
+        [(f"{source}.{table}", source, table, column, value, run_id, now)], WATERMARKS_SCHEMA
+    )
+    delta.upsert_latest(
+        spark, update, table_path(lake_root, Layer.OPS, WATERMARKS), WATERMARKS_SCHEMA,
+        "watermark_id", ["value"], commit_tag=commit_tag,
+    )

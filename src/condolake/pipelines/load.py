@@ -1,0 +1,221 @@
+"""Bronze -> silver/quarantine for one table of one run: validate, split, merge, count."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from condolake.lake import delta
+from condolake.lake.layout import (
+    INGESTED_AT_COL,
+    RECORD_ID_COL,
+    RESOLUTION_COL,
+    RESOLVED_AT_COL,
+    RESOLVED_RUN_ID_COL,
+    RUN_ID_COL,
+    Layer,
+    bronze_schema,
+    quarantine_schema,
+    silver_schema,
+    table_path,
+)
+from condolake.monitoring.runlog import TableCounts
+from condolake.source.tables import SourceTable
+from condolake.transforms.silver.quarantine import to_quarantine
+from condolake.transforms.silver.rules import RETRYABLE_PREFIXES
+from condolake.transforms.silver.validate import (
+    DUPLICATE_RANK_COL,
+    LINEAGE_COLS,
+    is_valid,
+    parsed,
+    ranked_by_recency,
+    to_silver,
+    validated,
+)
+
+Progress = Callable[[str], None]
+OUTCOME_COL = "_outcome"
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    spark: SparkSession
+    lake_root: str
+    run_id: str
+    run_date: dt.date
+    started_at: dt.datetime
+
+    def path(self, layer: Layer, table: str) -> str:
+        return table_path(self.lake_root, layer, table)
+
+    def tag(self, step: str) -> str:
+        """Commit tag of one write of this run (Delta userMetadata)."""
+        return f"{self.run_id}:{step}"
+
+
+def valid_parent_keys(ctx: LoadContext, table: SourceTable) -> dict[str, DataFrame]:
+    """Keys of the valid (silver) rows of each parent of `table`."""
+    from condolake.source.tables import TABLES_BY_NAME
+
+    keys = {}
+    for foreign_key in table.foreign_keys:
+        parent = TABLES_BY_NAME[foreign_key.parent]
+        keys[parent.name] = delta.read(
+            ctx.spark, ctx.path(Layer.SILVER, parent.name), silver_schema(parent)
+        ).select(parent.primary_key)
+    return keys
+
+
+def load_table(
+    ctx: LoadContext,
+    table: SourceTable,
+    counts: TableCounts,
+    *,
+    unique_keys: bool,
+    keys_are_new: bool = False,
+    progress: Progress | None = None,
+) -> TableCounts:
+    """Validates this run's bronze rows of `table` into silver and quarantine.
+
+    `unique_keys`: the source cannot send a key twice in one load (no de-duplication needed).
+    `keys_are_new`: every key is new to the lake (an incremental read above the high-water
+    mark), so no quarantined record can be superseded by this load.
+
+    `counts.rows_quarantined` may already hold records rejected before they reached bronze
+    (malformed lines); `rows_read` is set here to bronze rows of the run plus those.
+    """
+    started = time.monotonic()
+    bronze = delta.read(ctx.spark, ctx.path(Layer.BRONZE, table.name), bronze_schema(table))
+    load = bronze.where(F.col(RUN_ID_COL) == ctx.run_id)
+    if not unique_keys:
+        load = ranked_by_recency(load, table)
+    else:
+        load = load.select("*", F.lit(1).alias(DUPLICATE_RANK_COL))
+    latest = F.col(DUPLICATE_RANK_COL) == 1
+    checked = validated(load, table, ctx.run_date, valid_parent_keys(ctx, table)).select(
+        "*", F.when(~latest, F.lit("duplicate")).when(is_valid(), F.lit("valid"))
+        .otherwise(F.lit("rejected")).alias(OUTCOME_COL)
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        outcomes = {row[OUTCOME_COL]: int(row["count"])
+                    for row in checked.groupBy(OUTCOME_COL).count().collect()}
+        counts.rows_duplicate = outcomes.get("duplicate", 0)
+        counts.rows_valid = outcomes.get("valid", 0)
+        counts.rows_read = counts.rows_quarantined + sum(outcomes.values())
+        counts.rows_quarantined += outcomes.get("rejected", 0)
+        if counts.rows_valid:
+            _write_valid(ctx, table, checked.where(F.col(OUTCOME_COL) == "valid"))
+        if outcomes.get("rejected", 0):
+            _write_rejected(ctx, table, checked.where(F.col(OUTCOME_COL) == "rejected"))
+    finally:
+        checked.unpersist()
+    counts.rows_reprocessed = reprocess_quarantined(ctx, table)
+    if counts.rows_valid and not keys_are_new:
+        counts.rows_superseded = supersede_quarantined(ctx, table)
+    counts.seconds = round(time.monotonic() - started, 3)
+    if progress:
+        progress(
+            f"{table.name}: {counts.rows_read:,} read, {counts.rows_valid:,} valid, "
+            f"{counts.rows_quarantined:,} quarantined, {counts.rows_duplicate:,} duplicate"
+            + (f", {counts.rows_reprocessed:,} re-processed from quarantine"
+               if counts.rows_reprocessed else "")
+        )
+    return counts
+
+
+def _write_valid(ctx: LoadContext, table: SourceTable, valid: DataFrame) -> None:
+    path = ctx.path(Layer.SILVER, table.name)
+    rows = to_silver(valid, table)
+    tag = ctx.tag(f"silver.{table.name}")
+    if not delta.exists(ctx.spark, path):
+        delta.ensure_table(ctx.spark, path, silver_schema(table))
+        delta.append(rows, path, commit_tag=tag)
+    else:
+        delta.upsert_latest(
+            ctx.spark, rows, path, silver_schema(table), table.primary_key,
+            table.column_names, commit_tag=tag,
+        )
+
+
+def _write_rejected(ctx: LoadContext, table: SourceTable, rejected: DataFrame) -> None:
+    write_quarantine(ctx, table, to_quarantine(rejected, table, ctx.started_at),
+                     step=f"quarantine.{table.name}")
+
+
+def write_quarantine(ctx: LoadContext, table: SourceTable, rows: DataFrame, step: str) -> None:
+    """Merges quarantine rows by fingerprint (a re-read bad record is not added twice)."""
+    path = ctx.path(Layer.QUARANTINE, table.name)
+    delta.insert_new(ctx.spark, rows, path, quarantine_schema(table), RECORD_ID_COL,
+                     ctx.tag(step))
+
+
+def _open_quarantine(ctx: LoadContext, table: SourceTable) -> DataFrame:
+    quarantine = delta.read(
+        ctx.spark, ctx.path(Layer.QUARANTINE, table.name), quarantine_schema(table)
+    )
+    return quarantine.where(F.col(RESOLVED_RUN_ID_COL).isNull())
+
+
+def _resolve(ctx: LoadContext, table: SourceTable, record_ids: DataFrame, how: str) -> None:
+    delta.update_where(
+        ctx.spark, ctx.path(Layer.QUARANTINE, table.name), record_ids, RECORD_ID_COL,
+        {
+            RESOLVED_RUN_ID_COL: f"'{ctx.run_id}'",
+            RESOLUTION_COL: f"'{how}'",
+            RESOLVED_AT_COL: f"TIMESTAMP'{ctx.started_at.isoformat(sep=' ')}'",
+        },
+        commit_tag=ctx.tag(f"quarantine.{table.name}.{how}"),
+    )
+
+
+def reprocess_quarantined(ctx: LoadContext, table: SourceTable) -> int:
+    """Moves quarantined records whose only faults were retryable (orphans) and are now gone."""
+    if not table.foreign_keys:
+        return 0
+    only_retryable = F.forall(
+        F.col("_reasons"), lambda reason: reason.startswith(RETRYABLE_PREFIXES[0])
+    )
+    waiting = _open_quarantine(ctx, table).where(only_retryable)
+    retried = validated(
+        waiting.select(*table.column_names, *LINEAGE_COLS, RECORD_ID_COL),
+        table, ctx.run_date, valid_parent_keys(ctx, table),
+    ).where(is_valid()).cache()
+    try:
+        moved = retried.count()
+        if moved:
+            delta.upsert_latest(
+                ctx.spark, to_silver(retried, table), ctx.path(Layer.SILVER, table.name),
+                silver_schema(table), table.primary_key, table.column_names,
+                only_if_newer=True, commit_tag=ctx.tag(f"silver.{table.name}.reprocessed"),
+            )
+            _resolve(ctx, table, retried.select(RECORD_ID_COL), "reprocessed")
+    finally:
+        retried.unpersist()
+    return moved
+
+
+def supersede_quarantined(ctx: LoadContext, table: SourceTable) -> int:
+    """Closes open quarantine records whose key now has a newer valid row in silver."""
+    key = table.primary_key
+    waiting = _open_quarantine(ctx, table).select(
+        RECORD_ID_COL, parsed(key, "int").alias(key), F.col(INGESTED_AT_COL).alias("_q_at")
+    ).where(F.col(key).isNotNull())
+    silver = delta.read(ctx.spark, ctx.path(Layer.SILVER, table.name), silver_schema(table))
+    newer = waiting.join(
+        silver.select(key, INGESTED_AT_COL), on=key, how="inner"
+    ).where(F.col(INGESTED_AT_COL) > F.col("_q_at")).select(RECORD_ID_COL).cache()
+    try:
+        superseded = newer.count()
+        if superseded:
+            _resolve(ctx, table, newer, "superseded")
+    finally:
+        newer.unpersist()
+    return superseded
+
+

@@ -1,0 +1,51 @@
+"""Gold tables as readable terminal tables (pt-BR formatting)."""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from rich.table import Table
+
+from condolake.formatting import format_brl, format_count, format_date
+from condolake.lake import delta
+from condolake.lake.layout import Layer, table_path
+
+DEFAULT_ROWS = 10
+
+
+def gold_tables(spark: SparkSession, lake_root: str, limit: int = DEFAULT_ROWS) -> list[Table]:
+    """The three gold tables, largest totals first, `limit` rows each, plus their totals."""
+    return [
+        _table(spark, lake_root, "transacoes_por_condominio",
+               "Transações por condomínio", ["condominio_id", "nome"], limit),
+        _table(spark, lake_root, "transacoes_por_morador",
+               "Valor total de transações por morador", ["morador_id", "nome", "condominio_id"],
+               limit),
+        _table(spark, lake_root, "transacoes_diarias_por_tipo",
+               "Transações diárias por tipo de imóvel (dias mais recentes)",
+               ["data_transacao", "tipo"], limit, order=["data_transacao", "valor_total"]),
+    ]
+
+
+def _table(spark: SparkSession, lake_root: str, name: str, title: str, keys: list[str],
+           limit: int, order: list[str] | None = None) -> Table:
+    df = delta.read(spark, table_path(lake_root, Layer.GOLD, name))
+    totals = df.agg(F.count(F.lit(1)).alias("linhas"),
+                    F.sum("quantidade_transacoes").alias("q"),
+                    F.sum("valor_total").alias("v")).collect()[0]
+    ordering = [F.col(column).desc() for column in (order or ["valor_total"])]
+    rows = df.orderBy(*ordering, *keys).limit(limit).collect()
+    table = Table(
+        title=f"{title} — {format_count(totals['linhas'])} linhas, "
+              f"{format_count(totals['q'])} transações, {format_brl(totals['v'])}",
+        title_justify="left",
+    )
+    for key in keys:
+        table.add_column(key)
+    table.add_column("quantidade_transacoes", justify="right")
+    table.add_column("valor_total", justify="right")
+    for row in rows:
+        cells = [format_date(row[k]) if k == "data_transacao" else str(row[k]) for k in keys]
+        table.add_row(*cells, format_count(row["quantidade_transacoes"]),
+                      format_brl(row["valor_total"]))
+    return table

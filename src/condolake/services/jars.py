@@ -1,0 +1,184 @@
+"""JVM jars from Maven Central, resolved once into a project-local cache.
+
+Resolution uses Apache Ivy, which ships inside the pyspark distribution, so no Maven install is
+needed. A bundle is resolved transitively on first use and recorded in a manifest; later runs
+read the manifest and never touch the network, so they work offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from condolake.errors import DependencyError
+
+IVY_TIMEOUT_S = 900
+MANIFEST_SUFFIX = ".manifest.json"
+RETRIEVE_SEPARATOR = "__"
+
+
+@dataclass(frozen=True)
+class JarBundle:
+    """A named set of Maven coordinates (group:artifact:version), resolved together."""
+
+    name: str
+    coordinates: tuple[str, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256("\n".join(self.coordinates).encode()).hexdigest()[:16]
+
+
+DELTA_VERSION = "4.0.1"
+POSTGRES_JDBC_VERSION = "42.7.8"
+
+# Everything the batch pipeline needs on Spark's classpath.
+SPARK_CORE = JarBundle(
+    "spark-core",
+    (
+        f"io.delta:delta-spark_2.13:{DELTA_VERSION}",
+        f"org.postgresql:postgresql:{POSTGRES_JDBC_VERSION}",
+    ),
+)
+
+BUNDLES: dict[str, JarBundle] = {SPARK_CORE.name: SPARK_CORE}
+
+
+def pyspark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+def _ivy_jar() -> Path:
+    candidates = sorted((pyspark_home() / "jars").glob("ivy-*.jar"))
+    if not candidates:
+        raise DependencyError("the pyspark distribution has no ivy jar; reinstall pyspark")
+    return candidates[-1]
+
+
+def _spark_provided_artifacts() -> set[str]:
+    """Artifact names already on Spark's own classpath (scala-library, antlr4-runtime…)."""
+    names = set()
+    for jar in (pyspark_home() / "jars").glob("*.jar"):
+        names.add(jar.stem.rsplit("-", 1)[0])
+    return names
+
+
+def resolved_jars(
+    bundle: JarBundle,
+    cache_dir: Path,
+    *,
+    exclude_spark_provided: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Local paths of the bundle's jars, resolving them from Maven Central the first time."""
+    manifest_path = cache_dir / f"{bundle.name}{MANIFEST_SUFFIX}"
+    manifest = _read_manifest(manifest_path)
+    if manifest is None or manifest.get("fingerprint") != bundle.fingerprint:
+        manifest = _resolve(bundle, cache_dir, manifest_path, progress)
+    jars = [cache_dir / bundle.name / name for name in manifest["jars"]]
+    missing = [str(jar) for jar in jars if not jar.exists()]
+    if missing:
+        manifest_path.unlink(missing_ok=True)
+        raise DependencyError(
+            f"jar cache {cache_dir} is incomplete (missing {missing[0]}); "
+            "run `condolake setup` again with network access"
+        )
+    if exclude_spark_provided:
+        provided = _spark_provided_artifacts()
+        jars = [jar for jar in jars if _artifact_of(jar.name) not in provided]
+    return jars
+
+
+def _artifact_of(file_name: str) -> str:
+    parts = file_name.split(RETRIEVE_SEPARATOR)
+    return parts[1] if len(parts) >= 3 else file_name
+
+
+def _read_manifest(path: Path) -> dict[str, object] | None:
+    try:
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _resolve(
+    bundle: JarBundle,
+    cache_dir: Path,
+    manifest_path: Path,
+    progress: Callable[[str], None] | None,
+) -> dict[str, object]:
+    if progress:
+        progress(f"resolving {bundle.name} jars from Maven Central into {cache_dir} (once)")
+    target = cache_dir / bundle.name
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as staging:
+        ivy_file = Path(staging) / "ivy.xml"
+        ivy_file.write_text(_ivy_module(bundle.coordinates))
+        pattern = (
+            f"{staging}/jars/[organisation]{RETRIEVE_SEPARATOR}[artifact]{RETRIEVE_SEPARATOR}"
+            "[revision](-[classifier]).[ext]"
+        )
+        command = _java_command(
+            "-ivy", str(ivy_file), "-confs", "default", "-m2compatible",
+            "-cache", str(cache_dir / "ivy-cache"), "-retrieve", pattern,
+        )
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=IVY_TIMEOUT_S, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise DependencyError(f"could not run Ivy to resolve {bundle.name}: {error}") from error
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise DependencyError(
+                f"could not resolve the {bundle.name} jars from Maven Central "
+                f"({', '.join(bundle.coordinates)}):\n{tail}"
+            )
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.move(f"{staging}/jars", target)
+    manifest = {
+        "fingerprint": bundle.fingerprint,
+        "coordinates": list(bundle.coordinates),
+        "jars": sorted(path.name for path in target.glob("*.jar")),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _java_command(*ivy_args: str) -> list[str]:
+    java = shutil.which("java")
+    import os
+
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        java = str(Path(java_home) / "bin" / "java")
+    if not java:
+        raise DependencyError("Java 17 is required: put java on PATH or set JAVA_HOME")
+    return [java, "-cp", str(_ivy_jar()), "org.apache.ivy.Main", *ivy_args]
+
+
+def _ivy_module(coordinates: Sequence[str]) -> str:
+    dependencies = []
+    for coordinate in coordinates:
+        group, artifact, version = coordinate.split(":")
+        dependencies.append(
+            f'    <dependency org="{group}" name="{artifact}" rev="{version}" '
+            'conf="default->default(*),master(*)"/>'
+        )
+    body = "\n".join(dependencies)
+    return (
+        '<ivy-module version="2.0">\n'
+        '  <info organisation="condolake" module="condolake-jars"/>\n'
+        '  <configurations><conf name="default"/></configurations>\n'
+        f"  <dependencies>\n{body}\n  </dependencies>\n"
+        "</ivy-module>\n"
+    )

