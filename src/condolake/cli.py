@@ -115,6 +115,43 @@ def cmd_source_api_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_cluster_start(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.services.spark_cluster import LocalSparkCluster
+
+    cluster = LocalSparkCluster(settings.state_path, workers=args.workers,
+                                cores_per_worker=args.cores, memory_per_worker=args.memory)
+    progress(f"starting a local Spark cluster in {cluster.folder}")
+    results.print(cluster.start())
+    progress(f"master UI {cluster.webui_url}; use CONDOLAKE_SPARK_MASTER={cluster.master_url}")
+    return 0
+
+
+def cmd_cluster_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.services.spark_cluster import LocalSparkCluster
+
+    cluster = LocalSparkCluster(settings.state_path)
+    if cluster.is_running():
+        cluster.stop()
+        progress("local Spark cluster stopped")
+    else:
+        progress("the local Spark cluster is not running")
+    return 0
+
+
+def cmd_cluster_status(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.services.spark_cluster import LocalSparkCluster
+
+    cluster = LocalSparkCluster(settings.state_path)
+    if not cluster.is_running():
+        progress("the local Spark cluster is not running")
+        return 1
+    status = cluster.status()
+    results.print(f"{cluster.master_url} ({status.get('status')}): "
+                  f"{status.get('aliveworkers', 0)} workers, {status.get('cores', 0)} cores, "
+                  f"{len(status.get('activeapps', []))} running applications")
+    return 0
+
+
 def cmd_ingest_postgres(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.pipelines.batch import ingest_postgres
     from condolake.services.postgres import source_database
@@ -253,6 +290,21 @@ def build_parser() -> argparse.ArgumentParser:
                 source_commands)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
+
+    cluster = commands.add_parser("cluster", help="a local Spark standalone cluster",
+                                  description="a local Spark standalone cluster (Master and "
+                                              "Workers from the pyspark distribution)")
+    cluster_commands = cluster.add_subparsers(dest="cluster_command", required=True,
+                                              metavar="COMMAND")
+    cluster_start = add("start", cmd_cluster_start,
+                        "start a Master and Workers on loopback and leave them running",
+                        cluster_commands)
+    cluster_start.add_argument("--workers", type=int, default=1)
+    cluster_start.add_argument("--cores", type=int, default=1, help="cores per worker")
+    cluster_start.add_argument("--memory", default="2g", help="memory per worker (e.g. 2g)")
+    add("stop", cmd_cluster_stop, "stop the local Spark cluster", cluster_commands)
+    add("status", cmd_cluster_status, "workers and applications of the local Spark cluster",
+        cluster_commands)
 
     ingest = commands.add_parser("ingest", help="land a source in bronze and validate into silver",
                                  description="land a source in bronze, validate into silver "

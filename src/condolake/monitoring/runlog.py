@@ -24,7 +24,8 @@ RUNS_SCHEMA: StructType = struct(
     "rows_reprocessed: long, conserved: boolean, error: string"
 )
 RUN_TABLES_SCHEMA: StructType = struct(
-    "run_id: string, table: string, source: string, rows_read: long, rows_valid: long, "
+    "run_id: string, table: string, source: string, layer: string, rows_read: long, "
+    "rows_valid: long, "
     "rows_quarantined: long, rows_duplicate: long, rows_reprocessed: long, "
     "rows_superseded: long, watermark_from: long, watermark_to: long, seconds: double"
 )
@@ -40,6 +41,7 @@ class TableCounts:
 
     table: str
     source: str
+    layer: str = "silver"  # where the rows went: silver (an ingest) or gold (a mart)
     rows_read: int = 0
     rows_valid: int = 0
     rows_quarantined: int = 0
@@ -67,7 +69,8 @@ class RunRecord:
     error: str | None = None
 
     def total(self, name: str) -> int:
-        return sum(int(getattr(counts, name)) for counts in self.tables)
+        """Sum over the ingested tables (marts rebuilt by the run are not reads)."""
+        return sum(int(getattr(counts, name)) for counts in self.tables if counts.layer == "silver")
 
     @property
     def conserved(self) -> bool:

@@ -127,7 +127,9 @@ def transform_body(progress: Progress | None) -> Callable[[LoadContext, RunRecor
                 tag = ctx.tag(f"gold.{name}")
                 delta.overwrite(mart, path, commit_tag=tag)
                 rows = rows_written(commit_metrics(spark, path, tag))
-                run.tables.append(TableCounts(name, "silver", rows_read=rows, rows_valid=rows))
+                run.tables.append(
+                    TableCounts(name, "silver", layer="gold", rows_read=rows, rows_valid=rows)
+                )
                 if progress:
                     progress(f"gold/{name}: {rows:,} rows")
         finally:

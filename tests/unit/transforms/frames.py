@@ -23,6 +23,7 @@ def bronze(
     positions: Sequence[int | None] | None = None,
     ingested_at: Sequence[dt.datetime] | None = None,
     sources: Sequence[str] | None = None,
+    run_id: str = RUN_ID,
 ) -> DataFrame:
     """Bronze rows of `table`: each record maps column name -> raw text (missing keys NULL).
 
@@ -34,7 +35,7 @@ def bronze(
     ingested_at = ingested_at if ingested_at is not None else [INGESTED_AT] * count
     sources = sources if sources is not None else [SOURCE] * count
     rows = [
-        (*[record.get(name) for name in table.column_names], source, position, RUN_ID, at)
+        (*[record.get(name) for name in table.column_names], source, position, run_id, at)
         for record, source, position, at in zip(
             records, sources, positions, ingested_at, strict=True
         )

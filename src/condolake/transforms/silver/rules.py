@@ -16,9 +16,16 @@ TIPO_MAX_LENGTH = 50
 NAME_MAX_LENGTH = 255
 
 # Rules whose outcome can change without the record changing: a parent row that becomes valid
-# later, or a date that the calendar reaches. Quarantined records failing only these are
-# re-processed automatically on every run.
+# later. Quarantined records failing only these are re-processed automatically on every run.
 RETRYABLE_PREFIXES = ("orphan_",)
+# Blank means nothing but white space, tabs and line breaks included (Spark's plain trim()
+# strips spaces only).
+WHITESPACE = " \\t\\n\\r\\f\\u000B"
+
+
+def trimmed(column: str) -> str:
+    """SQL for `column` without surrounding white space of any kind."""
+    return f"trim(BOTH '{WHITESPACE}' FROM {column})"
 
 
 def _required_int(column: str) -> dict[str, str]:
@@ -31,11 +38,11 @@ def _required_int(column: str) -> dict[str, str]:
 def _required_text(column: str, max_length: int | None = None) -> dict[str, str]:
     rules = {
         f"{column}_missing": f"{column} IS NOT NULL",
-        f"{column}_blank": f"{column} IS NULL OR trim({column}) <> ''",
+        f"{column}_blank": f"{column} IS NULL OR {trimmed(column)} <> ''",
     }
     if max_length is not None:
         rules[f"{column}_too_long"] = (
-            f"{column} IS NULL OR char_length(trim({column})) <= {max_length}"
+            f"{column} IS NULL OR char_length({trimmed(column)}) <= {max_length}"
         )
     return rules
 

@@ -16,7 +16,7 @@ from condolake.lake.layout import (
     SOURCE_COL,
 )
 from condolake.source.tables import SourceTable
-from condolake.transforms.silver.rules import RULES
+from condolake.transforms.silver.rules import RULES, trimmed
 
 TYPED_SUFFIX = "__typed"
 RESOLVES_SUFFIX = "__resolves"
@@ -117,6 +117,6 @@ def to_silver(checked: DataFrame, table: SourceTable) -> DataFrame:
         value = F.col(column.name + TYPED_SUFFIX)
         if column.name == "tipo":
             # The contract: property types are trimmed and lower-cased in silver.
-            value = F.lower(F.trim(value))
+            value = F.lower(F.expr(trimmed(column.name + TYPED_SUFFIX)))
         columns.append(value.cast(column.sql_type).alias(column.name))
     return checked.select(*columns, *LINEAGE_COLS)

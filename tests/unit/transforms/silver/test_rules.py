@@ -137,7 +137,6 @@ def test_rules_are_read_only() -> None:
     pytest.param(["orphan_imovel", "orphan_morador"], True, id="two-orphans"),
     pytest.param(["orphan_imovel", "valor_transacao_not_positive"], False, id="orphan-and-bad"),
     pytest.param(["nome_blank"], False, id="bad-only"),
-    pytest.param(["data_transacao_out_of_range"], False, id="out-of-range"),
 ])
 def test_is_retryable(reasons_: list[str], expected: bool) -> None:
     assert is_retryable(reasons_) is expected
@@ -221,9 +220,10 @@ def test_moradores_rules(spark: SparkSession) -> None:
 
 
 def test_out_of_range_follows_the_run_date(spark: SparkSession) -> None:
-    case = ("dated-2024-07-01", {"data_registro": "2024-07-01"})
-    assert_reasons(spark, MORADORES, [(*case, [])], run_date=dt.date(2024, 7, 1))
-    assert_reasons(spark, MORADORES, [(*case, ["data_registro_out_of_range"])],
+    changes: dict[str, str | None] = {"data_registro": "2024-07-01"}
+    assert_reasons(spark, MORADORES, [("on-run-date", changes, [])],
+                   run_date=dt.date(2024, 7, 1))
+    assert_reasons(spark, MORADORES, [("day-after-run", changes, ["data_registro_out_of_range"])],
                    run_date=dt.date(2024, 6, 30))
 
 

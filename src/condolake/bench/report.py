@@ -1,0 +1,171 @@
+"""A batch benchmark as Markdown and JSON (pure: data in, text out)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from condolake.bench.model import (
+    BATCH_VS_DUCKDB_TARGET,
+    JDBC_VS_COPY_TARGET,
+    BatchBenchmark,
+    GoldCheck,
+)
+from condolake.bench.stages import GROUPS, group_seconds
+
+BYTES_PER_MB = 1_000_000
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.1f}×"
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return " / ".join(f"{value:.2f}" for value in values)
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f} %" if whole > 0 else "—"
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _met(value: float, target: float) -> str:
+    return "yes" if value <= target else "no"
+
+
+def scale_label(scale: float) -> str:
+    """1.0 -> "1", 0.1 -> "0.1": as it appears in file names and titles."""
+    return f"{scale:g}"
+
+
+def _machine(result: BatchBenchmark) -> list[str]:
+    machine, spark = result.machine, result.spark
+    return ["## Machine", "", *_table(("", ""), [
+        ("CPU", f"{machine.cpu_count} × {machine.cpu_model}"),
+        ("RAM", f"{machine.ram_gib:.1f} GiB"),
+        ("load average 1/5/15 min, before", _load(machine.load_before)),
+        ("load average 1/5/15 min, after", _load(machine.load_after)),
+        ("Spark", f"{spark.master}, driver memory {spark.driver_memory}, "
+                  f"{spark.shuffle_partitions} shuffle partitions, "
+                  f"{spark.jdbc_partitions} JDBC partitions, fetchsize {spark.jdbc_fetchsize:,}"),
+    ])]
+
+
+def _versions(result: BatchBenchmark) -> list[str]:
+    v = result.versions
+    return ["## Versions", "", *_table(("component", "version"), [
+        ("Python", v.python), ("pyspark", v.pyspark), ("delta-spark", v.delta_spark),
+        ("DuckDB", v.duckdb), ("PostgreSQL", v.postgresql), ("Java", v.java),
+    ])]
+
+
+def _data(result: BatchBenchmark) -> list[str]:
+    rows = [(t.table, f"{t.rows:,}", f"{t.invalid:,}", f"{t.valid_in_silver:,}")
+            for t in result.tables]
+    return [
+        "## Data", "",
+        *_table(("table", "rows", "invalid (generated)", "valid in silver"), rows), "",
+        f"Generated in {_seconds(result.generation_s)} s, then VACUUM ANALYZE in "
+        f"{_seconds(result.vacuum_analyze_s)} s.",
+    ]
+
+
+def _timings(result: BatchBenchmark) -> list[str]:
+    copy_mb = result.copy_bytes / BYTES_PER_MB
+    return ["## Timings", "", *_table(("measurement", "seconds", "runs", "notes"), [
+        ("COPY (FORMAT BINARY), 4 tables, 1 connection", _seconds(result.copy.seconds),
+         result.copy.describe(), f"{copy_mb:,.1f} MB read and discarded"),
+        ("DuckDB: attach + silver + 3 gold tables", _seconds(result.duckdb.seconds),
+         result.duckdb.describe(), "postgres extension, local DuckDB file"),
+        ("Spark session start", _seconds(result.spark_start_s), "1 run",
+         "not part of the batch time"),
+        ("condolake batch, end to end", _seconds(result.batch_s), "1 run",
+         "fresh lake; bronze, silver, quarantine, gold, ops"),
+        ("of which JDBC extract (4 tables -> bronze)", _seconds(result.jdbc_extract_s), "1 run",
+         "first \"reading\" message to the start of the first load"),
+    ])]
+
+
+def _stages(result: BatchBenchmark) -> list[str]:
+    rows = [(stage.name, stage.group, _seconds(stage.seconds),
+             _share(stage.seconds, result.batch_s)) for stage in result.stages]
+    totals = group_seconds(result.stages)
+    summary = [(group, _seconds(totals[group]), _share(totals[group], result.batch_s))
+               for group in GROUPS]
+    return ["## Spark batch stages", "",
+            *_table(("stage", "group", "seconds", "share"), rows), "",
+            *_table(("group", "seconds", "share"), summary)]
+
+
+def _targets(result: BatchBenchmark) -> list[str]:
+    return ["## Targets", "", *_table(("comparison", "ratio", "target", "met"), [
+        ("JDBC extract / COPY", _ratio(result.jdbc_vs_copy), f"≤ {JDBC_VS_COPY_TARGET:g}×",
+         _met(result.jdbc_vs_copy, JDBC_VS_COPY_TARGET)),
+        ("JDBC extract incl. first load (loose) / COPY", _ratio(result.jdbc_loose_vs_copy),
+         f"≤ {JDBC_VS_COPY_TARGET:g}×", _met(result.jdbc_loose_vs_copy, JDBC_VS_COPY_TARGET)),
+        ("condolake batch / DuckDB", _ratio(result.batch_vs_duckdb),
+         f"≤ {BATCH_VS_DUCKDB_TARGET:g}×", _met(result.batch_vs_duckdb, BATCH_VS_DUCKDB_TARGET)),
+    ])]
+
+
+def _agreement(check: GoldCheck) -> str:
+    if check.differing_rows is None:
+        return "not compared"
+    return "identical" if check.differing_rows == 0 else f"{check.differing_rows:,} rows differ"
+
+
+def _gold(result: BatchBenchmark) -> list[str]:
+    rows = [(check.table, f"{check.duckdb_rows:,}", f"{check.spark_rows:,}", _agreement(check))
+            for check in result.gold]
+    return ["## Gold: DuckDB against Spark", "",
+            *_table(("table", "DuckDB rows", "Spark rows", "result"), rows)]
+
+
+def _notes(result: BatchBenchmark) -> list[str]:
+    if not result.notes:
+        return []
+    return ["## Notes", "", *[f"* {note}" for note in result.notes]]
+
+
+def render_markdown(result: BatchBenchmark) -> str:
+    """The whole report; every section separated by a blank line, ending in a newline."""
+    title = (f"# Batch benchmark: scale {scale_label(result.scale)}, seed {result.seed}, "
+             f"{result.started_at}")
+    sections = [[title], _machine(result), _versions(result), _data(result),
+                _timings(result), _stages(result), _targets(result), _gold(result),
+                _notes(result)]
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
+
+
+def to_json(result: BatchBenchmark) -> str:
+    document: dict[str, Any] = asdict(result)
+    document["copy"]["seconds"] = result.copy.seconds
+    document["duckdb"]["seconds"] = result.duckdb.seconds
+    document["stage_groups"] = group_seconds(result.stages)
+    document["ratios"] = {
+        "jdbc_extract_vs_copy": round(result.jdbc_vs_copy, 3),
+        "jdbc_extract_loose_vs_copy": round(result.jdbc_loose_vs_copy, 3),
+        "batch_vs_duckdb": round(result.batch_vs_duckdb, 3),
+    }
+    document["targets"] = {
+        "jdbc_extract_vs_copy": {"max": JDBC_VS_COPY_TARGET,
+                                 "met": result.jdbc_vs_copy <= JDBC_VS_COPY_TARGET},
+        "batch_vs_duckdb": {"max": BATCH_VS_DUCKDB_TARGET,
+                            "met": result.batch_vs_duckdb <= BATCH_VS_DUCKDB_TARGET},
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+__all__ = ["render_markdown", "scale_label", "to_json"]
