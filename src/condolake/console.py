@@ -14,8 +14,9 @@ results = Console(highlight=False)
 def progress(message: str) -> None:
     """One timestamped line per step of long work, on stderr."""
     elapsed = time.monotonic() - _started
-    errors.print(f"[dim][{elapsed:7.1f}s][/dim] {message}", markup=True)
+    errors.print(f"[dim][{elapsed:7.1f}s][/dim] {message}", markup=True, soft_wrap=True)
 
 
 def error(message: str) -> None:
-    errors.print(f"[bold red]condolake: error:[/bold red] {message}", markup=True)
+    errors.print(f"[bold red]condolake: error:[/bold red] {message}", markup=True,
+                 soft_wrap=True)

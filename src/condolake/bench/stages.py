@@ -26,6 +26,8 @@ RUN_MESSAGE = re.compile(r"^run \S+ \(run date ")
 
 EXTRACT, SILVER, GOLD, OVERHEAD = "extract", "silver", "gold", "overhead"
 GROUPS = (EXTRACT, SILVER, GOLD, OVERHEAD)
+# Bookkeeping gaps shorter than this are left out of the list (they would read "0.00").
+MIN_OVERHEAD_SHOWN_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Event:
 def batch_stages(
     events: Sequence[Event], finished_at: float, load_seconds: Mapping[str, float]
 ) -> list[Stage]:
-    """The run cut into consecutive stages that add up to `finished_at`.
+    """The run cut into consecutive stages that add up to `finished_at` (bookkeeping gaps
+    under MIN_OVERHEAD_SHOWN_S left out).
 
     `load_seconds`: table -> seconds its validate/silver load took (from the run record).
     """
@@ -64,7 +67,8 @@ def batch_stages(
             stages.append(Stage(f"validate + silver {load.group(1)}", SILVER, event.at - until))
         previous_at = event.at
         current, group = _after(event.message, current, group)
-    return _merged([stage for stage in stages if stage.seconds > 0 or stage.group != OVERHEAD])
+    return [stage for stage in _merged(stages)
+            if stage.seconds >= MIN_OVERHEAD_SHOWN_S or stage.group != OVERHEAD]
 
 
 def _merged(stages: Sequence[Stage]) -> list[Stage]:

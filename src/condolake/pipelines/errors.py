@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 MAX_MESSAGE = 400
+# Exceptions whose message says what went wrong with the source, in the JVM's cause chain.
+INFORMATIVE = ("PSQLException", "SQLException", "ConnectException", "UnknownHostException")
+
+
+def _java_chain(error: BaseException) -> list[tuple[str, str | None]]:
+    java = getattr(error, "java_exception", None)
+    chain: list[tuple[str, str | None]] = []
+    try:
+        cause = java
+        while cause is not None and len(chain) < 50:
+            chain.append((str(cause.getClass().getSimpleName()), cause.getMessage()))
+            nxt = cause.getCause()
+            if nxt is None or nxt.equals(cause):
+                break
+            cause = nxt
+    except Exception:  # noqa: BLE001 - the JVM may be gone; fall back to the Python text
+        return []
+    return chain
 
 
 def root_cause(error: BaseException) -> str:
-    """The innermost cause of `error` as 'Type: message', Java causes included."""
-    java = getattr(error, "java_exception", None)
-    if java is not None:
-        try:
-            cause = java
-            while cause.getCause() is not None and cause.getCause() != cause:
-                cause = cause.getCause()
-            message = f"{cause.getClass().getSimpleName()}: {cause.getMessage()}"
-            return message[:MAX_MESSAGE]
-        except Exception:  # noqa: BLE001 - the JVM may be gone; fall back to the text
-            pass
+    """'Type: message' of the most telling cause of `error`, Java causes included.
+
+    A driver exception (PostgreSQL's PSQLException…) anywhere in the chain wins; otherwise
+    the innermost cause with a message.
+    """
+    chain = _java_chain(error)
+    if chain:
+        telling = [link for link in chain if link[0] in INFORMATIVE and link[1]]
+        with_message = [link for link in chain if link[1]]
+        name, message = (telling or with_message[-1:] or chain[-1:])[0]
+        return f"{name}: {message}"[:MAX_MESSAGE]
     while error.__cause__ is not None:
         error = error.__cause__
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -91,6 +91,8 @@ def load_table(
     (malformed lines); `rows_read` is set here to bronze rows of the run plus those.
     """
     started = time.monotonic()
+    # Every run leaves the table's whole layout in place, even when nothing was rejected.
+    delta.ensure_table(ctx.spark, ctx.path(Layer.QUARANTINE, table.name), quarantine_schema(table))
     bronze = delta.read(ctx.spark, ctx.path(Layer.BRONZE, table.name), bronze_schema(table))
     load = bronze.where(F.col(RUN_ID_COL) == ctx.run_id)
     if not unique_keys:

@@ -14,6 +14,7 @@ cluster start` can return) until `stop()` signals its process group.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -92,22 +93,21 @@ class LocalSparkCluster:
         self.folder.mkdir(parents=True, exist_ok=True)
         work_dir = self.folder / "spark-work"
         work_dir.mkdir(exist_ok=True)
-        port, webui_port = free_port(), free_port()
+        port, webui_port, *worker_ui_ports = _distinct_free_ports(2 + self.workers)
         master_url = f"spark://{LOOPBACK}:{port}"
+        launches = [("master", MASTER_CLASS, [
+            "--host", LOOPBACK, "--port", str(port), "--webui-port", str(webui_port)])]
+        launches += [(f"worker-{number}", WORKER_CLASS, [
+            master_url, "--host", LOOPBACK, "--cores", str(self.cores_per_worker),
+            "--memory", self.memory_per_worker, "--webui-port", str(ui_port),
+            "--work-dir", str(work_dir),
+        ]) for number, ui_port in enumerate(worker_ui_ports, start=1)]
         daemons: list[_Daemon] = []
         try:
-            daemons.append(self._launch("master", MASTER_CLASS, [
-                "--host", LOOPBACK, "--port", str(port), "--webui-port", str(webui_port)]))
-            for number in range(1, self.workers + 1):
-                daemons.append(self._launch(f"worker-{number}", WORKER_CLASS, [
-                    master_url, "--host", LOOPBACK, "--cores", str(self.cores_per_worker),
-                    "--memory", self.memory_per_worker, "--webui-port", str(free_port()),
-                    "--work-dir", str(work_dir),
-                ]))
-        finally:
-            # Recorded before waiting, so stop() finds whatever was started, even on failure.
-            self._save_state(port, webui_port, daemons)
-        try:
+            for name, main_class, arguments in launches:
+                daemons.append(self._launch(name, main_class, arguments))
+                # Recorded at once, so stop() finds whatever was started, whatever fails next.
+                self._save_state(port, webui_port, daemons)
             self._wait_for_workers(daemons)
         except BaseException:
             self.stop()
@@ -221,6 +221,15 @@ def spark_class() -> Path:
     return script
 
 
+def _distinct_free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def _alive(daemon: _Daemon) -> bool:
     """Whether `daemon.pid` is still our daemon, running (not a zombie, not a reused pid)."""
     proc = Path("/proc") / str(daemon.pid)
@@ -235,8 +244,6 @@ def _alive(daemon: _Daemon) -> bool:
 
 
 def _signal_group(daemon: _Daemon, signal_number: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(daemon.pid, signal_number)  # the session we created: the daemon's own group
-    except (ProcessLookupError, PermissionError):
-        pass
 

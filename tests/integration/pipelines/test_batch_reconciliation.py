@@ -10,12 +10,13 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from tests.integration.conftest import new_database
+from tests.integration.pipelines.reconcile import expected_gold, expected_valid_counts
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
@@ -23,8 +24,6 @@ from condolake.pipelines.batch import GOLD_TABLES, batch
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import append_transactions, generate
 from condolake.source.tables import SOURCE_TABLES
-from tests.integration.conftest import new_database
-from tests.integration.pipelines.reconcile import expected_gold, expected_valid_counts
 
 SCALE = 0.02  # 2 condominios, 400 moradores, 600 imoveis, 20 000 transacoes
 SEED = 20261125

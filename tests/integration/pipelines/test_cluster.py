@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
+from tests.integration.conftest import new_database
+from tests.integration.pipelines.reconcile import expected_gold
+from tests.integration.pipelines.run_cli import run_condolake
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
@@ -23,9 +26,6 @@ from condolake.pipelines.batch import GOLD_TABLES
 from condolake.services.postgres import SourceDatabase
 from condolake.services.spark_cluster import LocalSparkCluster
 from condolake.source.generator import generate
-from tests.integration.conftest import new_database
-from tests.integration.pipelines.reconcile import expected_gold
-from tests.integration.pipelines.run_cli import run_condolake
 
 pytestmark = pytest.mark.integration
 
