@@ -5,10 +5,13 @@ server of CONDOLAKE_SOURCE_URL), generated once; then
 
 1. a binary COPY of the four tables on one connection (the plain extraction cost),
 2. DuckDB attaching the source and building silver + the three gold tables,
-3. `condolake batch` on a fresh lake, with its stages read from its progress messages.
+3. `condolake batch` on a fresh lake, with its stages read from its progress messages,
+4. then, in the same (now warm) SparkSession, the batch's JDBC reads alone into a no-op sink:
+   what the JDBC transfer costs without the bronze write.
 
-The baselines run BASELINE_RUNS times (the best counts), the batch once. Results go to
-`<output_dir>/batch-scale<N>-<YYYYmmdd-HHMMSS>.{json,md}`; the Markdown is also printed.
+The baselines and the JDBC read run BASELINE_RUNS times (the best counts), the batch once.
+Results go to `<output_dir>/batch-scale<N>-<YYYYmmdd-HHMMSS>.{json,md}`; the Markdown is also
+printed.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from condolake.bench.measure import (
     measure_batch,
     measure_copy,
     measure_duckdb,
+    measure_jdbc_read,
     prepare_source,
     start_spark,
 )
@@ -97,6 +101,7 @@ class Measured:
     duckdb: Timing
     spark_start_s: float
     batch: BatchRun
+    jdbc_read: Timing
     gold: tuple[GoldCheck, ...]
     versions: Versions
     notes: tuple[str, ...]
@@ -145,6 +150,7 @@ def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
         try:
             say(f"Spark started in {spark_start_s:.1f} s; running condolake batch")
             batch_run = measure_batch(spark, lake_settings, db, say)
+            jdbc_read = measure_jdbc_read(spark, lake_settings, db, BASELINE_RUNS, say)
         finally:
             spark.stop()
         found_versions = versions(db)
@@ -152,8 +158,8 @@ def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
                   for name in GOLD_TABLES}
     gold, gold_note = _compare(duck_file, folders.duckdb, gold_paths)
     notes = _notes(settings, run_date, batch_run, gold_note)
-    return Measured(prepared, copy, copy_bytes, duck, spark_start_s, batch_run, gold,
-                    found_versions, notes)
+    return Measured(prepared, copy, copy_bytes, duck, spark_start_s, batch_run, jdbc_read,
+                    gold, found_versions, notes)
 
 
 def _compare(duck_file: Path, extension_folder: Path,
@@ -171,7 +177,8 @@ def _notes(settings: Settings, run_date: dt.date, batch_run: BatchRun,
     notes = [
         f"Source: {source}, database {BENCH_DATABASE}, generated with 2 % invalid rows.",
         f"Baselines: best of {BASELINE_RUNS} runs each, after generation (warm PostgreSQL "
-        "cache); the Spark batch ran once, first run on an empty lake, right after them.",
+        "cache); the Spark batch ran once, first run on an empty lake, right after them; "
+        f"the JDBC read alone ran {BASELINE_RUNS} times after the batch.",
         "Stages come from the batch's progress messages; a load's start is its message "
         "minus the seconds the run record gives it.",
     ]
@@ -209,5 +216,6 @@ def _result(settings: Settings, scale: float, seed: int, started_at: dt.datetime
         copy=measured.copy, copy_bytes=measured.copy_bytes, duckdb=measured.duckdb,
         spark_start_s=measured.spark_start_s, batch_s=batch_run.seconds,
         stages=tuple(batch_stages(batch_run.events, batch_run.seconds, loads)),
-        jdbc_extract_s=precise, jdbc_extract_loose_s=loose, gold=measured.gold, notes=notes,
+        jdbc_extract_s=precise, jdbc_extract_loose_s=loose, jdbc_read=measured.jdbc_read,
+        gold=measured.gold, notes=notes,
     )

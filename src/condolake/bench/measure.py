@@ -17,6 +17,7 @@ from condolake.bench.duckdb_baseline import duckdb_gold
 from condolake.bench.model import Timing
 from condolake.bench.stages import Event
 from condolake.config import Settings
+from condolake.ingestion.postgres import key_range, read_table
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.batch import batch
 from condolake.services.postgres import SourceDatabase
@@ -128,3 +129,18 @@ def measure_batch(spark: SparkSession, settings: Settings, db: SourceDatabase,
     record = batch(spark, settings, db, recorder)
     seconds = time.perf_counter() - recorder.started
     return BatchRun(record, seconds, tuple(recorder.events))
+
+
+def measure_jdbc_read(spark: SparkSession, settings: Settings, db: SourceDatabase, runs: int,
+                      progress: Progress) -> Timing:
+    """Best-of-`runs` JDBC read of the four tables into Spark's no-op sink: the read alone,
+    as the batch does it (same partitions and fetch size), without converting or writing."""
+    seconds: list[float] = []
+    for attempt in range(1, runs + 1):
+        started = time.perf_counter()
+        for table in SOURCE_TABLES:
+            rows = read_table(spark, db, table, key_range(db, table, None), settings)
+            rows.write.format("noop").mode("overwrite").save()
+        seconds.append(time.perf_counter() - started)
+        progress(f"Spark JDBC read -> noop {attempt}/{runs}: {seconds[-1]:.2f} s")
+    return Timing(tuple(seconds))

@@ -101,6 +101,7 @@ class BatchBenchmark:
     stages: tuple[Stage, ...]
     jdbc_extract_s: float  # first "reading" message -> end of the last bronze write
     jdbc_extract_loose_s: float  # first "reading" -> first "<table>: N read" message
+    jdbc_read: Timing  # the JDBC read alone into a no-op sink, after the batch (warm JVM)
     gold: tuple[GoldCheck, ...]
     notes: tuple[str, ...] = field(default=())
 
@@ -111,6 +112,10 @@ class BatchBenchmark:
     @property
     def jdbc_loose_vs_copy(self) -> float:
         return ratio(self.jdbc_extract_loose_s, self.copy.seconds)
+
+    @property
+    def jdbc_read_vs_copy(self) -> float:
+        return ratio(self.jdbc_read.seconds, self.copy.seconds)
 
     @property
     def batch_vs_duckdb(self) -> float:

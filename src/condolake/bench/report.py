@@ -95,6 +95,8 @@ def _timings(result: BatchBenchmark) -> list[str]:
          "fresh lake; bronze, silver, quarantine, gold, ops"),
         ("of which JDBC extract (4 tables -> bronze)", _seconds(result.jdbc_extract_s), "1 run",
          "first \"reading\" message to the start of the first load"),
+        ("Spark JDBC read alone, 4 tables -> no-op sink", _seconds(result.jdbc_read.seconds),
+         result.jdbc_read.describe(), "same options as the batch; after it (warm JVM)"),
     ])]
 
 
@@ -115,6 +117,8 @@ def _targets(result: BatchBenchmark) -> list[str]:
          _met(result.jdbc_vs_copy, JDBC_VS_COPY_TARGET)),
         ("JDBC extract incl. first load (loose) / COPY", _ratio(result.jdbc_loose_vs_copy),
          f"≤ {JDBC_VS_COPY_TARGET:g}×", _met(result.jdbc_loose_vs_copy, JDBC_VS_COPY_TARGET)),
+        ("Spark JDBC read alone / COPY", _ratio(result.jdbc_read_vs_copy),
+         f"(≤ {JDBC_VS_COPY_TARGET:g}×)", _met(result.jdbc_read_vs_copy, JDBC_VS_COPY_TARGET)),
         ("condolake batch / DuckDB", _ratio(result.batch_vs_duckdb),
          f"≤ {BATCH_VS_DUCKDB_TARGET:g}×", _met(result.batch_vs_duckdb, BATCH_VS_DUCKDB_TARGET)),
     ])]
@@ -153,10 +157,12 @@ def to_json(result: BatchBenchmark) -> str:
     document: dict[str, Any] = asdict(result)
     document["copy"]["seconds"] = result.copy.seconds
     document["duckdb"]["seconds"] = result.duckdb.seconds
+    document["jdbc_read"]["seconds"] = result.jdbc_read.seconds
     document["stage_groups"] = group_seconds(result.stages)
     document["ratios"] = {
         "jdbc_extract_vs_copy": round(result.jdbc_vs_copy, 3),
         "jdbc_extract_loose_vs_copy": round(result.jdbc_loose_vs_copy, 3),
+        "jdbc_read_vs_copy": round(result.jdbc_read_vs_copy, 3),
         "batch_vs_duckdb": round(result.batch_vs_duckdb, 3),
     }
     document["targets"] = {

@@ -91,8 +91,6 @@ def load_table(
     (malformed lines); `rows_read` is set here to bronze rows of the run plus those.
     """
     started = time.monotonic()
-    # Every run leaves the table's whole layout in place, even when nothing was rejected.
-    delta.ensure_table(ctx.spark, ctx.path(Layer.QUARANTINE, table.name), quarantine_schema(table))
     bronze = delta.read(ctx.spark, ctx.path(Layer.BRONZE, table.name), bronze_schema(table))
     load = bronze.where(F.col(RUN_ID_COL) == ctx.run_id)
     if not unique_keys:
@@ -112,9 +110,14 @@ def load_table(
         counts.rows_read = counts.rows_quarantined + sum(outcomes.values())
         counts.rows_quarantined += outcomes.get("rejected", 0)
         if counts.rows_valid:
-            _write_valid(ctx, table, checked.where(F.col(OUTCOME_COL) == "valid"))
+            _write_valid(ctx, table, checked.where(F.col(OUTCOME_COL) == "valid"),
+                         keys_are_new=keys_are_new)
         if outcomes.get("rejected", 0):
             _write_rejected(ctx, table, checked.where(F.col(OUTCOME_COL) == "rejected"))
+        else:
+            # Every run leaves the table's whole layout in place, even with nothing rejected.
+            delta.ensure_table(ctx.spark, ctx.path(Layer.QUARANTINE, table.name),
+                               quarantine_schema(table))
     finally:
         checked.unpersist()
     counts.rows_reprocessed = reprocess_quarantined(ctx, table)
@@ -131,12 +134,13 @@ def load_table(
     return counts
 
 
-def _write_valid(ctx: LoadContext, table: SourceTable, valid: DataFrame) -> None:
+def _write_valid(ctx: LoadContext, table: SourceTable, valid: DataFrame, *,
+                 keys_are_new: bool) -> None:
     path = ctx.path(Layer.SILVER, table.name)
     rows = to_silver(valid, table)
     tag = ctx.tag(f"silver.{table.name}")
-    if not delta.exists(ctx.spark, path):
-        delta.ensure_table(ctx.spark, path, silver_schema(table))
+    if keys_are_new or not delta.exists(ctx.spark, path):
+        # Nothing to match against: a plain append is the same result as a MERGE, much cheaper.
         delta.append(rows, path, commit_tag=tag)
     else:
         delta.upsert_latest(
@@ -183,7 +187,10 @@ def reprocess_quarantined(ctx: LoadContext, table: SourceTable) -> int:
     only_retryable = F.forall(
         F.col("_reasons"), lambda reason: reason.startswith(RETRYABLE_PREFIXES[0])
     )
-    waiting = _open_quarantine(ctx, table).where(only_retryable)
+    # Records quarantined by this very run were just judged against the same parents.
+    waiting = _open_quarantine(ctx, table).where(
+        only_retryable & (F.col(RUN_ID_COL) != ctx.run_id)
+    )
     retried = validated(
         waiting.select(*table.column_names, *LINEAGE_COLS, RECORD_ID_COL),
         table, ctx.run_date, valid_parent_keys(ctx, table),

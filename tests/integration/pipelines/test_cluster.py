@@ -98,14 +98,17 @@ def finished_app(cluster: LocalSparkCluster, name: str) -> dict[str, Any]:
     """The master's record of the completed application `name` (waits for the master to list it:
     it learns of the driver's exit asynchronously)."""
     deadline = time.monotonic() + APP_LISTED_TIMEOUT_S
-    while True:
-        apps = [app for app in cluster.status()["completedapps"] if app["name"] == name]
+    completed: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        try:
+            completed = cluster.status()["completedapps"]
+        except OSError:  # a busy master may answer late: ask again
+            continue
+        apps = [app for app in completed if app["name"] == name]
         if apps:
             return apps[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the master lists no completed application {name!r}: "
-                                 f"{cluster.status()['completedapps']}")
         time.sleep(POLL_INTERVAL_S)
+    raise AssertionError(f"the master lists no completed application {name!r}: {completed}")
 
 
 def gold(spark: SparkSession, lake: str) -> Gold:

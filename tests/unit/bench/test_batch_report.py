@@ -44,6 +44,7 @@ def fixed_result(**changes: object) -> BatchBenchmark:
                    Stage("run log (ops/runs)", "overhead", 3.0)),
         "jdbc_extract_s": 7.0,
         "jdbc_extract_loose_s": 8.0,
+        "jdbc_read": Timing((1.5, 1.2)),
         "gold": (GoldCheck("transacoes_por_morador", 9_800, 9_800, 0),
                  GoldCheck("transacoes_diarias_por_tipo", 120, 121, 1)),
         "notes": ("Source: embedded.",),
@@ -94,6 +95,7 @@ Generated in 12.35 s, then VACUUM ANALYZE in 0.50 s.
 | Spark session start | 5.00 | 1 run | not part of the batch time |
 | condolake batch, end to end | 40.00 | 1 run | fresh lake; bronze, silver, quarantine, gold, ops |
 | of which JDBC extract (4 tables -> bronze) | 7.00 | 1 run | first "reading" message to the start of the first load |
+| Spark JDBC read alone, 4 tables -> no-op sink | 1.20 | best of 2 (1.50, 1.20) | same options as the batch; after it (warm JVM) |
 
 ## Spark batch stages
 
@@ -117,6 +119,7 @@ Generated in 12.35 s, then VACUUM ANALYZE in 0.50 s.
 | --- | --- | --- | --- |
 | JDBC extract / COPY | 3.5× | ≤ 3× | no |
 | JDBC extract incl. first load (loose) / COPY | 4.0× | ≤ 3× | no |
+| Spark JDBC read alone / COPY | 0.6× | (≤ 3×) | yes |
 | condolake batch / DuckDB | 13.3× | ≤ 10× | no |
 
 ## Gold: DuckDB against Spark
@@ -154,6 +157,7 @@ def test_json_carries_best_times_ratios_and_targets() -> None:
     assert document["copy"] == {"runs": [2.5, 2.0], "seconds": 2.0}
     assert document["ratios"] == {"jdbc_extract_vs_copy": 3.5,
                                   "jdbc_extract_loose_vs_copy": 4.0,
+                                  "jdbc_read_vs_copy": 0.6,
                                   "batch_vs_duckdb": 13.333}
     assert document["targets"]["batch_vs_duckdb"] == {"max": 10.0, "met": False}
     assert document["stage_groups"] == {"extract": 7.0, "silver": 20.0, "gold": 10.0,
