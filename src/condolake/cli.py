@@ -165,8 +165,10 @@ def cmd_ingest_postgres(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.pipelines.files import ingest_csv
+    from condolake.source.tables import source_table
     from condolake.spark import build_spark
 
+    source_table(args.table)  # a wrong name fails before Spark starts
     spark = build_spark(settings, "condolake-ingest-csv", progress=progress)
     ingest_csv(spark, settings, Path(args.path), args.table, delimiter=args.delimiter,
                encoding=args.encoding, decimal=args.decimal, header=not args.no_header,
@@ -176,8 +178,10 @@ def cmd_ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest_api(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.pipelines.files import ingest_api
+    from condolake.source.tables import source_table
     from condolake.spark import build_spark
 
+    source_table(args.table)
     spark = build_spark(settings, "condolake-ingest-api", progress=progress)
     ingest_api(spark, settings, args.url, args.table, page_size=args.page_size,
                progress=progress)

@@ -14,6 +14,7 @@ from condolake.services.jars import SPARK_CORE, JarBundle, resolved_jars
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+LOOPBACK = "127.0.0.1"
 # pyspark logs every analysis error with its whole JVM stack before raising it; the jobs
 # report failures themselves, in one readable sentence.
 NOISY_PYSPARK_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
@@ -22,7 +23,7 @@ NOISY_PYSPARK_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
 def spark_conf(settings: Settings, jar_paths: list[str]) -> dict[str, str]:
     """The Spark configuration of a CondoLake job, as plain data (easy to inspect and test)."""
     warehouse = settings.state_path / "spark-warehouse"
-    return {
+    conf = {
         "spark.master": settings.spark_master,
         "spark.jars": ",".join(jar_paths),
         "spark.sql.extensions": DELTA_EXTENSION,
@@ -32,8 +33,6 @@ def spark_conf(settings: Settings, jar_paths: list[str]) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(warehouse),
         "spark.driver.memory": settings.spark_driver_memory,
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.state_path / 'derby'}",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         # Delta rebuilds table state with this many tasks; the default (50) is far too many
@@ -42,6 +41,18 @@ def spark_conf(settings: Settings, jar_paths: list[str]) -> dict[str, str]:
         "spark.databricks.delta.retentionDurationCheck.enabled": "true",
         "spark.sql.adaptive.enabled": "true",
     }
+    if _on_this_machine(settings.spark_master):
+        # Local mode or a cluster on this machine: keep every endpoint on loopback. A remote
+        # cluster must reach the driver, so there Spark picks the host's address.
+        conf["spark.driver.host"] = LOOPBACK
+        conf["spark.driver.bindAddress"] = LOOPBACK
+    return conf
+
+
+def _on_this_machine(master: str) -> bool:
+    return master.startswith("local") or any(
+        f"://{host}:" in master for host in (LOOPBACK, "localhost")
+    )
 
 
 def build_spark(
@@ -58,8 +69,8 @@ def build_spark(
     # Executors of a standalone cluster start Python workers with the driver's interpreter.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    # Every service of ours listens on loopback only.
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if _on_this_machine(settings.spark_master):
+        os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK)
     settings.state_path.mkdir(parents=True, exist_ok=True)
     if progress:
         progress(f"starting Spark ({settings.spark_master})")

@@ -79,7 +79,7 @@ class RunRecord:
 
 def write_run(spark: SparkSession, lake_root: str, run: RunRecord) -> None:
     """Appends the run and its per-table counts to ops/ (called once, at the end of a run)."""
-    finished = run.finished_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    finished = run.finished_at or dt.datetime.now(dt.UTC)
     row = (
         run.run_id, run.job, run.status, run.started_at, finished,
         (finished - run.started_at).total_seconds(), run.run_date,
@@ -112,7 +112,7 @@ def save_watermark(
     spark: SparkSession, lake_root: str, source: str, table: str, column: str, value: int,
     run_id: str, commit_tag: str | None = None,
 ) -> None:
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC)
     update = spark.createDataFrame(
         [(f"{source}.{table}", source, table, column, value, run_id, now)], WATERMARKS_SCHEMA
     )

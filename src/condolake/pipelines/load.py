@@ -41,6 +41,7 @@ from condolake.transforms.silver.validate import (
 
 Progress = Callable[[str], None]
 OUTCOME_COL = "_outcome"
+UTC_LITERAL = "%Y-%m-%d %H:%M:%S.%f+00:00"
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def _resolve(ctx: LoadContext, table: SourceTable, record_ids: DataFrame, how: s
         {
             RESOLVED_RUN_ID_COL: f"'{ctx.run_id}'",
             RESOLUTION_COL: f"'{how}'",
-            RESOLVED_AT_COL: f"TIMESTAMP'{ctx.started_at.isoformat(sep=' ')}'",
+            # An explicit UTC offset: a bare literal would be read in the session time zone.
+            RESOLVED_AT_COL: f"TIMESTAMP'{ctx.started_at.astimezone(dt.UTC):{UTC_LITERAL}}'",
         },
         commit_tag=ctx.tag(f"quarantine.{table.name}.{how}"),
     )

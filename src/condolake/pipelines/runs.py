@@ -27,7 +27,7 @@ class PipelineError(CondoLakeError):
 def new_run(spark: SparkSession, settings: Settings, job: str) -> tuple[LoadContext, RunRecord]:
     now = dt.datetime.now(dt.UTC)
     run_date = now.astimezone(ZoneInfo(settings.timezone)).date()
-    started_at = now.replace(tzinfo=None)
+    started_at = now  # time-zone aware: Spark stores the right instant whatever the TZ
     run_id = f"{job}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     ctx = LoadContext(spark, settings.lake_path, run_id, run_date, started_at)
     return ctx, RunRecord(run_id=run_id, job=job, started_at=started_at, run_date=run_date)
@@ -49,6 +49,13 @@ def execute(
     checkpoint = LakeCheckpoint(spark, touched_paths)
     try:
         body(ctx, run)
+        if not run.conserved:
+            raise PipelineError(
+                "conservation broken (rows read != valid + quarantined + duplicate): "
+                + ", ".join(f"{c.table} {c.rows_read} != {c.rows_valid} + "
+                            f"{c.rows_quarantined} + {c.rows_duplicate}"
+                            for c in run.tables if not c.conserved)
+            )
     except Exception as error:
         summary = root_cause(error)
         if describe_failure:
@@ -64,11 +71,9 @@ def execute(
         ) from error
     run.status = "succeeded"
     _log(spark, settings, run)
-    if not run.conserved:
-        raise PipelineError(f"{job}: conservation broken in run {run.run_id}: see ops/run_tables")
     return run
 
 
 def _log(spark: SparkSession, settings: Settings, run: RunRecord) -> None:
-    run.finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    run.finished_at = dt.datetime.now(dt.UTC)
     write_run(spark, settings.lake_path, run)
