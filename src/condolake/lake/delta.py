@@ -8,20 +8,22 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from condolake.lake.layout import INGESTED_AT_COL, RUN_ID_COL, SOURCE_COL
-
-LINEAGE_ONLY = frozenset({SOURCE_COL, "_source_position", RUN_ID_COL, INGESTED_AT_COL})
+from condolake.lake.layout import INGESTED_AT_COL
 
 
 def exists(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
-def ensure_table(spark: SparkSession, path: str, schema: StructType) -> DeltaTable:
+def ensure_table(
+    spark: SparkSession, path: str, schema: StructType,
+    properties: dict[str, str] | None = None,
+) -> DeltaTable:
     """The Delta table at `path`, created empty with `schema` if it is not there yet."""
-    if not exists(spark, path):
-        spark.createDataFrame([], schema).write.format("delta").mode("ignore").save(path)
-    return DeltaTable.forPath(spark, path)
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+    for key, value in (properties or {}).items():
+        builder = builder.property(key, value)
+    return builder.execute()
 
 
 def read(spark: SparkSession, path: str, schema: StructType | None = None) -> DataFrame:
@@ -59,7 +61,6 @@ def upsert_latest(
     spark: SparkSession,
     updates: DataFrame,
     path: str,
-    schema: StructType,
     key: str,
     value_columns: Sequence[str],
     *,
@@ -71,7 +72,10 @@ def upsert_latest(
     Unchanged rows are left alone (lineage included), so re-running a load changes nothing.
     With `only_if_newer`, an existing row is replaced only by an update ingested after it.
     """
-    target = ensure_table(spark, path, schema)
+    if not exists(spark, path):
+        append(updates, path, commit_tag)
+        return
+    target = DeltaTable.forPath(spark, path)
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in value_columns)
     if only_if_newer:
         changed = f"({changed}) AND t.`{INGESTED_AT_COL}` < s.`{INGESTED_AT_COL}`"
@@ -92,12 +96,14 @@ def insert_new(
     spark: SparkSession,
     rows: DataFrame,
     path: str,
-    schema: StructType,
     key: str,
     commit_tag: str | None = None,
 ) -> None:
     """MERGE that only inserts rows whose `key` is not in the table yet (idempotent append)."""
-    target = ensure_table(spark, path, schema)
+    if not exists(spark, path):
+        append(rows, path, commit_tag)
+        return
+    target = DeltaTable.forPath(spark, path)
     _tagged(spark, commit_tag)
     try:
         (

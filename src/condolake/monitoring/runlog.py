@@ -98,11 +98,14 @@ def write_run(spark: SparkSession, lake_root: str, run: RunRecord) -> None:
 
 
 def read_watermark(spark: SparkSession, lake_root: str, source: str, table: str) -> int | None:
+    """The latest high-water mark saved for (source, table), or None before the first load."""
     path = table_path(lake_root, Layer.OPS, WATERMARKS)
     rows = (
         delta.read(spark, path, WATERMARKS_SCHEMA)
         .where((F.col("source") == source) & (F.col("table") == table))
+        .orderBy(F.col("updated_at").desc(), F.col("value").desc())
         .select("value")
+        .limit(1)
         .collect()
     )
     return int(rows[0]["value"]) if rows else None
@@ -112,11 +115,9 @@ def save_watermark(
     spark: SparkSession, lake_root: str, source: str, table: str, column: str, value: int,
     run_id: str, commit_tag: str | None = None,
 ) -> None:
+    """Appends the new mark: the table is the marks' history, the latest row is in force."""
     now = dt.datetime.now(dt.UTC)
     update = spark.createDataFrame(
         [(f"{source}.{table}", source, table, column, value, run_id, now)], WATERMARKS_SCHEMA
     )
-    delta.upsert_latest(
-        spark, update, table_path(lake_root, Layer.OPS, WATERMARKS), WATERMARKS_SCHEMA,
-        "watermark_id", ["value"], commit_tag=commit_tag,
-    )
+    delta.append(update, table_path(lake_root, Layer.OPS, WATERMARKS), commit_tag)

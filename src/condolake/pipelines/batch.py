@@ -11,7 +11,7 @@ from condolake.config import Settings
 from condolake.ingestion.bronze import as_bronze
 from condolake.ingestion.postgres import key_range, read_table
 from condolake.lake import delta
-from condolake.lake.layout import Layer, silver_schema, table_path
+from condolake.lake.layout import RUN_ID_COL, Layer, bronze_schema, silver_schema, table_path
 from condolake.lake.metrics import commit_metrics, rows_written
 from condolake.monitoring.runlog import (
     RUNS,
@@ -63,8 +63,13 @@ def gold_paths(lake_root: str) -> list[str]:
 
 def land_in_bronze(ctx: LoadContext, table: SourceTable, rows: DataFrame) -> None:
     """Appends one source read to bronze in one commit."""
-    delta.append(rows, ctx.path(Layer.BRONZE, table.name),
-                 commit_tag=ctx.tag(f"bronze.{table.name}"))
+    path = ctx.path(Layer.BRONZE, table.name)
+    if not delta.exists(ctx.spark, path):
+        # Bronze is only ever filtered by run: file statistics on the other columns would
+        # cost time on every write and never skip a file.
+        delta.ensure_table(ctx.spark, path, bronze_schema(table),
+                           {"delta.dataSkippingStatsColumns": RUN_ID_COL})
+    delta.append(rows, path, commit_tag=ctx.tag(f"bronze.{table.name}"))
 
 
 def ingest_postgres_body(

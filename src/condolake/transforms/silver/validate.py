@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -69,12 +70,17 @@ def with_resolved_references(
 def failed_rules(table: SourceTable, run_date: dt.date) -> Column:
     """An array with the name of every rule of `table` that the row fails."""
     run_date_literal = f"DATE'{run_date.isoformat()}'"
-    failures = [
-        F.when(~F.coalesce(F.expr(condition.format(run_date=run_date_literal)), F.lit(False)),
-               F.lit(name))
+    holds = {
+        name: F.coalesce(F.expr(condition.format(run_date=run_date_literal)), F.lit(False))
         for name, condition in RULES[table.name].items()
-    ]
-    return F.array_compact(F.array(*failures))
+    }
+    all_hold = reduce(lambda left, right: left & right, holds.values())
+    failures = F.array_compact(
+        F.array(*[F.when(~held, F.lit(name)) for name, held in holds.items()])
+    )
+    # Most rows are valid: a plain boolean test first (code-generated), the array of reasons
+    # only for the rows that fail it.
+    return F.when(all_hold, F.array().cast("array<string>")).otherwise(failures)
 
 
 def validated(
