@@ -5,9 +5,12 @@ Each block below belongs to one service; keep them self-contained.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from psycopg import sql
@@ -17,15 +20,30 @@ from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 # --- Embedded PostgreSQL (condolake.services.postgres) -------------------------------------
 
 
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """One embedded PostgreSQL server for the session, stopped at the end."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres-state"))
-    server.start()
+@contextmanager
+def server_folder(prefix: str) -> Iterator[Path]:
+    """A folder for a server's state outside pytest's temp root.
+
+    Every new pytest session makes its temp root private again (chmod go-rwx), which would
+    cut the server's system user off from its data while another session still runs.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"condolake-test-{prefix}-"))
     try:
-        yield server
+        yield folder
     finally:
-        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    """One embedded PostgreSQL server for the session, stopped at the end."""
+    with server_folder("pg") as folder:
+        server = EmbeddedPostgres(folder)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from pyspark.sql import SparkSession
+from tests.integration.conftest import server_folder
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
@@ -30,14 +31,15 @@ WAIT_FOR_READ_S = 300
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+def server() -> Iterator[EmbeddedPostgres]:
     """A server of this module's own: the test kills it."""
-    own = EmbeddedPostgres(tmp_path_factory.mktemp("outage-postgres"))
-    own.start()
-    try:
-        yield own
-    finally:
-        own.stop()
+    with server_folder("outage-pg") as folder:
+        own = EmbeddedPostgres(folder)
+        own.start()
+        try:
+            yield own
+        finally:
+            own.stop()
 
 
 def lake_tables(lake: str) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.integration.conftest import server_folder
 
 from condolake.config import Settings
 from condolake.errors import ServiceError
@@ -28,14 +29,15 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+def own_server() -> Iterator[EmbeddedPostgres]:
     """A server this module may stop, kill and restart (the session one stays untouched)."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("own-postgres"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    with server_folder("own-pg") as folder:
+        server = EmbeddedPostgres(folder)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def test_server_answers_over_tcp_with_the_configured_settings(postgres: SourceDatabase) -> None:
