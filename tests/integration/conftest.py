@@ -34,16 +34,23 @@ def server_folder(prefix: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[EmbeddedPostgres]:
-    """One embedded PostgreSQL server for the session, stopped at the end."""
-    with server_folder("pg") as folder:
+@contextmanager
+def running_postgres(prefix: str) -> Iterator[EmbeddedPostgres]:
+    """An embedded PostgreSQL server of its own, stopped and removed on exit."""
+    with server_folder(prefix) as folder:
         server = EmbeddedPostgres(folder)
         server.start()
         try:
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    """One embedded PostgreSQL server for the session, stopped at the end."""
+    with running_postgres("pg") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

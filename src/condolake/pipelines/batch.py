@@ -14,7 +14,6 @@ from condolake.lake import delta
 from condolake.lake.layout import RUN_ID_COL, Layer, bronze_schema, silver_schema, table_path
 from condolake.lake.metrics import commit_metrics, rows_written
 from condolake.monitoring.runlog import (
-    RUNS,
     WATERMARKS,
     RunRecord,
     TableCounts,
@@ -176,22 +175,30 @@ def batch(spark: SparkSession, settings: Settings, db: SourceDatabase,
                    progress, _describe_source_failure)
 
 
+# What a file or API reader hands over: the rows for bronze and, if any, records rejected
+# before they could be split into columns (already in quarantine's shape).
+ReadRecords = Callable[[LoadContext], tuple[DataFrame, DataFrame | None]]
+
+
 def ingest_records(
     spark: SparkSession,
     settings: Settings,
     table: SourceTable,
     job: str,
     source: str,
-    bronze_rows: Callable[[LoadContext], DataFrame],
-    malformed_rows: Callable[[LoadContext], DataFrame | None],
+    read: ReadRecords,
     progress: Progress | None = None,
 ) -> RunRecord:
-    """Ingest of records read by a file or API reader (already fully read, in memory)."""
+    """Ingest of records from a file or API reader that reads everything before any write.
+
+    The read happens inside the run, so a source that cannot be read is a failed run in
+    ops/runs like any other.
+    """
 
     def body(ctx: LoadContext, run: RunRecord) -> None:
         counts = TableCounts(table.name, source)
-        land_in_bronze(ctx, table, bronze_rows(ctx))
-        malformed = malformed_rows(ctx)
+        bronze_rows, malformed = read(ctx)
+        land_in_bronze(ctx, table, bronze_rows)
         if malformed is not None:
             write_quarantine(ctx, table, malformed, step=f"malformed.{table.name}")
             counts.rows_quarantined = malformed.count()
@@ -199,6 +206,3 @@ def ingest_records(
 
     return execute(spark, settings, job, body, ingest_paths(settings.lake_path, (table,)),
                    progress)
-
-
-__all__ = ["batch", "ingest_postgres", "ingest_records", "transform", "RUNS"]

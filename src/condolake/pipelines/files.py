@@ -27,6 +27,7 @@ from condolake.source.tables import SourceTable, source_table
 from condolake.transforms.silver.quarantine import malformed_to_quarantine
 
 Progress = Callable[[str], None]
+MALFORMED_SHOWN = 10
 MALFORMED_SCHEMA = (
     f"{RAW_COL} string, {REASONS_COL} array<string>, {DETAIL_COL} string, {SOURCE_COL} string, "
     f"{POSITION_COL} long, {RUN_ID_COL} string, {INGESTED_AT_COL} timestamp"
@@ -59,26 +60,24 @@ def ingest_csv(
 ) -> RunRecord:
     """Reads the whole file first (bad rows never abort it), then lands and validates it."""
     table = source_table(table_name)
-    result = read_csv(path, table, CsvOptions(delimiter=delimiter, encoding=encoding,
-                                              decimal=decimal, header=header))
-    source = f"csv:{result.file}"
-    if progress:
-        progress(
-            f"read {path}: {len(result.records):,} records, {len(result.malformed):,} malformed "
-            f"(encoding {result.encoding}, delimiter {result.delimiter!r}, "
-            f"decimal {result.decimal!r})"
-        )
-        for line in result.malformed[:10]:
-            progress(f"  {result.file} line {line.line}: {line.reason}: {line.detail}")
-    return ingest_records(
-        spark, settings, table, "ingest_csv", source,
-        lambda ctx: records_to_bronze(
-            spark, table, ((r.line, r.values) for r in result.records), source, ctx.run_id,
-            ctx.started_at,
-        ),
-        lambda ctx: _malformed_frame(spark, table, result.malformed, source, ctx),
-        progress,
-    )
+    options = CsvOptions(delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
+    source = f"csv:{path.name}"
+
+    def read(ctx: LoadContext) -> tuple[DataFrame, DataFrame | None]:
+        result = read_csv(path, table, options)
+        if progress:
+            progress(
+                f"read {path}: {len(result.records):,} records, {len(result.malformed):,} "
+                f"malformed (encoding {result.encoding}, delimiter {result.delimiter!r}, "
+                f"decimal {result.decimal!r})"
+            )
+            for line in result.malformed[:MALFORMED_SHOWN]:
+                progress(f"  {result.file} line {line.line}: {line.reason}: {line.detail}")
+        rows = records_to_bronze(spark, table, ((r.line, r.values) for r in result.records),
+                                 source, ctx.run_id, ctx.started_at)
+        return rows, _malformed_frame(spark, table, result.malformed, source, ctx)
+
+    return ingest_records(spark, settings, table, "ingest_csv", source, read, progress)
 
 
 def ingest_api(
@@ -92,23 +91,19 @@ def ingest_api(
 ) -> RunRecord:
     """Fetches every page first (an API that stays down fails the run before any write)."""
     table = source_table(table_name)
-    records = fetch_records(
-        base_url, table.name, token=settings.api_token, timeout_s=settings.api_timeout_s,
-        retries=settings.api_retries, backoff_s=settings.api_backoff_s, page_size=page_size,
-        progress=progress,
-    )
-    source = f"api:{base_url.rstrip('/')}/{table.name}"
-    if progress:
-        progress(f"fetched {len(records):,} {table.name} records from {source[4:]}")
-    return ingest_records(
-        spark, settings, table, "ingest_api", source,
-        lambda ctx: records_to_bronze(
-            spark, table, ((r.position, r.values) for r in records), source, ctx.run_id,
-            ctx.started_at,
-        ),
-        lambda ctx: None,
-        progress,
-    )
+    endpoint = f"{base_url.rstrip('/')}/{table.name}"
 
+    def read(ctx: LoadContext) -> tuple[DataFrame, DataFrame | None]:
+        records = fetch_records(
+            base_url, table.name, token=settings.api_token, timeout_s=settings.api_timeout_s,
+            retries=settings.api_retries, backoff_s=settings.api_backoff_s,
+            page_size=page_size, progress=progress,
+        )
+        if progress:
+            progress(f"fetched {len(records):,} {table.name} records from {endpoint}")
+        rows = records_to_bronze(spark, table, ((r.position, r.values) for r in records),
+                                 f"api:{endpoint}", ctx.run_id, ctx.started_at)
+        return rows, None
 
-__all__ = ["ingest_api", "ingest_csv"]
+    return ingest_records(spark, settings, table, "ingest_api", f"api:{endpoint}", read,
+                          progress)

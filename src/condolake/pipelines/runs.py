@@ -57,7 +57,8 @@ def execute(
                             for c in run.tables if not c.conserved)
             )
     except Exception as error:
-        summary = root_cause(error)
+        # Our own errors already speak to the user; JVM ones are boiled down to their cause.
+        summary = str(error) if isinstance(error, CondoLakeError) else root_cause(error)
         if describe_failure:
             summary = describe_failure(summary)
         run.status, run.error, run.tables = "failed", summary, []

@@ -246,6 +246,10 @@ def test_api_that_stays_down_fails_readably_and_changes_nothing(
     assert f"{url}/condominios" in str(failure.value)
     assert attempts == settings.api_retries
     assert table_state(spark, settings, "condominios") == before
+    failed = spark.read.format("delta").load(
+        table_path(settings.lake_path, Layer.OPS, "runs")).where("status = 'failed'").collect()
+    assert [(run["job"], f"{url}/condominios" in run["error"]) for run in failed] == [
+        ("ingest_api", True)]
 
 
 # --- command line ------------------------------------------------------------------------------

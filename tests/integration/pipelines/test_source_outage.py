@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from pyspark.sql import SparkSession
-from tests.integration.conftest import server_folder
+from tests.integration.conftest import running_postgres
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
@@ -33,13 +33,8 @@ WAIT_FOR_READ_S = 300
 @pytest.fixture(scope="module")
 def server() -> Iterator[EmbeddedPostgres]:
     """A server of this module's own: the test kills it."""
-    with server_folder("outage-pg") as folder:
-        own = EmbeddedPostgres(folder)
-        own.start()
-        try:
-            yield own
-        finally:
-            own.stop()
+    with running_postgres("outage-pg") as own:
+        yield own
 
 
 def lake_tables(lake: str) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tests.integration.conftest import server_folder
+from tests.integration.conftest import running_postgres
 
 from condolake.config import Settings
 from condolake.errors import ServiceError
@@ -31,13 +31,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[EmbeddedPostgres]:
     """A server this module may stop, kill and restart (the session one stays untouched)."""
-    with server_folder("own-pg") as folder:
-        server = EmbeddedPostgres(folder)
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with running_postgres("own-pg") as server:
+        yield server
 
 
 def test_server_answers_over_tcp_with_the_configured_settings(postgres: SourceDatabase) -> None:
