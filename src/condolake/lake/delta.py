@@ -131,7 +131,7 @@ def update_where(
         (
             target.alias("t")
             .merge(keys.alias("s"), f"t.`{key}` = s.`{key}`")
-            .whenMatchedUpdate(set=assignments)
+            .whenMatchedUpdate(set=dict(assignments))  # type: ignore[arg-type]
             .execute()
         )
     finally:

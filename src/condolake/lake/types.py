@@ -49,7 +49,9 @@ def spark_type(sql_type: str) -> DataType:
 
 
 def _split_top_level(spec: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in spec:
         if char in "(<":
             depth += 1

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from condolake.errors import DependencyError
 
@@ -102,7 +104,7 @@ def _artifact_of(file_name: str) -> str:
     return parts[1] if len(parts) >= 3 else file_name
 
 
-def _read_manifest(path: Path) -> dict[str, object] | None:
+def _read_manifest(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())  # type: ignore[no-any-return]
     except (FileNotFoundError, json.JSONDecodeError):
@@ -114,7 +116,7 @@ def _resolve(
     cache_dir: Path,
     manifest_path: Path,
     progress: Callable[[str], None] | None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     if progress:
         progress(f"resolving {bundle.name} jars from Maven Central into {cache_dir} (once)")
     target = cache_dir / bundle.name
@@ -145,7 +147,7 @@ def _resolve(
         if target.exists():
             shutil.rmtree(target)
         shutil.move(f"{staging}/jars", target)
-    manifest = {
+    manifest: dict[str, Any] = {
         "fingerprint": bundle.fingerprint,
         "coordinates": list(bundle.coordinates),
         "jars": sorted(path.name for path in target.glob("*.jar")),
@@ -156,8 +158,6 @@ def _resolve(
 
 def _java_command(*ivy_args: str) -> list[str]:
     java = shutil.which("java")
-    import os
-
     java_home = os.environ.get("JAVA_HOME")
     if java_home:
         java = str(Path(java_home) / "bin" / "java")
