@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 from rich.console import Console
 
+# Piped or captured output has no terminal width; tables of gold rows need more than 80.
+MIN_TABLE_WIDTH = 110
+
 _started = time.monotonic()
 errors = Console(stderr=True, highlight=False)
-results = Console(highlight=False)
+results = Console(
+    highlight=False,
+    width=max(shutil.get_terminal_size((MIN_TABLE_WIDTH, 24)).columns, MIN_TABLE_WIDTH),
+)
 
 
 def progress(message: str) -> None:
