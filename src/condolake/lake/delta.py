@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -48,12 +49,15 @@ def overwrite(df: DataFrame, path: str, commit_tag: str | None = None) -> None:
     writer.save(path)
 
 
-def _tagged(spark: SparkSession, commit_tag: str | None) -> None:
-    """Tags the next MERGE of this session with `commit_tag` (MERGE has no writer options)."""
+@contextmanager
+def _tagged(spark: SparkSession, commit_tag: str | None) -> Iterator[None]:
+    """Tags the MERGEs inside with `commit_tag` (a MERGE has no writer options)."""
     key = "spark.databricks.delta.commitInfo.userMetadata"
     if commit_tag:
         spark.conf.set(key, commit_tag)
-    else:
+    try:
+        yield
+    finally:
         spark.conf.unset(key)
 
 
@@ -79,8 +83,7 @@ def upsert_latest(
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in value_columns)
     if only_if_newer:
         changed = f"({changed}) AND t.`{INGESTED_AT_COL}` < s.`{INGESTED_AT_COL}`"
-    _tagged(spark, commit_tag)
-    try:
+    with _tagged(spark, commit_tag):
         (
             target.alias("t")
             .merge(updates.alias("s"), f"t.`{key}` = s.`{key}`")
@@ -88,8 +91,6 @@ def upsert_latest(
             .whenNotMatchedInsertAll()
             .execute()
         )
-    finally:
-        _tagged(spark, None)
 
 
 def insert_new(
@@ -104,16 +105,13 @@ def insert_new(
         append(rows, path, commit_tag)
         return
     target = DeltaTable.forPath(spark, path)
-    _tagged(spark, commit_tag)
-    try:
+    with _tagged(spark, commit_tag):
         (
             target.alias("t")
             .merge(rows.alias("s"), f"t.`{key}` = s.`{key}`")
             .whenNotMatchedInsertAll()
             .execute()
         )
-    finally:
-        _tagged(spark, None)
 
 
 def update_where(
@@ -126,16 +124,13 @@ def update_where(
 ) -> None:
     """Sets `assignments` (column -> SQL expression over `s`, the keys row) on matching rows."""
     target = DeltaTable.forPath(spark, path)
-    _tagged(spark, commit_tag)
-    try:
+    with _tagged(spark, commit_tag):
         (
             target.alias("t")
             .merge(keys.alias("s"), f"t.`{key}` = s.`{key}`")
             .whenMatchedUpdate(set=dict(assignments))  # type: ignore[arg-type]
             .execute()
         )
-    finally:
-        _tagged(spark, None)
 
 
 def version(spark: SparkSession, path: str) -> int | None:

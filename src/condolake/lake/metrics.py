@@ -13,7 +13,7 @@ def commit_metrics(spark: SparkSession, path: str, commit_tag: str) -> dict[str,
     """Operation metrics of the latest commit on `path` tagged with `commit_tag`.
 
     Every write of a run carries the run's tag as Delta `userMetadata`, so the commit is
-    found even when another writer (a stream) committed to the same table in between.
+    found even when another writer committed to the same table in between.
     """
     commits = (
         DeltaTable.forPath(spark, path)
@@ -30,7 +30,5 @@ def commit_metrics(spark: SparkSession, path: str, commit_tag: str) -> dict[str,
 
 
 def rows_written(metrics: dict[str, int]) -> int:
-    """Rows an append/overwrite wrote, or source rows a MERGE consumed."""
-    if "numSourceRows" in metrics:
-        return metrics["numSourceRows"]
+    """Rows an append or overwrite wrote."""
     return metrics.get("numOutputRows", 0)

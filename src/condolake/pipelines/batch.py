@@ -29,6 +29,7 @@ from condolake.source.tables import (
     IMOVEIS,
     MORADORES,
     SOURCE_TABLES,
+    TABLES_BY_NAME,
     TRANSACOES,
     SourceTable,
 )
@@ -95,7 +96,7 @@ def ingest_postgres_body(
                 )
             run.tables.append(counts)
         for counts in run.tables:
-            table = next(t for t in SOURCE_TABLES if t.name == counts.table)
+            table = TABLES_BY_NAME[counts.table]
             load_table(ctx, table, counts, unique_keys=True,
                        keys_are_new=table.name in INCREMENTAL_TABLES, progress=progress)
             if counts.watermark_to is not None and counts.watermark_to != counts.watermark_from:

@@ -25,7 +25,7 @@ from condolake.lake.layout import (
     table_path,
 )
 from condolake.monitoring.runlog import TableCounts
-from condolake.source.tables import SourceTable
+from condolake.source.tables import TABLES_BY_NAME, SourceTable
 from condolake.transforms.silver.quarantine import to_quarantine
 from condolake.transforms.silver.rules import RETRYABLE_PREFIXES
 from condolake.transforms.silver.validate import (
@@ -61,8 +61,6 @@ class LoadContext:
 
 def valid_parent_keys(ctx: LoadContext, table: SourceTable) -> dict[str, DataFrame]:
     """Keys of the valid (silver) rows of each parent of `table`."""
-    from condolake.source.tables import TABLES_BY_NAME
-
     keys = {}
     for foreign_key in table.foreign_keys:
         parent = TABLES_BY_NAME[foreign_key.parent]
