@@ -9,6 +9,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from condolake.config import Settings, load_settings
+from condolake.services.jars import SPARK_CORE, SPARK_KAFKA
 from condolake.spark import build_spark
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ def base_settings(test_state_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def spark(base_settings: Settings) -> Iterator[SparkSession]:
-    session = build_spark(base_settings, app_name="condolake-tests")
+    session = build_spark(base_settings, app_name="condolake-tests",
+                          bundles=(SPARK_CORE, SPARK_KAFKA))
     yield session
     session.stop()

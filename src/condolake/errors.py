@@ -16,7 +16,12 @@ class SourceUnavailableError(CondoLakeError):
 
 
 class ServiceError(CondoLakeError):
-    """An embedded service (PostgreSQL, Spark cluster) could not be started or stopped."""
+    """An embedded service (PostgreSQL, Kafka broker, Spark cluster) could not be started or
+    stopped."""
+
+
+class KafkaError(CondoLakeError):
+    """A Kafka cluster could not be reached or refused a request (topics, offsets)."""
 
 
 class DependencyError(CondoLakeError):

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
+from condolake.config import Settings
+from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 
 # --- Embedded PostgreSQL (condolake.services.postgres) -------------------------------------
@@ -80,3 +82,40 @@ def empty_database(postgres: SourceDatabase) -> Iterator[SourceDatabase]:
 
 
 # --- end of embedded PostgreSQL ---------------------------------------------------------------
+
+
+# --- Local Kafka broker (condolake.services.kafka) --------------------------------------------
+
+
+@contextmanager
+def running_kafka(prefix: str, jar_cache: Path) -> Iterator[LocalKafkaBroker]:
+    """A Kafka broker of its own on a new folder, stopped and removed on exit."""
+    with server_folder(prefix) as folder:
+        broker = LocalKafkaBroker(folder, jar_cache)
+        try:
+            broker.start()
+            yield broker
+        finally:
+            broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(base_settings: Settings) -> Iterator[LocalKafkaBroker]:
+    """One local Kafka broker for the session (jars from the project's cache), stopped at
+    the end. Tests share it: each one names its topics with `new_topic_prefix()`."""
+    with running_kafka("kafka", base_settings.jar_cache_path) as broker:
+        yield broker
+
+
+def new_topic_prefix() -> str:
+    """A topic name prefix no other test uses, e.g. `test-1a2b3c4d5e6f`."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A fresh topic name prefix for one test."""
+    return new_topic_prefix()
+
+
+# --- end of local Kafka broker ----------------------------------------------------------------

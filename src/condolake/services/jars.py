@@ -27,18 +27,29 @@ RETRIEVE_SEPARATOR = "__"
 
 @dataclass(frozen=True)
 class JarBundle:
-    """A named set of Maven coordinates (group:artifact:version), resolved together."""
+    """A named set of Maven coordinates (group:artifact:version), resolved together.
+
+    `on_spark_classpath`: the jars join Spark's own (so those Spark ships are left out of
+    `resolved_jars`); False for a bundle that runs in a JVM of its own, like the Kafka broker.
+    `overrides`: group:artifact:version pins for transitive dependencies (Ivy `<override>`).
+    """
 
     name: str
     coordinates: tuple[str, ...]
+    on_spark_classpath: bool = True
+    overrides: tuple[str, ...] = ()
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256("\n".join(self.coordinates).encode()).hexdigest()[:16]
+        lines = [*self.coordinates, *(f"override {pin}" for pin in self.overrides)]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
 DELTA_VERSION = "4.0.1"
 POSTGRES_JDBC_VERSION = "42.7.8"
+KAFKA_VERSION = "4.1.1"
+SPARK_VERSION = "4.0.1"
+LOG4J_VERSION = "2.24.3"
 
 # Everything the batch pipeline needs on Spark's classpath.
 SPARK_CORE = JarBundle(
@@ -49,7 +60,30 @@ SPARK_CORE = JarBundle(
     ),
 )
 
-BUNDLES: dict[str, JarBundle] = {SPARK_CORE.name: SPARK_CORE}
+# The Structured Streaming Kafka source and sink, for Spark's classpath. Its dependency
+# spark-token-provider-kafka is not published for 4.0.1 on the Maven repository this project
+# reaches; 4.0.0 is the same code (delegation-token helpers, unchanged in the patch release).
+SPARK_KAFKA = JarBundle(
+    "spark-kafka",
+    (f"org.apache.spark:spark-sql-kafka-0-10_2.13:{SPARK_VERSION}",),
+    overrides=("org.apache.spark:spark-token-provider-kafka-0-10_2.13:4.0.0",),
+)
+
+# The embedded Kafka broker, which runs in a JVM of its own: resolve it with
+# exclude_spark_provided=False (Spark's classpath plays no part there).
+KAFKA_BROKER = JarBundle(
+    "kafka-broker",
+    (
+        f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}",
+        f"org.apache.logging.log4j:log4j-core:{LOG4J_VERSION}",
+        f"org.apache.logging.log4j:log4j-slf4j2-impl:{LOG4J_VERSION}",
+    ),
+    on_spark_classpath=False,
+)
+
+BUNDLES: dict[str, JarBundle] = {
+    bundle.name: bundle for bundle in (SPARK_CORE, SPARK_KAFKA, KAFKA_BROKER)
+}
 
 
 def pyspark_home() -> Path:
@@ -123,7 +157,7 @@ def _resolve(
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as staging:
         ivy_file = Path(staging) / "ivy.xml"
-        ivy_file.write_text(_ivy_module(bundle.coordinates))
+        ivy_file.write_text(_ivy_module(bundle.coordinates, bundle.overrides))
         pattern = (
             f"{staging}/jars/[organisation]{RETRIEVE_SEPARATOR}[artifact]{RETRIEVE_SEPARATOR}"
             "[revision](-[classifier]).[ext]"
@@ -150,23 +184,29 @@ def _resolve(
     manifest: dict[str, Any] = {
         "fingerprint": bundle.fingerprint,
         "coordinates": list(bundle.coordinates),
+        "overrides": list(bundle.overrides),
         "jars": sorted(path.name for path in target.glob("*.jar")),
     }
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return manifest
 
 
-def _java_command(*ivy_args: str) -> list[str]:
+def java_executable() -> str:
+    """`$JAVA_HOME/bin/java` when JAVA_HOME is set, otherwise `java` from PATH."""
     java = shutil.which("java")
     java_home = os.environ.get("JAVA_HOME")
     if java_home:
         java = str(Path(java_home) / "bin" / "java")
     if not java:
         raise DependencyError("Java 17 is required: put java on PATH or set JAVA_HOME")
-    return [java, "-cp", str(_ivy_jar()), "org.apache.ivy.Main", *ivy_args]
+    return java
 
 
-def _ivy_module(coordinates: Sequence[str]) -> str:
+def _java_command(*ivy_args: str) -> list[str]:
+    return [java_executable(), "-cp", str(_ivy_jar()), "org.apache.ivy.Main", *ivy_args]
+
+
+def _ivy_module(coordinates: Sequence[str], overrides: Sequence[str] = ()) -> str:
     dependencies = []
     for coordinate in coordinates:
         group, artifact, version = coordinate.split(":")
@@ -174,6 +214,9 @@ def _ivy_module(coordinates: Sequence[str]) -> str:
             f'    <dependency org="{group}" name="{artifact}" rev="{version}" '
             'conf="default->default(*),master(*)"/>'
         )
+    for pin in overrides:
+        group, artifact, version = pin.split(":")
+        dependencies.append(f'    <override org="{group}" module="{artifact}" rev="{version}"/>')
     body = "\n".join(dependencies)
     return (
         '<ivy-module version="2.0">\n'

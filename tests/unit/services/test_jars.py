@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from condolake.services.jars import SPARK_CORE, JarBundle, _artifact_of, _ivy_module
+from condolake.services.jars import (
+    BUNDLES,
+    KAFKA_BROKER,
+    SPARK_CORE,
+    SPARK_KAFKA,
+    JarBundle,
+    _artifact_of,
+    _ivy_module,
+)
 
 
 def test_retrieved_file_names_give_the_artifact() -> None:
@@ -16,3 +24,17 @@ def test_ivy_module_lists_every_coordinate() -> None:
 def test_fingerprint_changes_with_the_coordinates() -> None:
     other = JarBundle(SPARK_CORE.name, (*SPARK_CORE.coordinates, "x:y:1"))
     assert other.fingerprint != SPARK_CORE.fingerprint
+
+
+def test_overrides_pin_transitive_revisions_and_count_in_the_fingerprint() -> None:
+    pinned = JarBundle("b", ("g:a:1",), overrides=("h:b:2",))
+
+    assert '    <override org="h" module="b" rev="2"/>' in _ivy_module(["g:a:1"], ["h:b:2"])
+    assert pinned.fingerprint != JarBundle("b", ("g:a:1",)).fingerprint
+
+
+def test_every_bundle_is_registered_and_only_the_broker_runs_outside_spark() -> None:
+    assert list(BUNDLES) == ["spark-core", "spark-kafka", "kafka-broker"]
+    assert [b.on_spark_classpath for b in (SPARK_CORE, SPARK_KAFKA, KAFKA_BROKER)] == [
+        True, True, False,
+    ]
