@@ -19,7 +19,8 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.services.jars import BUNDLES, resolved_jars
 
     for bundle in BUNDLES.values():
-        jars = resolved_jars(bundle, settings.jar_cache_path, progress=progress)
+        jars = resolved_jars(bundle, settings.jar_cache_path, progress=progress,
+                             exclude_spark_provided=bundle.on_spark_classpath)
         progress(f"{bundle.name}: {len(jars)} jars ready in {settings.jar_cache_path}")
     return 0
 
@@ -152,6 +153,57 @@ def cmd_cluster_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_broker_start(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.kafka_bootstrap:
+        progress(f"CONDOLAKE_KAFKA_BOOTSTRAP is set: the external cluster "
+                 f"{settings.kafka_bootstrap} is used, nothing to start")
+        return 0
+    from condolake.services.kafka import LocalKafkaBroker
+
+    broker = LocalKafkaBroker.from_settings(settings, progress=progress)
+    results.print(broker.start())
+    progress(f"Kafka broker running; data and broker.log in {broker.folder}")
+    return 0
+
+
+def cmd_broker_stop(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.kafka_bootstrap:
+        progress(f"CONDOLAKE_KAFKA_BOOTSTRAP is set: the external cluster "
+                 f"{settings.kafka_bootstrap} is used, nothing to stop")
+        return 0
+    from condolake.services.kafka import LocalKafkaBroker
+
+    broker = LocalKafkaBroker.from_settings(settings, progress=progress)
+    if broker.is_running():
+        broker.stop()
+        progress("Kafka broker stopped")
+    else:
+        progress("the Kafka broker is not running")
+    return 0
+
+
+def cmd_broker_status(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.services.kafka import LocalKafkaBroker, describe_topics
+
+    if settings.kafka_bootstrap:
+        bootstrap = settings.kafka_bootstrap
+        results.print(f"external Kafka cluster {bootstrap} (CONDOLAKE_KAFKA_BOOTSTRAP)")
+    else:
+        broker = LocalKafkaBroker.from_settings(settings, progress=progress)
+        if not broker.is_running():
+            results.print(f"the Kafka broker is not running (data folder {broker.folder})")
+            return 1
+        bootstrap = broker.bootstrap
+        results.print(f"Kafka broker running on {bootstrap} (data folder {broker.folder})")
+    topics = describe_topics(bootstrap)
+    if not topics:
+        results.print("no topics")
+    for topic in topics:
+        offsets = ", ".join(str(offset) for offset in topic.end_offsets)
+        results.print(f"{topic.name}: {topic.partitions} partitions, end offsets [{offsets}]")
+    return 0
+
+
 def cmd_ingest_postgres(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.pipelines.batch import ingest_postgres
     from condolake.services.postgres import source_database
@@ -226,11 +278,114 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from condolake.services.kafka import ensure_topics, kafka_bootstrap
+    from condolake.services.postgres import source_database
+    from condolake.source.event_sink import KafkaSink
+    from condolake.source.simulator import (
+        Simulator,
+        require_source,
+        source_topics,
+        stop_on_interrupt,
+    )
+
+    prefix = settings.kafka_topic_prefix
+    with source_database(settings, progress=progress) as db, db.connect() as conn:
+        require_source(conn)  # a clear error before any broker is started
+        with kafka_bootstrap(settings, progress=progress) as bootstrap:
+            ensure_topics(bootstrap, source_topics(prefix), settings.kafka_partitions)
+            with KafkaSink(bootstrap) as sink, stop_on_interrupt() as stop:
+                simulator = Simulator(conn, sink, prefix=prefix, seed=args.seed,
+                                      chaos_share=args.chaos)
+                progress(f"simulating {args.rate:g} events/s into {prefix}.public.* on "
+                         f"{bootstrap} (Ctrl-C stops after the current tick)")
+                stats = simulator.run(args.rate, duration_s=args.duration, events=args.events,
+                                      progress=progress, stop=stop)
+    for line in stats.summary():
+        results.print(line)
+    if args.stats_file:
+        Path(args.stats_file).write_text(json.dumps(stats.to_dict(), indent=2) + "\n",
+                                         encoding="utf-8")
+        progress(f"stats written to {args.stats_file}")
+    return 0
+
+
+def cmd_stream_start(args: argparse.Namespace, settings: Settings) -> int:
+    from contextlib import ExitStack
+
+    from condolake.pipelines.stream import StreamOptions, run_streams
+    from condolake.services.jars import SPARK_CORE, SPARK_KAFKA
+    from condolake.services.kafka import ensure_topics, kafka_bootstrap
+    from condolake.spark import build_spark
+    from condolake.streaming.queries import topics
+
+    options = StreamOptions(kafka=not args.no_kafka, landing=not args.no_landing,
+                            once=args.once, duration_s=args.duration)
+    with ExitStack() as stack:
+        bootstrap = None
+        if options.kafka:
+            bootstrap = stack.enter_context(kafka_bootstrap(settings, progress=progress))
+            ensure_topics(bootstrap, topics(settings.kafka_topic_prefix),
+                          settings.kafka_partitions)
+        spark = build_spark(settings, "condolake-stream", bundles=(SPARK_CORE, SPARK_KAFKA),
+                            progress=progress)
+        progress(f"streaming into {settings.lake_path} (trigger {settings.stream_trigger_s} s"
+                 + (f", Kafka {bootstrap}" if bootstrap else "")
+                 + (f", landing zone {settings.landing_path}" if options.landing else "")
+                 + ("; until everything available is processed" if options.once else
+                    "; Ctrl-C stops after the current micro-batch") + ")")
+        report = run_streams(spark, settings, bootstrap, options, progress)
+    for name, batches in report.batches.items():
+        results.print(f"{name}: {batches} micro-batches with data, "
+                      f"{report.rows.get(name, 0):,} input rows")
+    return 0
+
+
+def cmd_stream_status(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.reporting import stream_status_table
+    from condolake.streaming.queries import QUERY_NAMES
+    from condolake.streaming.status import read_states
+
+    alive, states = read_states(settings, QUERY_NAMES)
+    results.print(stream_status_table(alive, states))
+    return 0
+
+
+def cmd_stream_reset(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.pipelines.stream_silver import CDC_SOURCE, LANDING_SOURCE, forget_positions
+    from condolake.spark import build_spark
+    from condolake.streaming.queries import KAFKA_SILVER, LANDING_SILVER
+    from condolake.streaming.reset import queries_to_reset, reset_checkpoints
+
+    names = queries_to_reset(args.query)
+    for path in reset_checkpoints(settings, names):
+        progress(f"removed checkpoint {path}")
+    sources = {KAFKA_SILVER: CDC_SOURCE, LANDING_SILVER: LANDING_SOURCE}
+    forgotten = [sources[name] for name in names if name in sources]
+    if forgotten:
+        spark = build_spark(settings, "condolake-stream-reset", progress=progress)
+        for source in forgotten:
+            forget_positions(spark, settings.lake_path, source)
+            progress(f"forgot the per-key positions of {source}: its changes apply again")
+    return 0
+
+
 def cmd_bench_batch(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.bench.batch import run_batch_benchmark
 
     run_batch_benchmark(settings, scale=args.scale, seed=args.seed,
                         output_dir=Path(args.output), progress=progress)
+    return 0
+
+
+def cmd_bench_stream(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.bench.stream import run_stream_benchmark
+
+    run_stream_benchmark(settings, scale=args.scale, events=args.events, rate=args.rate,
+                         duration_s=args.duration, trigger_s=args.trigger, seed=args.seed,
+                         output_dir=Path(args.output), progress=progress)
     return 0
 
 
@@ -310,6 +465,20 @@ def build_parser() -> argparse.ArgumentParser:
     add("status", cmd_cluster_status, "workers and applications of the local Spark cluster",
         cluster_commands)
 
+    broker_help = ("a local single-node Apache Kafka broker (KRaft), data under "
+                   "<state_dir>/kafka; with CONDOLAKE_KAFKA_BOOTSTRAP set, the external "
+                   "cluster is used instead and nothing is started")
+    broker = commands.add_parser("broker", help="a local Kafka broker for the streaming path",
+                                 description=broker_help)
+    broker_commands = broker.add_subparsers(dest="broker_command", required=True,
+                                            metavar="COMMAND")
+    add("start", cmd_broker_start, "start the Kafka broker on 127.0.0.1 and leave it running; "
+        "prints its bootstrap servers (ports and data are kept across restarts)",
+        broker_commands)
+    add("stop", cmd_broker_stop, "stop the Kafka broker (controlled shutdown)", broker_commands)
+    add("status", cmd_broker_status, "whether the broker runs, its bootstrap servers, and its "
+        "topics with partitions and end offsets", broker_commands)
+
     ingest = commands.add_parser("ingest", help="land a source in bronze and validate into silver",
                                  description="land a source in bronze, validate into silver "
                                              "and quarantine")
@@ -337,6 +506,47 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--invalid-share", type=float, default=0.02)
     demo.add_argument("--rows", type=int, default=10, help="rows shown per gold table")
+    simulate = add("simulate", cmd_simulate,
+                   "live changes in the PostgreSQL source, published to Kafka as Debezium "
+                   "change events (needs `condolake source generate` first)")
+    simulate.add_argument("--rate", type=float, required=True, help="events per second")
+    simulate_limit = simulate.add_mutually_exclusive_group()
+    simulate_limit.add_argument("--duration", type=float, metavar="SECONDS",
+                                help="stop after this many seconds (default: until Ctrl-C)")
+    simulate_limit.add_argument("--events", type=int, metavar="N",
+                                help="stop after this many events")
+    simulate.add_argument("--chaos", type=float, default=0.0, metavar="SHARE",
+                          help="share of events that are malformed, duplicated, late, out of "
+                               "order or rule-breaking rows (0..1)")
+    simulate.add_argument("--seed", type=int, default=7, help="same seed, same changes")
+    simulate.add_argument("--stats-file", metavar="PATH", help="write the run's stats as JSON")
+
+    stream = commands.add_parser(
+        "stream", help="continuous ingestion: Kafka change events and landing-zone files",
+        description="continuous ingestion with Spark Structured Streaming: Kafka change "
+                    "events (Debezium JSON) and files dropped in the landing zone, into "
+                    "bronze, silver, quarantine and gold, exactly once")
+    stream_commands = stream.add_subparsers(dest="stream_command", required=True,
+                                            metavar="COMMAND")
+    stream_start = add("start", cmd_stream_start,
+                       "run the streaming queries until Ctrl-C / SIGTERM (starts the local "
+                       "Kafka broker when CONDOLAKE_KAFKA_BOOTSTRAP is unset)", stream_commands)
+    stream_start.add_argument("--once", action="store_true",
+                              help="process everything available now through every layer, "
+                                   "then stop")
+    stream_start.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                              help="stop after this many seconds")
+    stream_start.add_argument("--no-kafka", action="store_true",
+                              help="only the landing zone (no broker needed)")
+    stream_start.add_argument("--no-landing", action="store_true",
+                              help="only Kafka (no landing-zone query)")
+    add("status", cmd_stream_status, "each query's state, rates, last micro-batch, Kafka lag "
+        "and checkpoint", stream_commands)
+    reset = add("reset", cmd_stream_reset,
+                "delete a query's checkpoint so it starts over (safe: replayed changes are "
+                "recognised as already applied); only while no stream runs", stream_commands)
+    reset.add_argument("query", help="query name (kafka_bronze, kafka_silver, landing_silver, "
+                                     "silver_gold) or 'all'")
 
     bench = commands.add_parser("bench", help="benchmarks (results in bench/results/)",
                                 description="benchmarks (results in bench/results/)")
@@ -346,6 +556,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench_batch.add_argument("--scale", type=float, default=1.0)
     bench_batch.add_argument("--seed", type=int, default=42)
     bench_batch.add_argument("--output", default="bench/results")
+    bench_stream = add("stream", cmd_bench_stream,
+                       "Kafka -> gold throughput and end-to-end latency, next to a plain "
+                       "Kafka consumer", bench_commands)
+    bench_stream.add_argument("--scale", type=float, default=0.01,
+                              help="size of the generated source (default 0.01)")
+    bench_stream.add_argument("--events", type=int, default=200_000,
+                              help="backlog for the throughput phase (default 200000)")
+    bench_stream.add_argument("--rate", type=float, default=500.0,
+                              help="events per second in the latency phase (default 500)")
+    bench_stream.add_argument("--duration", type=float, default=60.0, metavar="SECONDS",
+                              help="production time of the latency phase (default 60)")
+    bench_stream.add_argument("--trigger", type=float, default=None, metavar="SECONDS",
+                              help="trigger interval of the latency phase "
+                                   "(default: CONDOLAKE_STREAM_TRIGGER_S)")
+    bench_stream.add_argument("--seed", type=int, default=42)
+    bench_stream.add_argument("--output", default="bench/results")
     return parser
 
 

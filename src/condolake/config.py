@@ -30,6 +30,14 @@ class Settings:
     state_dir: str = ".condolake"
     jar_cache: str = ".cache/jars"
     kafka_bootstrap: str | None = None
+    kafka_topic_prefix: str = "condomanage"  # topics are <prefix>.public.<table> (Debezium)
+    kafka_partitions: int = 2  # partitions of the topics the project creates
+    kafka_heap: str = "512m"  # heap of the embedded broker
+    landing_dir: str = "landing"  # landing zone: files dropped in <landing>/<table>/
+    stream_trigger_s: float = 5.0  # micro-batch trigger interval of the streaming queries
+    stream_max_offsets: int = 200_000  # Kafka offsets read per trigger, at most
+    stream_max_files: int = 100  # landing-zone files read per trigger, at most
+    stream_min_partitions: int = 0  # Spark tasks per Kafka read (0: one per topic partition)
     spark_master: str = "local[*]"
     spark_driver_memory: str = "4g"
     shuffle_partitions: int = 8
@@ -48,6 +56,10 @@ class Settings:
         if "://" in self.lake_root:
             return self.lake_root.rstrip("/")
         return str(Path(self.lake_root).expanduser().resolve())
+
+    @property
+    def landing_path(self) -> Path:
+        return Path(self.landing_dir).expanduser().resolve()
 
     @property
     def state_path(self) -> Path:

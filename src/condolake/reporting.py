@@ -1,6 +1,9 @@
-"""Gold tables as readable terminal tables (pt-BR formatting)."""
+"""Gold tables and stream states as readable terminal tables (pt-BR formatting)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -9,6 +12,7 @@ from rich.table import Table
 from condolake.formatting import format_brl, format_count, format_date
 from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
+from condolake.streaming.status import QueryState
 
 DEFAULT_ROWS = 10
 
@@ -49,3 +53,40 @@ def _table(spark: SparkSession, lake_root: str, name: str, title: str, keys: lis
         table.add_row(*cells, format_count(row["quantidade_transacoes"]),
                       format_brl(row["valor_total"]))
     return table
+
+
+def stream_status_table(alive: bool, states: Sequence[QueryState]) -> Table:
+    """`condolake stream status`: one row per streaming query."""
+    table = Table(
+        title="Streaming queries — " + ("a stream process is running" if alive
+                                        else "no stream process is running"),
+        title_justify="left",
+    )
+    for column, justify in (("query", "left"), ("state", "left"), ("last batch", "right"),
+                            ("at", "left"), ("input rows/s", "right"),
+                            ("processed rows/s", "right"), ("Kafka lag", "right"),
+                            ("checkpoint", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for state in states:
+        table.add_row(
+            state.name, state.state,
+            "-" if state.last_batch is None else str(state.last_batch),
+            state.last_batch_at or "-",
+            _rate(state.input_rows_per_s), _rate(state.processed_rows_per_s),
+            "-" if state.lag is None else format_count(state.lag),
+            state.checkpoint,
+        )
+    return table
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else format_count(round(value))
+
+
+def gold_totals(spark: SparkSession, lake_root: str) -> tuple[int, Decimal]:
+    """(transactions, total value) over gold/transacoes_por_condominio."""
+    row = delta.read(spark, table_path(lake_root, Layer.GOLD, "transacoes_por_condominio")).agg(
+        F.sum("quantidade_transacoes").alias("q"), F.sum("valor_total").alias("v")).first()
+    if row is None or row["q"] is None:
+        return 0, Decimal("0.00")
+    return int(row["q"]), Decimal(row["v"])

@@ -40,6 +40,9 @@ def spark_conf(settings: Settings, jar_paths: list[str]) -> dict[str, str]:
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.databricks.delta.retentionDurationCheck.enabled": "true",
         "spark.sql.adaptive.enabled": "true",
+        # Silver's change data feed drives the incremental gold stream (pre- and post-images
+        # of every update); new tables get it from the start.
+        "spark.databricks.delta.properties.defaults.enableChangeDataFeed": "true",
     }
     if _on_this_machine(settings.spark_master):
         # Local mode or a cluster on this machine: keep every endpoint on loopback. A remote

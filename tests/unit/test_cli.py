@@ -9,7 +9,8 @@ COMMANDS = [
     ["source", "stop"], ["source", "append"], ["source", "export-csv"], ["source", "api-serve"],
     ["ingest", "postgres"], ["ingest", "csv"], ["ingest", "api"], ["transform"], ["batch"],
     ["show"], ["demo"], ["bench", "batch"], ["cluster", "start"], ["cluster", "stop"],
-    ["cluster", "status"],
+    ["cluster", "status"], ["broker", "start"], ["broker", "stop"], ["broker", "status"],
+    ["simulate"], ["stream", "start"], ["stream", "status"], ["stream", "reset"],
 ]
 
 
@@ -29,6 +30,13 @@ def test_config_error_is_one_readable_line(
     err = capsys.readouterr().err
     assert "condolake: error: CONDOLAKE_JDBC_PARTITIONS='lots' is not a valid int" in err
     assert "Traceback" not in err
+
+
+def test_unknown_stream_query_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stream", "reset", "kafka_gold"]) == 1
+    err = capsys.readouterr().err
+    assert "condolake: error: unknown query 'kafka_gold'; the queries are kafka_bronze, " \
+        "kafka_silver, landing_silver, silver_gold (or 'all')" in err
 
 
 def test_unknown_table_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,14 +2,80 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+)
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from condolake.lake.layout import INGESTED_AT_COL
+
+T = TypeVar("T")
+# A commit that lost a race with another writer (a batch run and a stream on the same table).
+CONFLICTS = (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+)
+CONFLICT_ATTEMPTS = 8
+CONFLICT_BACKOFF_S = 0.2
+TXN_APP_ID_CONF = "spark.databricks.delta.write.txnAppId"
+TXN_VERSION_CONF = "spark.databricks.delta.write.txnVersion"
+CHANGE_FEED_PROPERTY = "delta.enableChangeDataFeed"
+OP_COL = "_op"
+DELETE_OP = "d"
+
+
+def retrying(write: Callable[[], T], attempts: int = CONFLICT_ATTEMPTS) -> T:
+    """Runs `write` again when its commit conflicts with a concurrent writer.
+
+    A MERGE re-reads the latest snapshot on every attempt, so a retry applies the same change
+    on top of the other writer's commit. Jittered backoff keeps two retrying writers apart.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return write()
+        except CONFLICTS:
+            if attempt == attempts:
+                raise
+            time.sleep(CONFLICT_BACKOFF_S * attempt * (1 + random.random()))
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def idempotent(spark: SparkSession, app_id: str | None, txn_version: int | None) -> Iterator[None]:
+    """Commits inside carry (app_id, txn_version); Delta skips one already committed.
+
+    This is what makes a replayed micro-batch (same batch id after a crash) a no-op on tables
+    it had already written. Use the session of the micro-batch: its conf is the query's own.
+    """
+    if app_id is None or txn_version is None:
+        yield
+        return
+    spark.conf.set(TXN_APP_ID_CONF, app_id)
+    spark.conf.set(TXN_VERSION_CONF, str(txn_version))
+    try:
+        yield
+    finally:
+        spark.conf.unset(TXN_APP_ID_CONF)
+        spark.conf.unset(TXN_VERSION_CONF)
 
 
 def exists(spark: SparkSession, path: str) -> bool:
@@ -38,7 +104,7 @@ def append(df: DataFrame, path: str, commit_tag: str | None = None) -> None:
     writer = df.write.format("delta").mode("append")
     if commit_tag:
         writer = writer.option("userMetadata", commit_tag)
-    writer.save(path)
+    retrying(lambda: writer.save(path))
 
 
 def overwrite(df: DataFrame, path: str, commit_tag: str | None = None) -> None:
@@ -46,7 +112,8 @@ def overwrite(df: DataFrame, path: str, commit_tag: str | None = None) -> None:
     writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     if commit_tag:
         writer = writer.option("userMetadata", commit_tag)
-    writer.save(path)
+    # A stream may be merging into the same gold table: the full rebuild is retried on top.
+    retrying(lambda: writer.save(path))
 
 
 @contextmanager
@@ -84,8 +151,8 @@ def upsert_latest(
     if only_if_newer:
         changed = f"({changed}) AND t.`{INGESTED_AT_COL}` < s.`{INGESTED_AT_COL}`"
     with _tagged(spark, commit_tag):
-        (
-            target.alias("t")
+        retrying(
+            lambda: target.alias("t")
             .merge(updates.alias("s"), f"t.`{key}` = s.`{key}`")
             .whenMatchedUpdateAll(condition=changed)
             .whenNotMatchedInsertAll()
@@ -106,8 +173,8 @@ def insert_new(
         return
     target = DeltaTable.forPath(spark, path)
     with _tagged(spark, commit_tag):
-        (
-            target.alias("t")
+        retrying(
+            lambda: target.alias("t")
             .merge(rows.alias("s"), f"t.`{key}` = s.`{key}`")
             .whenNotMatchedInsertAll()
             .execute()
@@ -125,12 +192,102 @@ def update_where(
     """Sets `assignments` (column -> SQL expression over `s`, the keys row) on matching rows."""
     target = DeltaTable.forPath(spark, path)
     with _tagged(spark, commit_tag):
-        (
-            target.alias("t")
+        retrying(
+            lambda: target.alias("t")
             .merge(keys.alias("s"), f"t.`{key}` = s.`{key}`")
             .whenMatchedUpdate(set=dict(assignments))  # type: ignore[arg-type]
             .execute()
         )
+
+
+def apply_changes(
+    spark: SparkSession,
+    changes: DataFrame,
+    path: str,
+    key: str,
+    columns: Sequence[str],
+    value_columns: Sequence[str],
+    commit_tag: str | None = None,
+) -> None:
+    """MERGE change rows by `key`: `_op` = d deletes the row, any other op upserts it.
+
+    `columns` are the table's columns (all set from the change), `value_columns` those whose
+    difference makes an update worth writing. `changes` holds at most one row per key.
+    """
+    target = DeltaTable.forPath(spark, path)
+    is_delete = f"s.`{OP_COL}` = '{DELETE_OP}'"
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in value_columns)
+    values = {f"`{c}`": f"s.`{c}`" for c in columns}
+    with _tagged(spark, commit_tag):
+        retrying(
+            lambda: target.alias("t")
+            .merge(changes.alias("s"), f"t.`{key}` = s.`{key}`")
+            .whenMatchedDelete(condition=is_delete)
+            .whenMatchedUpdate(condition=f"NOT {is_delete} AND ({changed})",
+                               set=values)  # type: ignore[arg-type]
+            .whenNotMatchedInsert(condition=f"NOT {is_delete}",
+                                  values=values)  # type: ignore[arg-type]
+            .execute()
+        )
+
+
+def replace_keys(
+    spark: SparkSession,
+    rows: DataFrame,
+    path: str,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    present_col: str,
+    commit_tag: str | None = None,
+) -> None:
+    """Makes the table's rows for a set of keys equal to `rows`.
+
+    `rows` has one row per affected key; `present_col` is false for a key that must no longer
+    be in the table (it is deleted), true for a key whose row is inserted or replaced.
+    """
+    target = DeltaTable.forPath(spark, path)
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    values = {f"`{c}`": f"s.`{c}`" for c in columns}
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in columns)
+    with _tagged(spark, commit_tag):
+        retrying(
+            lambda: target.alias("t")
+            .merge(rows.alias("s"), on)
+            .whenMatchedDelete(condition=f"NOT s.`{present_col}`")
+            .whenMatchedUpdate(condition=f"s.`{present_col}` AND ({changed})",
+                               set=values)  # type: ignore[arg-type]
+            .whenNotMatchedInsert(condition=f"s.`{present_col}`",
+                                  values=values)  # type: ignore[arg-type]
+            .execute()
+        )
+
+
+def upsert_positions(spark: SparkSession, rows: DataFrame, path: str) -> None:
+    """MERGE (source, table, key) -> order, keeping the higher order of the two."""
+    target = DeltaTable.forPath(spark, path)
+    on = "t.source = s.source AND t.`table` = s.`table` AND t.key = s.key"
+    retrying(
+        lambda: target.alias("t")
+        .merge(rows.alias("s"), on)
+        .whenMatchedUpdateAll(condition="s.order > t.order")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def delete_where(spark: SparkSession, path: str, condition: Column) -> None:
+    target = DeltaTable.forPath(spark, path)
+    retrying(lambda: target.delete(condition))
+
+
+def enable_change_feed(spark: SparkSession, path: str) -> None:
+    """Turns the change data feed on for a table made before it was the default."""
+    properties = DeltaTable.forPath(spark, path).detail().select("properties").first()
+    if properties and properties[0].get(CHANGE_FEED_PROPERTY) == "true":
+        return
+    retrying(lambda: spark.sql(
+        f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{CHANGE_FEED_PROPERTY}' = 'true')"
+    ))
 
 
 def version(spark: SparkSession, path: str) -> int | None:

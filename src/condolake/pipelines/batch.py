@@ -23,6 +23,7 @@ from condolake.monitoring.runlog import (
 from condolake.pipelines.errors import mentions_postgres
 from condolake.pipelines.load import LoadContext, load_table, write_quarantine
 from condolake.pipelines.runs import execute
+from condolake.pipelines.stream_silver import positions_path, stream_owned_keys
 from condolake.services.postgres import SourceDatabase
 from condolake.source.tables import (
     CONDOMINIOS,
@@ -95,10 +96,15 @@ def ingest_postgres_body(
                     as_bronze(source_rows, table, POSTGRES_SOURCE, ctx.run_id, ctx.started_at),
                 )
             run.tables.append(counts)
+        # Keys above the mark are new to the lake unless a stream may have written them first.
+        streamed = delta.exists(ctx.spark, positions_path(ctx.lake_root))
         for counts in run.tables:
             table = TABLES_BY_NAME[counts.table]
             load_table(ctx, table, counts, unique_keys=True,
-                       keys_are_new=table.name in INCREMENTAL_TABLES, progress=progress)
+                       keys_are_new=table.name in INCREMENTAL_TABLES and not streamed,
+                       owned_keys=(stream_owned_keys(ctx.spark, ctx.lake_root, table)
+                                   if streamed else None),
+                       progress=progress)
             if counts.watermark_to is not None and counts.watermark_to != counts.watermark_from:
                 save_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, table.name,
                                table.primary_key, counts.watermark_to, ctx.run_id,

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from uuid import uuid4
+
+from pyspark.sql import SparkSession
 
 from condolake.config import Settings
 from condolake.console import results
-from condolake.formatting import format_count
+from condolake.formatting import format_brl, format_count
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.batch import batch
-from condolake.reporting import gold_tables
-from condolake.services.postgres import source_database
+from condolake.reporting import gold_tables, gold_totals
+from condolake.services.postgres import SourceDatabase, source_database
 from condolake.source.ddl import init_schema
 from condolake.source.generator import append_transactions, generate
 from condolake.spark import build_spark
 
 Progress = Callable[[str], None]
 NEW_TRANSACTIONS_SHARE = 0.01
+STREAM_RATE = 200  # events per second from the simulator
+STREAM_PRODUCE_S = 20
+STREAM_RUN_S = 30
+STREAM_TRIGGER_S = 2.0
+STREAM_CHAOS = 0.02
 
 
 def demo_lake(settings: Settings) -> Path:
@@ -52,6 +61,51 @@ def run_demo(settings: Settings, *, scale: float, seed: int, invalid_share: floa
         for table in gold_tables(spark, demo_settings.lake_path, rows):
             results.print(table)
         _summary(first, second, demo_settings)
+        _stream(spark, demo_settings, db, seed, progress)
+
+
+def _stream(spark: SparkSession, settings: Settings, db: SourceDatabase, seed: int,
+            progress: Progress) -> None:
+    """The streaming path for a short while: simulated changes flow through Kafka into gold."""
+    from condolake.pipelines.stream import StreamOptions, run_streams
+    from condolake.services.kafka import ensure_topics, kafka_bootstrap
+    from condolake.source.event_sink import KafkaSink
+    from condolake.source.simulator import Simulator
+    from condolake.streaming.queries import topics
+
+    # The source was just re-created: fresh topics, so no earlier demo's events are replayed.
+    settings = dataclasses.replace(settings, kafka_topic_prefix=f"condolake-demo-{uuid4().hex[:8]}",
+                                   stream_trigger_s=STREAM_TRIGGER_S)
+    before = gold_totals(spark, settings.lake_path)
+    results.print(f"\nStreaming: {STREAM_RATE} eventos/s por {STREAM_PRODUCE_S} s "
+                  f"(Kafka → bronze → silver → gold, gatilho de {STREAM_TRIGGER_S} s)")
+    with kafka_bootstrap(settings, progress=progress) as bootstrap:
+        ensure_topics(bootstrap, topics(settings.kafka_topic_prefix), settings.kafka_partitions)
+        with db.connect() as conn, KafkaSink(bootstrap) as sink:
+            simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed + 2,
+                                  chaos_share=STREAM_CHAOS)
+            producer = threading.Thread(
+                target=simulator.run, args=(STREAM_RATE,),
+                kwargs={"duration_s": STREAM_PRODUCE_S}, daemon=True)
+            producer.start()
+            run_streams(spark, settings, bootstrap,
+                        StreamOptions(landing=False, duration_s=STREAM_RUN_S), progress)
+            producer.join()
+            # Whatever the last trigger had not reached yet.
+            run_streams(spark, settings, bootstrap, StreamOptions(landing=False, once=True))
+    after = gold_totals(spark, settings.lake_path)
+    stats = simulator.stats
+    results.print(
+        f"Simulador: {format_count(stats.events)} mudanças publicadas "
+        f"({format_count(stats.chaos['malformed'])} malformadas, "
+        f"{format_count(stats.chaos['duplicate'])} duplicadas, "
+        f"{format_count(stats.chaos['late'])} atrasadas, "
+        f"{format_count(stats.chaos['out_of_order'])} fora de ordem)."
+    )
+    results.print(
+        f"gold/transacoes_por_condominio: {format_count(before[0])} → "
+        f"{format_count(after[0])} transações, {format_brl(before[1])} → {format_brl(after[1])}."
+    )
 
 
 def _summary(first: RunRecord, second: RunRecord, settings: Settings) -> None:

@@ -40,6 +40,8 @@ from condolake.transforms.silver.validate import (
 
 Progress = Callable[[str], None]
 OUTCOME_COL = "_outcome"
+OWNED_COL = "_stream_owned"
+OWNED_KEY_COL = "_owned_key"
 UTC_LITERAL = "%Y-%m-%d %H:%M:%S.%f+00:00"
 
 
@@ -77,6 +79,7 @@ def load_table(
     *,
     unique_keys: bool,
     keys_are_new: bool = False,
+    owned_keys: DataFrame | None = None,
     progress: Progress | None = None,
 ) -> TableCounts:
     """Validates this run's bronze rows of `table` into silver and quarantine.
@@ -84,6 +87,9 @@ def load_table(
     `unique_keys`: the source cannot send a key twice in one load (no de-duplication needed).
     `keys_are_new`: every key is new to the lake (an incremental read above the high-water
     mark), so no quarantined record can be superseded by this load.
+
+    `owned_keys`: keys a change stream has applied (one column, the primary key). Records of
+    those keys are counted as duplicates of the stream's newer version and not written.
 
     `counts.rows_quarantined` may already hold records rejected before they reached bronze
     (malformed lines); `rows_read` is set here to bronze rows of the run plus those.
@@ -95,7 +101,14 @@ def load_table(
         load = ranked_by_recency(load, table)
     else:
         load = load.select("*", F.lit(1).alias(DUPLICATE_RANK_COL))
-    latest = F.col(DUPLICATE_RANK_COL) == 1
+    if owned_keys is not None:
+        owned = owned_keys.select(F.col(table.primary_key).alias(OWNED_KEY_COL),
+                                  F.lit(True).alias(OWNED_COL))
+        load = load.join(owned, on=parsed(table.primary_key, "int") == F.col(OWNED_KEY_COL),
+                         how="left").drop(OWNED_KEY_COL)
+        latest = (F.col(DUPLICATE_RANK_COL) == 1) & F.col(OWNED_COL).isNull()
+    else:
+        latest = F.col(DUPLICATE_RANK_COL) == 1
     checked = validated(load, table, ctx.run_date, valid_parent_keys(ctx, table)).select(
         "*", F.when(~latest, F.lit("duplicate")).when(is_valid(), F.lit("valid"))
         .otherwise(F.lit("rejected")).alias(OUTCOME_COL)
@@ -193,8 +206,11 @@ def reprocess_quarantined(ctx: LoadContext, table: SourceTable) -> int:
     try:
         moved = retried.count()
         if moved:
+            # Several versions of one key may wait together (an insert and its update): the
+            # latest goes to silver, and all of them leave quarantine.
+            latest = ranked_by_recency(retried, table).where(F.col(DUPLICATE_RANK_COL) == 1)
             delta.upsert_latest(
-                ctx.spark, to_silver(retried, table), ctx.path(Layer.SILVER, table.name),
+                ctx.spark, to_silver(latest, table), ctx.path(Layer.SILVER, table.name),
                 table.primary_key, table.column_names,
                 only_if_newer=True, commit_tag=ctx.tag(f"silver.{table.name}.reprocessed"),
             )
@@ -202,6 +218,20 @@ def reprocess_quarantined(ctx: LoadContext, table: SourceTable) -> int:
     finally:
         retried.unpersist()
     return moved
+
+
+def close_quarantined_keys(ctx: LoadContext, table: SourceTable, keys: DataFrame,
+                           how: str) -> None:
+    """Closes the open quarantine records of `keys` (one column: the primary key, typed).
+
+    A key deleted at the source must not come back when its quarantined orphan is retried.
+    """
+    key = table.primary_key
+    waiting = _open_quarantine(ctx, table).select(
+        RECORD_ID_COL, parsed(key, "int").alias(key)
+    ).join(keys.select(key).distinct(), on=key, how="left_semi").select(RECORD_ID_COL)
+    if not waiting.isEmpty():
+        _resolve(ctx, table, waiting, how)
 
 
 def supersede_quarantined(ctx: LoadContext, table: SourceTable) -> int:

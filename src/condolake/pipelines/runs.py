@@ -46,7 +46,7 @@ def execute(
     ctx, run = new_run(spark, settings, job)
     if progress:
         progress(f"run {run.run_id} (run date {run.run_date:%d/%m/%Y})")
-    checkpoint = LakeCheckpoint(spark, touched_paths)
+    checkpoint = LakeCheckpoint(spark, touched_paths, run.run_id)
     try:
         body(ctx, run)
         if not run.conserved:
@@ -62,13 +62,20 @@ def execute(
         if describe_failure:
             summary = describe_failure(summary)
         run.status, run.error, run.tables = "failed", summary, []
+        kept: list[str] = []
         try:
-            checkpoint.restore(progress)
+            _, kept = checkpoint.restore(progress)
         finally:
             _log(spark, settings, run)
+        outcome = (
+            f"Nothing was changed in the lake ({settings.lake_path})" if not kept else
+            f"The lake ({settings.lake_path}) was rolled back except {', '.join(kept)}, which "
+            "a stream also wrote to meanwhile: this run's upserts there stay (re-running the "
+            "job gives the same result)"
+        )
         raise PipelineError(
-            f"{job} failed: {summary}\nNothing was changed in the lake "
-            f"({settings.lake_path}); run {run.run_id} is recorded as failed in ops/runs."
+            f"{job} failed: {summary}\n{outcome}; run {run.run_id} is recorded as failed in "
+            "ops/runs."
         ) from error
     run.status = "succeeded"
     _log(spark, settings, run)

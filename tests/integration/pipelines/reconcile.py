@@ -87,3 +87,10 @@ def expected_valid_counts(db: SourceDatabase, run_date: dt.date) -> dict[str, in
 def as_money(value: object) -> Decimal:
     assert isinstance(value, Decimal)
     return value
+
+
+def expected_valid_ids(db: SourceDatabase, run_date: dt.date) -> set[int]:
+    """`transacao_id` of every transaction the rules call valid."""
+    with db.connect() as conn:
+        rows = conn.execute(VALID_ROWS + "SELECT transacao_id FROM vt", {"run_date": run_date})
+        return {int(row[0]) for row in rows}

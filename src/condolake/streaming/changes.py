@@ -1,0 +1,91 @@
+"""Change rows: what every stream source is turned into before it meets the silver rules.
+
+A change row has the table's columns as text (as bronze keeps them), plus:
+
+* `_op`: `c`/`u`/`r` (upsert), `d` (delete) or `tombstone` (Kafka's compaction marker);
+* `_order`: position of the change in the source's commit order (Debezium's `source.lsn`, or
+  the landing file's modification time); a higher one is a later version of the key;
+* `_malformed`: why the record could not be read as a change (NULL when it could), and
+  `_detail`, `_raw` (the record as it arrived);
+* the lineage columns of bronze and silver.
+
+Every source (Kafka topics, landing-zone files) produces this shape, so de-duplication,
+validation and the writes are one implementation.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from condolake.lake.layout import (
+    DETAIL_COL,
+    INGESTED_AT_COL,
+    POSITION_COL,
+    RAW_COL,
+    REASONS_COL,
+    RUN_ID_COL,
+    SOURCE_COL,
+)
+from condolake.source.tables import SourceTable
+from condolake.transforms.silver.validate import DUPLICATE_RANK_COL, parsed
+
+OP_COL = "_op"
+ORDER_COL = "_order"
+MALFORMED_COL = "_malformed"
+TIEBREAK_COL = "_tiebreak"
+UPSERT_OPS = ("c", "u", "r")
+DELETE_OP = "d"
+TOMBSTONE_OP = "tombstone"
+MALFORMED_EVENT = "malformed_event"
+KEY_COL = "_key"
+
+
+def change_columns(table: SourceTable) -> list[str]:
+    """The columns of a change frame of `table`, in order."""
+    return [
+        *table.column_names, OP_COL, ORDER_COL, TIEBREAK_COL, MALFORMED_COL, DETAIL_COL,
+        RAW_COL, SOURCE_COL, POSITION_COL, RUN_ID_COL, INGESTED_AT_COL,
+    ]
+
+
+def typed_key(table: SourceTable) -> Column:
+    return parsed(table.primary_key, "int")
+
+
+def ranked_changes(changes: DataFrame, table: SourceTable) -> DataFrame:
+    """Adds `_rank`: 1 for the latest change of each key in the frame, 2+ for older ones.
+
+    Malformed records and tombstones are not versions of a key and are left out.
+    """
+    readable = changes.where(
+        F.col(MALFORMED_COL).isNull() & (F.col(OP_COL) != TOMBSTONE_OP)
+    )
+    latest_first = Window.partitionBy(KEY_COL).orderBy(
+        F.col(ORDER_COL).desc(), F.col(TIEBREAK_COL).desc()
+    ).rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    # A key that does not parse cannot be a duplicate of anything: the rules judge it.
+    return readable.select("*", typed_key(table).alias(KEY_COL)).select(
+        "*",
+        F.when(F.col(KEY_COL).isNull(), F.lit(1))
+        .otherwise(F.row_number().over(latest_first)).alias(DUPLICATE_RANK_COL),
+    )
+
+
+def malformed_records(changes: DataFrame) -> DataFrame:
+    """The records that are not readable changes, with `_reasons` for the quarantine."""
+    return changes.where(F.col(MALFORMED_COL).isNotNull()).select(
+        "*", F.array(F.col(MALFORMED_COL)).alias(REASONS_COL)
+    )
+
+
+def is_stale(known_order: Column, *, unique_orders: bool = True) -> Column:
+    """A change no newer than the version already applied for its key (late or replayed).
+
+    With `unique_orders` (an LSN: one per change) an equal order is the same change again. A
+    landing file's time is shared by all its records and by files written in the same
+    millisecond, so there only an older order is stale.
+    """
+    if unique_orders:
+        return known_order.isNotNull() & (known_order >= F.col(ORDER_COL))
+    return known_order.isNotNull() & (known_order > F.col(ORDER_COL))

@@ -1,0 +1,175 @@
+"""Helpers shared by the streaming tests: settings, the simulator, and what silver holds."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from condolake.config import Settings
+from condolake.lake.layout import Layer, table_path
+from condolake.pipelines.batch import GOLD_TABLES
+from condolake.services.kafka import ensure_topics
+from condolake.services.postgres import SourceDatabase
+from condolake.source.event_sink import KafkaSink
+from condolake.source.simulator import SimulationStats, Simulator
+from condolake.streaming.queries import topics
+
+TRIGGER_S = 1.0
+PARTITIONS = 2
+POLL_S = 0.5
+
+
+def stream_settings(base: Settings, folder: Path, prefix: str, bootstrap: str) -> Settings:
+    """Settings of one streaming scenario: its own lake, landing zone and topics."""
+    return dataclasses.replace(
+        base, lake_root=str(folder / "lake"), landing_dir=str(folder / "landing"),
+        state_dir=str(folder / "state"), kafka_bootstrap=bootstrap, kafka_topic_prefix=prefix,
+        kafka_partitions=PARTITIONS, stream_trigger_s=TRIGGER_S,
+    )
+
+
+def create_topics(settings: Settings) -> None:
+    assert settings.kafka_bootstrap
+    ensure_topics(settings.kafka_bootstrap, topics(settings.kafka_topic_prefix), PARTITIONS)
+
+
+def simulate(db: SourceDatabase, settings: Settings, *, events: int, seed: int,
+             chaos: float = 0.0, rate: float = 20_000) -> SimulationStats:
+    """Changes the source and publishes them, as `condolake simulate` does."""
+    assert settings.kafka_bootstrap
+    with db.connect() as conn, KafkaSink(settings.kafka_bootstrap) as sink:
+        simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed,
+                              chaos_share=chaos)
+        return simulator.run(rate, events=events)
+
+
+def silver_ids(spark: SparkSession, settings: Settings) -> list[int]:
+    """Every `transacao_id` in silver, duplicates kept (so a test can see them)."""
+    rows = spark.read.format("delta").load(
+        table_path(settings.lake_path, Layer.SILVER, "transacoes")).select("transacao_id")
+    return [int(row[0]) for row in rows.collect()]
+
+
+def gold_rows(spark: SparkSession, settings: Settings) -> dict[str, set[tuple[object, ...]]]:
+    return {
+        name: {tuple(row) for row in spark.read.format("delta").load(
+            table_path(settings.lake_path, Layer.GOLD, name)).collect()}
+        for name in GOLD_TABLES
+    }
+
+
+def stream_totals(spark: SparkSession, settings: Settings, job: str) -> dict[str, int]:
+    """Sums of the per-table counts the stream's micro-batches logged in ops/run_tables."""
+    lake = settings.lake_path
+    runs = spark.read.format("delta").load(table_path(lake, Layer.OPS, "runs")).where(
+        F.col("job") == job).select("run_id")
+    per_table = spark.read.format("delta").load(table_path(lake, Layer.OPS, "run_tables"))
+    totals = per_table.join(runs, on="run_id", how="left_semi").agg(
+        *[F.sum(name).alias(name) for name in
+          ("rows_read", "rows_valid", "rows_quarantined", "rows_duplicate")]
+    ).first()
+    assert totals is not None
+    return {name: int(totals[name] or 0) for name in totals.asDict()}
+
+
+STREAM_CLI_SETTINGS = ("lake_root", "state_dir", "landing_dir", "jar_cache", "kafka_bootstrap",
+                       "kafka_topic_prefix", "kafka_partitions", "stream_trigger_s",
+                       "shuffle_partitions", "timezone")
+
+
+class StreamProcess:
+    """`condolake stream start` in a child process of its own group (so SIGKILL takes the
+    JVM down with it, as a crash of the machine's process would)."""
+
+    def __init__(self, settings: Settings, cwd: Path, *arguments: str) -> None:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("CONDOLAKE_")}
+        environment.update({f"CONDOLAKE_{name.upper()}": str(getattr(settings, name))
+                            for name in STREAM_CLI_SETTINGS})
+        environment.update(CONDOLAKE_SPARK_MASTER="local[2]", CONDOLAKE_SPARK_DRIVER_MEMORY="1g")
+        self.log = cwd / f"stream-{time.monotonic_ns()}.log"
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "condolake.cli", "stream", "start", *arguments],
+            cwd=cwd, env=environment, stdout=self._log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group: Python driver and Spark's JVM at once."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._log_file.close()
+
+    def terminate(self, timeout_s: float) -> int:
+        """SIGTERM: the stream stops after its current micro-batch and exits."""
+        self.process.terminate()
+        return self.wait(timeout_s)
+
+    def wait(self, timeout_s: float) -> int:
+        code = self.process.wait(timeout=timeout_s)
+        self._log_file.close()
+        return code
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Polls `condition` until it holds; fails the test with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(POLL_S)
+
+
+def stream_pid(settings: Settings) -> int | None:
+    """The pid a running stream process wrote in its status file, once its queries run."""
+    path = settings.state_path / "stream" / "status.json"
+    try:
+        document = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return int(document["pid"]) if document.get("running") else None
+
+
+class Producer:
+    """The simulator on a thread, producing at `rate` until stopped."""
+
+    def __init__(self, db: SourceDatabase, settings: Settings, *, rate: float, seed: int) -> None:
+        self._stop = threading.Event()
+        self.stats: SimulationStats | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(db, settings, rate, seed),
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, db: SourceDatabase, settings: Settings, rate: float, seed: int) -> None:
+        assert settings.kafka_bootstrap
+        try:
+            with db.connect() as conn, KafkaSink(settings.kafka_bootstrap) as sink:
+                simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed)
+                self.stats = simulator.run(rate, stop=self._stop.is_set)
+        except BaseException as error:  # reported to the test by stop()
+            self.error = error
+
+    def stop(self) -> SimulationStats:
+        self._stop.set()
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.stats is not None
+        return self.stats

@@ -1,0 +1,138 @@
+"""Kafka change events -> bronze -> silver -> gold, against the real broker and PostgreSQL.
+
+One scenario, in order: a batch load, then simulated changes with chaos (malformed, duplicate,
+late and out-of-order events, rule-breaking rows) streamed through every layer; a second
+stream run with nothing new; then changes produced while no stream runs, picked up from the
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from pyspark.sql import SparkSession
+from tests.integration.conftest import new_database, new_topic_prefix
+from tests.integration.pipelines.reconcile import expected_gold, expected_valid_ids
+from tests.integration.streaming.streams import (
+    create_topics,
+    gold_rows,
+    silver_ids,
+    simulate,
+    stream_settings,
+    stream_totals,
+)
+
+from condolake.config import Settings
+from condolake.lake.layout import Layer, table_path
+from condolake.pipelines.batch import batch
+from condolake.pipelines.stream import StreamOptions, run_streams
+from condolake.services.kafka import LocalKafkaBroker
+from condolake.services.postgres import SourceDatabase
+from condolake.source.generator import generate
+from condolake.source.simulator import SimulationStats
+
+SCALE = 0.01  # 1 condominio, 200 moradores, 300 imoveis, 10 000 transacoes
+SEED = 20261126
+EVENTS = 3_000
+CHAOS = 0.05
+JOB = "stream:kafka_silver"
+
+
+def today(settings: Settings) -> dt.date:
+    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+@pytest.fixture(scope="module")
+def source(postgres: SourceDatabase) -> Iterator[SourceDatabase]:
+    with new_database(postgres) as database:
+        with database.connect() as conn:
+            generate(conn, scale=SCALE, seed=SEED)
+        yield database
+
+
+@pytest.fixture(scope="module")
+def settings(base_settings: Settings, kafka_broker: LocalKafkaBroker,
+             tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    folder: Path = tmp_path_factory.mktemp("stream-kafka")
+    settings = stream_settings(base_settings, folder, new_topic_prefix(), kafka_broker.bootstrap)
+    create_topics(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def first_stream(spark: SparkSession, settings: Settings,
+                 source: SourceDatabase) -> Iterator[SimulationStats]:
+    batch(spark, settings, source)
+    stats = simulate(source, settings, events=EVENTS, seed=SEED, chaos=CHAOS)
+    run_streams(spark, settings, settings.kafka_bootstrap, StreamOptions(once=True))
+    yield stats
+
+
+@pytest.mark.integration
+class TestKafkaStream:
+    def test_silver_holds_every_valid_transaction_once(
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase,
+        first_stream: SimulationStats,
+    ) -> None:
+        ids = silver_ids(spark, settings)
+        assert [key for key, n in Counter(ids).items() if n > 1] == []
+        assert set(ids) == expected_valid_ids(source, today(settings))
+        assert first_stream.valid_transacao_ids <= set(ids)
+        assert set(first_stream.deleted_transacao_ids).isdisjoint(ids)
+
+    def test_gold_reconciles_with_postgres_to_the_cent(
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase,
+        first_stream: SimulationStats,
+    ) -> None:
+        assert gold_rows(spark, settings) == expected_gold(source, today(settings))
+
+    def test_every_event_is_counted(
+        self, spark: SparkSession, settings: Settings, first_stream: SimulationStats,
+    ) -> None:
+        stats = first_stream
+        totals = stream_totals(spark, settings, JOB)
+        new_keys = sum(changes["c"] for changes in stats.changes.values())
+        rejected = stats.chaos["malformed"] + stats.chaos["invalid_row"]
+        assert stats.chaos["malformed"] > 0 and stats.chaos["duplicate"] > 0
+        assert stats.chaos["late"] > 0 and stats.chaos["out_of_order"] > 0
+        assert totals["rows_read"] == stats.published
+        assert totals["rows_quarantined"] == rejected
+        # One micro-batch: each new key ends as one applied change (its latest version, a
+        # delete included) unless its latest version breaks a rule; every other record is
+        # an older version, a repeat or a tombstone.
+        assert totals["rows_valid"] == new_keys - stats.chaos["invalid_row"]
+        assert totals["rows_duplicate"] == stats.published - totals["rows_valid"] - rejected
+
+    def test_malformed_events_are_quarantined_with_their_reason(
+        self, spark: SparkSession, settings: Settings, first_stream: SimulationStats,
+    ) -> None:
+        quarantine = spark.read.format("delta").load(
+            table_path(settings.lake_path, Layer.QUARANTINE, "transacoes"))
+        malformed = quarantine.where("array_contains(_reasons, 'malformed_event')")
+        assert malformed.count() == first_stream.chaos["malformed"]
+        assert malformed.where("_raw IS NULL OR _detail IS NULL").count() == 0
+
+    def test_a_second_run_with_nothing_new_changes_nothing(
+        self, spark: SparkSession, settings: Settings, first_stream: SimulationStats,
+    ) -> None:
+        before = gold_rows(spark, settings), sorted(silver_ids(spark, settings))
+        report = run_streams(spark, settings, settings.kafka_bootstrap, StreamOptions(once=True))
+        assert sum(report.rows.values()) == 0
+        assert (gold_rows(spark, settings), sorted(silver_ids(spark, settings))) == before
+
+    def test_changes_made_while_stopped_are_picked_up_from_the_checkpoint(
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase,
+        first_stream: SimulationStats,
+    ) -> None:
+        later = simulate(source, settings, events=500, seed=SEED + 1)
+        run_streams(spark, settings, settings.kafka_bootstrap, StreamOptions(once=True))
+        ids = silver_ids(spark, settings)
+        assert len(ids) == len(set(ids))
+        assert later.valid_transacao_ids <= set(ids)
+        assert set(ids) == expected_valid_ids(source, today(settings))
+        assert gold_rows(spark, settings) == expected_gold(source, today(settings))
