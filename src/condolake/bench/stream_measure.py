@@ -1,0 +1,203 @@
+"""The service side of the streaming benchmark: its throw-away database, topics and folders,
+the recording event sink, and what it reads back from checkpoints and Delta logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+from delta.tables import DeltaTable
+from psycopg import sql
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from condolake.bench.latency import GoldBatch, batch_commit_times, source_offset
+from condolake.bench.stream_model import QueryTime
+from condolake.errors import ConfigError
+from condolake.lake.layout import Layer, checkpoint_path, table_path
+from condolake.pipelines.batch import GOLD_TABLES
+from condolake.pipelines.stream import StreamReport
+from condolake.services.kafka import ensure_topics
+from condolake.services.postgres import SourceDatabase
+from condolake.source.event_sink import EventSink
+from condolake.source.tables import TRANSACOES
+from condolake.streaming import queries
+
+Progress = Callable[[str], None]
+DATABASE_PREFIX = "condolake_bench_stream_"
+TOPIC_PREFIX = "condolake-bench"
+TOPIC_DELETE_TIMEOUT_S = 30.0
+MS_PER_S = 1000.0
+INSERT = "insert"
+
+
+@contextmanager
+def workspace(state_dir: Path, lake_root: str) -> Iterator[Path]:
+    """`<state>/bench/stream-<time>-<random>`, for the run's lake, state and landing zone;
+    deleted afterwards."""
+    if "://" in lake_root:
+        raise ConfigError(f"bench stream needs a local lake root, not {lake_root}")
+    name = f"stream-{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    folder = state_dir / "bench" / name
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def bench_database(server: SourceDatabase, progress: Progress) -> Iterator[SourceDatabase]:
+    """A new database of its own on the source server, dropped on exit."""
+    name = f"{DATABASE_PREFIX}{uuid.uuid4().hex[:8]}"
+    with server.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    progress(f"benchmark database {name} created")
+    try:
+        yield server.with_database(name)
+    finally:
+        with server.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+@contextmanager
+def bench_topics(bootstrap: str, partitions: int, progress: Progress) -> Iterator[str]:
+    """The four source topics under a new prefix (yielded); deleted from the broker on exit."""
+    prefix = f"{TOPIC_PREFIX}-{uuid.uuid4().hex[:8]}"
+    names = queries.topics(prefix)
+    ensure_topics(bootstrap, names, partitions)
+    try:
+        yield prefix
+    finally:
+        _delete_topics(bootstrap, names, progress)
+
+
+def _delete_topics(bootstrap: str, topics: Sequence[str], progress: Progress) -> None:
+    """Best effort: a leftover topic is reported, not worth failing the run for."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    futures = admin.delete_topics(list(topics), operation_timeout=TOPIC_DELETE_TIMEOUT_S)
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=TOPIC_DELETE_TIMEOUT_S)
+        except Exception as error:  # noqa: BLE001 - reported, see above
+            progress(f"could not delete benchmark topic {topic}: {error}")
+
+
+class RecordingSink:
+    """An EventSink that remembers when the "c" event of each new transacao was published."""
+
+    def __init__(self, sink: EventSink, transacoes_topic: str) -> None:
+        self._sink = sink
+        self._topic = transacoes_topic
+        self.published: dict[int, float] = {}  # transacao_id -> epoch seconds
+
+    def publish(self, topic: str, key: bytes, value: bytes | None) -> None:
+        self._sink.publish(topic, key, value)
+        if topic == self._topic and value is not None:
+            at = time.time()
+            event = json.loads(value)
+            if event.get("op") == "c":
+                self.published.setdefault(int(event["after"][TRANSACOES.primary_key]), at)
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+
+def _checkpoint(lake_root: str, query: str) -> Path:
+    return Path(checkpoint_path(lake_root, query))
+
+
+def committed_batches(lake_root: str, query: str) -> dict[int, float]:
+    """Batch id -> when its checkpoint commit file was written (epoch seconds)."""
+    folder = _checkpoint(lake_root, query) / "commits"
+    if not folder.is_dir():
+        return {}
+    return {int(path.name): path.stat().st_mtime for path in folder.iterdir()
+            if path.name.isdigit()}
+
+
+def last_batch(lake_root: str, query: str) -> int:
+    """Id of the query's last committed micro-batch (-1 before the first)."""
+    return max(committed_batches(lake_root, query), default=-1)
+
+
+def query_times(lake_root: str, names: Sequence[str], started_at: float,
+                report: StreamReport) -> tuple[QueryTime, ...]:
+    """Per query of a run where each drained everything before the next started: from the
+    previous query's last commit (or the start) to its own last commit."""
+    times = []
+    previous = started_at
+    for name in names:
+        finished = max(committed_batches(lake_root, name).values(), default=previous)
+        finished = max(finished, previous)
+        times.append(QueryTime(name, finished - previous, report.batches.get(name, 0),
+                               report.rows.get(name, 0)))
+        previous = finished
+    return tuple(times)
+
+
+def silver_transacoes(lake_root: str) -> str:
+    return table_path(lake_root, Layer.SILVER, TRANSACOES.name)
+
+
+def table_version(spark: SparkSession, path: str) -> int:
+    row = DeltaTable.forPath(spark, path).history(1).select("version").first()
+    return int(row[0]) if row else -1
+
+
+def silver_inserts(spark: SparkSession, lake_root: str, after_version: int
+                   ) -> dict[int, tuple[int, float]]:
+    """transacao_id -> (version, epoch seconds) of the silver commit that inserted it, for
+    the commits after `after_version` (from the change data feed)."""
+    rows = (
+        spark.read.format("delta").option("readChangeFeed", "true")
+        .option("startingVersion", after_version + 1)
+        .load(silver_transacoes(lake_root))
+        .where(F.col("_change_type") == INSERT)
+        .groupBy(TRANSACOES.primary_key)
+        .agg(F.min(F.struct(F.col("_commit_version").alias("version"),
+                            F.unix_millis("_commit_timestamp").alias("at_ms"))).alias("commit"))
+        .select(TRANSACOES.primary_key, "commit.version", "commit.at_ms")
+        .collect()
+    )
+    return {int(row[0]): (int(row[1]), int(row[2]) / MS_PER_S) for row in rows}
+
+
+def _gold_commits(spark: SparkSession, lake_root: str) -> list[tuple[str | None, float]]:
+    commits: list[tuple[str | None, float]] = []
+    for name in GOLD_TABLES:
+        history = DeltaTable.forPath(spark, table_path(lake_root, Layer.GOLD, name)).history()
+        rows = history.select("userMetadata", F.unix_millis("timestamp")).collect()
+        commits += [(row[0], int(row[1]) / MS_PER_S) for row in rows]
+    return commits
+
+
+def gold_batches(spark: SparkSession, lake_root: str, after_batch: int) -> list[GoldBatch]:
+    """The silver_gold micro-batches after `after_batch`: the transacoes feed offset each read
+    up to, and its last gold commit (its checkpoint commit when it wrote no gold row)."""
+    table_id = str(DeltaTable.forPath(spark, silver_transacoes(lake_root)).detail()
+                   .select("id").first()[0])  # type: ignore[index]
+    folder = _checkpoint(lake_root, queries.SILVER_GOLD)
+    committed = committed_batches(lake_root, queries.SILVER_GOLD)
+    gold_times = batch_commit_times(_gold_commits(spark, lake_root), queries.SILVER_GOLD)
+    batches = []
+    for path in sorted((folder / "offsets").iterdir(), key=lambda p: p.name.zfill(20)):
+        if not path.name.isdigit() or int(path.name) <= after_batch:
+            continue
+        batch_id = int(path.name)
+        end = source_offset(path.read_text(encoding="utf-8"), table_id)
+        if end is None:
+            continue
+        shown = gold_times.get(batch_id) if batch_id in committed else None
+        if shown is None and batch_id in committed:
+            shown = committed[batch_id]
+        batches.append(GoldBatch(batch_id, end, shown))
+    return batches

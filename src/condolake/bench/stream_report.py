@@ -1,0 +1,193 @@
+"""A streaming benchmark as Markdown and JSON (pure: data in, text out)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from typing import Any
+
+# The batch report's table and number helpers: both reports look the same.
+from condolake.bench.report import _load, _seconds, _table, scale_label
+from condolake.bench.stream_model import (
+    LATENCY_SLACK_S,
+    THROUGHPUT_TARGET_EVENTS_S,
+    Percentiles,
+    StreamBenchmark,
+    latency_met,
+    throughput_met,
+)
+
+BYTES_PER_MB = 1_000_000
+NOT_SEEN = "> end of run"
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _latency(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return NOT_SEEN if math.isinf(value) else f"{value:.2f}"
+
+
+def _met(met: bool) -> str:
+    return "yes" if met else "**NO**"
+
+
+def _machine(result: StreamBenchmark) -> list[str]:
+    machine, setup = result.machine, result.setup
+    return ["## Machine", "", *_table(("", ""), [
+        ("CPU", f"{machine.cpu_count} × {machine.cpu_model}"),
+        ("RAM", f"{machine.ram_gib:.1f} GiB"),
+        ("load average 1/5/15 min, before", _load(machine.load_before)),
+        ("load average 1/5/15 min, after", _load(machine.load_after)),
+        ("Spark", f"{setup.spark_master}, driver memory {setup.driver_memory}, "
+                  f"{setup.shuffle_partitions} shuffle partitions"),
+        ("Kafka", f"{setup.kafka_broker}, {setup.kafka_partitions} partitions per topic, "
+                  f"at most {setup.max_offsets_per_trigger:,} offsets per trigger"),
+    ])]
+
+
+def _versions(result: StreamBenchmark) -> list[str]:
+    v = result.versions
+    return ["## Versions", "", *_table(("component", "version"), [
+        ("Python", v.python), ("pyspark", v.pyspark), ("delta-spark", v.delta_spark),
+        ("PostgreSQL", v.postgresql), ("Java", v.java),
+        ("Kafka client", result.setup.kafka_client),
+    ])]
+
+
+def _data(result: StreamBenchmark) -> list[str]:
+    rows = [(table, f"{rows:,}") for table, rows in result.source_rows.items()]
+    return ["## Data", "", *_table(("table", "rows generated"), rows), "",
+            f"Spark started in {_seconds(result.spark_start_s)} s; the initial "
+            f"`condolake batch` loaded them in {_seconds(result.initial_batch_s)} s."]
+
+
+def _throughput(result: StreamBenchmark) -> list[str]:
+    t = result.throughput
+    mb = t.consumer_bytes / BYTES_PER_MB
+    rows = [
+        ("Kafka -> bronze -> silver -> gold (3 queries, drain everything)",
+         f"{t.events:,} events / {t.records:,} records", _seconds(t.pipeline_s),
+         f"{_rate(t.events_per_s)} events/s, {_rate(t.records_per_s)} records/s"),
+        *[(f"of which {q.name}", f"{q.input_rows:,} input rows, {q.batches} micro-batches",
+           _seconds(q.seconds),
+           (_rate(q.input_rows / q.seconds) + " rows/s") if q.seconds > 0 else "—")
+          for q in t.queries],
+        (f"plain Kafka consumer, same topics ({t.consumer.describe()})",
+         f"{t.consumer_records:,} records, {mb:,.1f} MB", _seconds(t.consumer.seconds),
+         f"{_rate(t.consumer_records_per_s)} records/s"),
+    ]
+    return [
+        "## Throughput (backlog drained into gold)", "",
+        f"A backlog of {t.events:,} simulator events ({t.records:,} Kafka records) was "
+        f"produced first ({_seconds(t.produce_s)} s, not counted), then the three Kafka "
+        "queries ran once over it, each draining everything before the next started.", "",
+        *_table(("measurement", "volume", "seconds", "rate"), rows), "",
+        f"The plain consumer read the records {t.consumer_vs_pipeline:.1f}× as fast as the "
+        "pipeline took them into gold.",
+    ]
+
+
+def _percentile_row(name: str, values: Percentiles) -> tuple[str, ...]:
+    return (name, f"{values.count:,}", _latency(values.p50), _latency(values.p95),
+            _latency(values.p99), _latency(values.max))
+
+
+def _latency_section(result: StreamBenchmark) -> list[str]:
+    lat = result.latency
+    return [
+        "## End-to-end latency (continuous stream)", "",
+        f"Trigger interval {lat.trigger_s:g} s. The simulator produced {lat.events:,} events in "
+        f"{_seconds(lat.produce_s)} s ({_rate(lat.achieved_rate)} events/s; asked "
+        f"{lat.rate_asked:g}/s for {lat.duration_s:g} s) while the queries ran for "
+        f"{_seconds(lat.stream_s)} s; {lat.gold_batches} silver_gold micro-batches.", "",
+        *_table(("latency, seconds", "transacoes", "p50", "p95", "p99", "max"), [
+            _percentile_row("publish -> visible in gold", lat.end_to_end),
+            _percentile_row("publish -> committed in silver", lat.to_silver),
+        ]), "",
+        f"{lat.created:,} transacoes were created: {lat.deleted_first:,} were deleted in the "
+        "source before reaching silver (not measured); of the others, "
+        f"{lat.not_visible:,} were not in gold yet when the stream stopped (counted as "
+        f"`{NOT_SEEN}`). "
+        + ("The queries were stopped once everything had gone through." if lat.drained else
+           "**The queries were stopped at the time limit with work left.**"),
+    ]
+
+
+def _targets(result: StreamBenchmark) -> list[str]:
+    t, lat = result.throughput, result.latency
+    p95 = _latency(lat.end_to_end.p95)
+    measured = p95 if p95 in (NOT_SEEN, "—") else f"{p95} s"
+    return ["## Targets", "", *_table(("target", "measured", "goal", "met"), [
+        ("sustained throughput into gold", f"{_rate(t.events_per_s)} events/s",
+         f"≥ {_rate(THROUGHPUT_TARGET_EVENTS_S)} events/s", _met(throughput_met(t))),
+        ("p95 end-to-end latency", measured,
+         f"≤ trigger + {LATENCY_SLACK_S:g} s = {lat.target_s:g} s", _met(latency_met(lat))),
+    ])]
+
+
+def _method() -> list[str]:
+    return ["## How latency is measured", "", " ".join([
+        "Each new transacao's publish time is taken when the simulator hands its \"c\" event",
+        "to the producer. Its silver commit (version and time) comes from silver/transacoes'",
+        "change data feed. Gold is aggregated, so a row is \"visible in gold\" when the first",
+        "silver_gold micro-batch whose change-feed end offset (checkpoint `offsets/<batch>`)",
+        "covers that silver version has committed its gold tables: the time of that batch's",
+        "last gold commit (Delta history, matched by the batch's commit tags). That is when",
+        "gold is sure to show the row; it shows up sooner only by chance, when an earlier",
+        "batch recomputes the same keys after the row's silver commit. Rows whose batch had",
+        "not committed when the stream stopped count as infinitely late.",
+    ])]
+
+
+def _notes(result: StreamBenchmark) -> list[str]:
+    if not result.notes:
+        return []
+    return ["## Notes", "", *[f"* {note}" for note in result.notes]]
+
+
+def render_markdown(result: StreamBenchmark) -> str:
+    """The whole report; sections separated by a blank line, ending in a newline."""
+    title = (f"# Streaming benchmark: scale {scale_label(result.scale)}, seed {result.seed}, "
+             f"{result.started_at}")
+    sections = [[title], _targets(result), _machine(result), _versions(result), _data(result),
+                _throughput(result), _latency_section(result), _method(), _notes(result)]
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity: unseen latencies become null, everything else stays."""
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def to_json(result: StreamBenchmark) -> str:
+    t, lat = result.throughput, result.latency
+    document: dict[str, Any] = asdict(result)
+    document["throughput"].update(
+        events_per_s=round(t.events_per_s, 1), records_per_s=round(t.records_per_s, 1),
+        consumer_records_per_s=round(t.consumer_records_per_s, 1),
+        consumer_seconds=t.consumer.seconds,
+        consumer_vs_pipeline=round(t.consumer_vs_pipeline, 3),
+    )
+    document["latency"].update(achieved_rate=round(lat.achieved_rate, 1))
+    document["targets"] = {
+        "throughput_events_per_s": {"min": THROUGHPUT_TARGET_EVENTS_S,
+                                    "measured": round(t.events_per_s, 1),
+                                    "met": throughput_met(t)},
+        "latency_p95_s": {"max": lat.target_s, "measured": lat.end_to_end.p95,
+                          "met": latency_met(lat)},
+    }
+    return json.dumps(_finite(document), indent=2, ensure_ascii=False) + "\n"
+
+
+__all__ = ["render_markdown", "to_json"]
