@@ -17,6 +17,7 @@ from delta.exceptions import (
     DeltaConcurrentModificationException,
     MetadataChangedException,
 )
+from delta.exceptions import captured as _captured  # noqa: F401  (converts JVM conflicts)
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -34,6 +35,8 @@ CONFLICTS = (
     DeltaConcurrentModificationException,
     MetadataChangedException,
 )
+CONFLICT_NAMES = frozenset(kind.__name__ for kind in CONFLICTS)
+DELTA_EXCEPTIONS = "io.delta.exceptions."
 CONFLICT_ATTEMPTS = 8
 CONFLICT_BACKOFF_S = 0.2
 TXN_APP_ID_CONF = "spark.databricks.delta.write.txnAppId"
@@ -52,11 +55,21 @@ def retrying(write: Callable[[], T], attempts: int = CONFLICT_ATTEMPTS) -> T:
     for attempt in range(1, attempts + 1):
         try:
             return write()
-        except CONFLICTS:
-            if attempt == attempts:
+        except Exception as error:
+            if attempt == attempts or not is_conflict(error):
                 raise
             time.sleep(CONFLICT_BACKOFF_S * attempt * (1 + random.random()))
     raise AssertionError("unreachable")
+
+
+def is_conflict(error: BaseException) -> bool:
+    """A Delta commit conflict, whether PySpark converted it to Delta's Python class or not
+    (inside a foreachBatch callback it arrives as a plain Py4JJavaError)."""
+    if isinstance(error, CONFLICTS):
+        return True
+    java_error = getattr(error, "java_exception", None)
+    name = str(java_error.getClass().getName()) if java_error is not None else ""
+    return name.startswith(DELTA_EXCEPTIONS) and name.rsplit(".", 1)[-1] in CONFLICT_NAMES
 
 
 @contextmanager

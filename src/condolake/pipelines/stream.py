@@ -100,10 +100,11 @@ def kafka_handler(settings: Settings, progress: Progress | None) -> BatchHandler
         ctx, run = micro.context(spark, batch_id)
         events = batch.select("*", table_of_topic(F.col(TOPIC)).alias(TABLE)).cache()
         try:
+            present = _tables_in(events)
             changes = {
                 table.name: changes_from_events(
                     events.where(F.col(TABLE) == table.name), table, ctx.run_id)
-                for table in SOURCE_TABLES
+                for table in SOURCE_TABLES if table.name in present
             }
             apply_changes(ctx, run, changes, app_id=micro.app_id(spark), batch_id=batch_id,
                           source=CDC_SOURCE, progress=progress)
@@ -121,11 +122,14 @@ def landing_handler(settings: Settings, progress: Progress | None) -> BatchHandl
         ctx, run = micro.context(spark, batch_id)
         app_id = micro.app_id(spark)
         lines = lines.cache()
+        present = _tables_in(lines)
         changes = {table.name: changes_from_lines(lines, table, ctx.run_id).cache()
-                   for table in SOURCE_TABLES}
+                   for table in SOURCE_TABLES if table.name in present}
         try:
             for table in SOURCE_TABLES:
-                _land(ctx, table, changes[table.name], f"{app_id}.{table.name}.bronze", batch_id)
+                if table.name in changes:
+                    _land(ctx, table, changes[table.name], f"{app_id}.{table.name}.bronze",
+                          batch_id)
             apply_changes(ctx, run, changes, app_id=app_id, batch_id=batch_id,
                           source=LANDING_SOURCE, progress=progress)
         finally:
@@ -134,6 +138,11 @@ def landing_handler(settings: Settings, progress: Progress | None) -> BatchHandl
             lines.unpersist()
 
     return handle
+
+
+def _tables_in(records: DataFrame) -> set[str]:
+    """The tables a micro-batch has records of (the others are skipped, not scanned)."""
+    return {row[0] for row in records.select(TABLE).distinct().collect()}
 
 
 def _land(ctx: LoadContext, table: SourceTable, changes: DataFrame, app_id: str,

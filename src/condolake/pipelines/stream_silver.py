@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from functools import reduce
 from zoneinfo import ZoneInfo
 
 from pyspark import StorageLevel
@@ -62,6 +63,7 @@ POSITIONS_SCHEMA = struct(
     "updated_at: timestamp"
 )
 KNOWN_ORDER = "_known_order"
+OUTCOME_COL = "_outcome"
 CDC_SOURCE = "kafka"  # change events of the PostgreSQL source itself
 LANDING_SOURCE = "landing"
 
@@ -96,20 +98,36 @@ def apply_changes(
     `app_id` names the query and its checkpoint: with `batch_id` it makes each commit's
     Delta transaction id (a reset checkpoint starts a new app id, so nothing is skipped).
     """
-    parents_changed: set[str] = set()
-    for table in SOURCE_TABLES:
-        frame = changes.get(table.name)
-        if frame is None:
-            continue
-        counts = _apply_table(ctx, table, frame, app_id=app_id, batch_id=batch_id,
-                              source=source)
-        if any(fk.parent in parents_changed for fk in table.foreign_keys):
-            # Orphans waiting in quarantine for a parent that this micro-batch brought.
-            counts.rows_reprocessed = reprocess_quarantined(ctx, table)
-        if counts.rows_read or counts.rows_reprocessed:
-            run.tables.append(counts)
-        if counts.rows_valid or counts.rows_reprocessed:
-            parents_changed.add(table.name)
+    tables = [table for table in SOURCE_TABLES if table.name in changes]
+    frames = {table.name: changes[table.name].persist(StorageLevel.MEMORY_AND_DISK)
+              for table in tables}
+    pending: dict[str, tuple[TableCounts, DataFrame]] = {}
+    try:
+        for table in tables:
+            pending[table.name] = _judge_versions(ctx, table, frames[table.name], source)
+        _save_all_positions(ctx, source, {name: latest for name, (_, latest) in pending.items()},
+                            app_id, batch_id)
+        parents_changed: set[str] = set()
+        for table in SOURCE_TABLES:  # parents first; a table without records may have orphans
+            if table.name in pending:
+                counts, latest = pending[table.name]
+                if counts.rows_read:
+                    _write_table(ctx, table, frames[table.name], latest, counts,
+                                 app_id=f"{app_id}.{table.name}", batch_id=batch_id)
+            else:
+                counts = TableCounts(table.name, source)
+            if any(fk.parent in parents_changed for fk in table.foreign_keys):
+                # Orphans waiting in quarantine for a parent that this micro-batch brought.
+                counts.rows_reprocessed = reprocess_quarantined(ctx, table)
+            if counts.rows_read or counts.rows_reprocessed:
+                run.tables.append(counts)
+            if counts.rows_valid or counts.rows_reprocessed:
+                parents_changed.add(table.name)
+    finally:
+        for _, latest in pending.values():
+            latest.unpersist()
+        for frame in frames.values():
+            frame.unpersist()
     run.status = "succeeded" if run.conserved else "failed"
     if not run.conserved:
         run.error = "conservation broken (rows read != valid + quarantined + duplicate)"
@@ -133,53 +151,43 @@ def _summary(run: RunRecord) -> str:
     )
 
 
-def _apply_table(
-    ctx: LoadContext,
-    table: SourceTable,
-    frame: DataFrame,
-    *,
-    app_id: str,
-    batch_id: int,
-    source: str,
-) -> TableCounts:
+def _judge_versions(ctx: LoadContext, table: SourceTable, changes: DataFrame,
+                    source: str) -> tuple[TableCounts, DataFrame]:
+    """Counts the micro-batch's records of `table` and keeps the newest version per key
+    that is newer than what was applied before (persisted, with `_op` and `_order`)."""
     counts = TableCounts(table.name, source)
-    changes = frame.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        counts.rows_read = changes.count()
-        if not counts.rows_read:
-            return counts
-        app = f"{app_id}.{table.name}"
-        tombstones = changes.where(F.col(OP_COL) == TOMBSTONE_OP).count()
-        malformed = malformed_records(changes)
-        bad = malformed.count()
-        if bad:
-            with delta.idempotent(ctx.spark, f"{app}.malformed", batch_id):
-                write_quarantine(ctx, table, malformed_to_quarantine(
-                    malformed, table, ctx.started_at), step=f"malformed.{table.name}")
-        ranked = _with_known_order(ctx, table, ranked_changes(changes, table), source)
-        latest = ranked.where(
-            (F.col(DUPLICATE_RANK_COL) == 1)
-            & ~is_stale(F.col(KNOWN_ORDER), unique_orders=source == CDC_SOURCE)
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            fresh = latest.count()
-            counts.rows_duplicate = tombstones + (counts.rows_read - tombstones - bad - fresh)
-            counts.rows_quarantined = bad
-            if fresh:
-                # Positions first: a batch run that MERGEs silver meanwhile then leaves these
-                # keys to the stream (see `stream_owned_keys`).
-                with delta.idempotent(ctx.spark, f"{app}.positions", batch_id):
-                    _save_positions(ctx, table, source,
-                                    latest.select(KEY_COL, ORDER_COL, OP_COL))
-                valid, rejected = _write_fresh(ctx, table, latest, app, batch_id)
-                counts.rows_valid, counts.rows_quarantined = valid, bad + rejected
-                if valid:
-                    counts.rows_superseded = supersede_quarantined(ctx, table)
-        finally:
-            latest.unpersist()
-        return counts
-    finally:
-        changes.unpersist()
+    totals = changes.agg(
+        F.count(F.lit(1)).alias("read"),
+        F.count(F.when(F.col(OP_COL) == TOMBSTONE_OP, True)).alias("tombstones"),
+        F.count(F.col(MALFORMED_COL)).alias("malformed"),
+    ).first()
+    assert totals is not None
+    counts.rows_read = int(totals["read"])
+    counts.rows_quarantined = int(totals["malformed"])
+    # For now every readable record that is not the newest version counts as a duplicate;
+    # `_write_table` moves the newest ones to valid or quarantined.
+    counts.rows_duplicate = counts.rows_read - counts.rows_quarantined
+    ranked = _with_known_order(ctx, table, ranked_changes(changes, table), source)
+    latest = ranked.where(
+        (F.col(DUPLICATE_RANK_COL) == 1)
+        & ~is_stale(F.col(KNOWN_ORDER), unique_orders=source == CDC_SOURCE)
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    return counts, latest
+
+
+def _write_table(ctx: LoadContext, table: SourceTable, changes: DataFrame, latest: DataFrame,
+                 counts: TableCounts, *, app_id: str, batch_id: int) -> None:
+    if counts.rows_quarantined:
+        with delta.idempotent(ctx.spark, f"{app_id}.malformed", batch_id):
+            write_quarantine(ctx, table, malformed_to_quarantine(
+                malformed_records(changes), table, ctx.started_at),
+                step=f"malformed.{table.name}")
+    valid, rejected = _write_fresh(ctx, table, latest, app_id, batch_id)
+    counts.rows_valid = valid
+    counts.rows_quarantined += rejected
+    counts.rows_duplicate -= valid + rejected
+    if valid:
+        counts.rows_superseded = supersede_quarantined(ctx, table)
 
 
 def _with_known_order(ctx: LoadContext, table: SourceTable, ranked: DataFrame,
@@ -200,32 +208,36 @@ def _write_fresh(ctx: LoadContext, table: SourceTable, latest: DataFrame, app: s
                  batch_id: int) -> tuple[int, int]:
     """Validates the upserts, MERGEs them and the deletes into silver; quarantines the rest.
 
-    Returns (rows applied to silver, rows quarantined).
+    Returns (changes applied to silver, records quarantined).
     """
-    upserts = latest.where(F.col(OP_COL) != DELETE_OP).drop(MALFORMED_COL)
-    checked = validated(upserts, table, ctx.run_date, valid_parent_keys(ctx, table)).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    checked = validated(latest.drop(MALFORMED_COL), table, ctx.run_date,
+                        valid_parent_keys(ctx, table))
+    outcome = (F.when(F.col(OP_COL) == DELETE_OP, F.lit("delete"))
+               .when(is_valid(), F.lit("valid")).otherwise(F.lit("rejected")))
+    judged = checked.select("*", outcome.alias(OUTCOME_COL)).persist(
+        StorageLevel.MEMORY_AND_DISK)
     try:
-        valid = checked.where(is_valid())
-        rejected = checked.where(~is_valid())
-        n_valid, n_rejected = valid.count(), rejected.count()
-        deletes = latest.where(F.col(OP_COL) == DELETE_OP)
-        n_deletes = deletes.count()
+        outcomes = {row[OUTCOME_COL]: int(row["count"])
+                    for row in judged.groupBy(OUTCOME_COL).count().collect()}
+        n_valid, n_rejected = outcomes.get("valid", 0), outcomes.get("rejected", 0)
+        n_deletes = outcomes.get("delete", 0)
         if n_rejected:
+            rejected = judged.where(F.col(OUTCOME_COL) == "rejected")
             with delta.idempotent(ctx.spark, f"{app}.quarantine", batch_id):
                 write_quarantine(ctx, table, to_quarantine(rejected, table, ctx.started_at),
                                  step=f"quarantine.{table.name}")
+        deletes = judged.where(F.col(OUTCOME_COL) == "delete")
         if n_valid or n_deletes:
-            rows = to_silver(valid, table).select("*", F.lit("u").alias(OP_COL))
-            gone = _delete_rows(deletes, table)
-            _merge_silver(ctx, table, rows.unionByName(gone), app, batch_id)
+            rows = to_silver(judged.where(F.col(OUTCOME_COL) == "valid"), table).select(
+                "*", F.lit("u").alias(OP_COL))
+            _merge_silver(ctx, table, rows.unionByName(_delete_rows(deletes, table)), app,
+                          batch_id)
         if n_deletes:
             close_quarantined_keys(ctx, table, deletes.select(
                 F.col(KEY_COL).cast("int").alias(table.primary_key)), "deleted")
         return n_valid + n_deletes, n_rejected
     finally:
-        checked.unpersist()
+        judged.unpersist()
 
 
 def _delete_rows(deletes: DataFrame, table: SourceTable) -> DataFrame:
@@ -250,18 +262,29 @@ def _merge_silver(ctx: LoadContext, table: SourceTable, rows: DataFrame, app: st
                             table.column_names, commit_tag=ctx.tag(f"silver.{table.name}"))
 
 
-def _save_positions(ctx: LoadContext, table: SourceTable, source: str,
-                    applied: DataFrame) -> None:
-    """Remembers the newest order applied per key (a later, older event is then stale)."""
+def _save_all_positions(ctx: LoadContext, source: str, latest: Mapping[str, DataFrame],
+                        app_id: str, batch_id: int) -> None:
+    """Remembers the newest order applied per key (a later, older event is then stale).
+
+    Saved before silver is written: a batch run that MERGEs silver meanwhile then leaves these
+    keys to the stream (see `stream_owned_keys`). One commit for all tables.
+    """
+    frames = [
+        frame.select(
+            F.lit(source).alias("source"), F.lit(name).alias("table"),
+            F.col(KEY_COL).cast("int").alias("key"),
+            F.col(ORDER_COL).alias("order"), F.col(OP_COL).alias("op"),
+            F.lit(ctx.run_id).alias("run_id"), F.current_timestamp().alias("updated_at"),
+        ).where(F.col("key").isNotNull())
+        for name, frame in latest.items()
+    ]
+    if not frames:
+        return
+    rows = reduce(DataFrame.unionByName, frames)
     path = positions_path(ctx.lake_root)
     delta.ensure_table(ctx.spark, path, POSITIONS_SCHEMA)
-    rows = applied.select(
-        F.lit(source).alias("source"), F.lit(table.name).alias("table"),
-        F.col(KEY_COL).cast("int").alias("key"),
-        F.col(ORDER_COL).alias("order"), F.col(OP_COL).alias("op"),
-        F.lit(ctx.run_id).alias("run_id"), F.current_timestamp().alias("updated_at"),
-    ).where(F.col("key").isNotNull())
-    delta.upsert_positions(ctx.spark, rows, path)
+    with delta.idempotent(ctx.spark, f"{app_id}.positions", batch_id):
+        delta.upsert_positions(ctx.spark, rows, path)
 
 
 def stream_owned_keys(spark: SparkSession, lake_root: str, table: SourceTable) -> DataFrame:
