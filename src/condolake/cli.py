@@ -543,8 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("status", cmd_stream_status, "each query's state, rates, last micro-batch, Kafka lag "
         "and checkpoint", stream_commands)
     reset = add("reset", cmd_stream_reset,
-                "delete a query's checkpoint so it starts over (safe: replayed changes are "
-                "recognised as already applied); only while no stream runs", stream_commands)
+                "delete a query's checkpoint so it starts over (a silver query also forgets "
+                "its source's per-key positions and applies every change again, in commit "
+                "order); only while no stream runs", stream_commands)
     reset.add_argument("query", help="query name (kafka_bronze, kafka_silver, landing_silver, "
                                      "silver_gold) or 'all'")
 

@@ -17,6 +17,7 @@ from condolake.formatting import format_brl, format_count
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.batch import batch
 from condolake.reporting import gold_tables, gold_totals
+from condolake.services.jars import SPARK_CORE, SPARK_KAFKA
 from condolake.services.postgres import SourceDatabase, source_database
 from condolake.source.ddl import init_schema
 from condolake.source.generator import append_transactions, generate
@@ -51,7 +52,8 @@ def run_demo(settings: Settings, *, scale: float, seed: int, invalid_share: floa
         progress(
             "source ready: " + ", ".join(f"{t} {format_count(n)}" for t, n in report.rows.items())
         )
-        spark = build_spark(demo_settings, "condolake-demo", progress=progress)
+        spark = build_spark(demo_settings, "condolake-demo", bundles=(SPARK_CORE, SPARK_KAFKA),
+                            progress=progress)
         first = batch(spark, demo_settings, db, progress)
         with db.connect() as conn:
             new = max(1, int(report.rows["transacoes"] * NEW_TRANSACTIONS_SHARE))
