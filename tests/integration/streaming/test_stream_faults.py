@@ -18,6 +18,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from tests.integration.conftest import new_database, new_topic_prefix
 from tests.integration.pipelines.reconcile import expected_gold, expected_valid_ids
+from tests.integration.pipelines.run_cli import run_condolake
 from tests.integration.streaming.streams import (
     Producer,
     StreamProcess,
@@ -154,6 +155,11 @@ class TestStreamFaults:
         stream = StreamProcess(settings, tmp_path, "--no-landing")
         wait_until(lambda: stream_pid(settings) == stream.process.pid, START_TIMEOUT_S,
                    "the stream's queries to start")
+        status = run_condolake(["stream", "status"], tmp_path, {
+            "state_dir": settings.state_dir, "lake_root": settings.lake_root})
+        assert status.returncode == 0, status.stderr
+        assert "a stream process is running" in status.stdout
+        assert "kafka_silver" in status.stdout and "running" in status.stdout
         producer = Producer(source, settings, rate=RATE, seed=SEED + 3)
         # Two batch runs MERGE into silver while the stream MERGEs into the same tables.
         first, second = batch(spark, settings, source), batch(spark, settings, source)
