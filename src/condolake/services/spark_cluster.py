@@ -122,16 +122,19 @@ class LocalSparkCluster:
 
     def stop(self) -> None:
         """SIGTERM every daemon (workers first), SIGKILL those left after a grace period."""
-        daemons = [daemon for daemon in reversed(self._recorded_daemons()) if _alive(daemon)]
+        daemons = [daemon for daemon in reversed(self._recorded_daemons())
+                   if self._running(daemon)]
         for daemon in daemons:
             _signal_group(daemon, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
-        while any(_alive(d) for d in daemons) and time.monotonic() < deadline:
+        while any(self._running(d) for d in daemons) and time.monotonic() < deadline:
             time.sleep(POLL_INTERVAL_S / 5)
         for daemon in daemons:
-            if _alive(daemon):
+            if self._running(daemon):
                 _signal_group(daemon, signal.SIGKILL)
         for child in self._children.values():
+            if child.poll() is None:
+                child.kill()  # whatever its group, never wait on a live child
             child.wait()  # collect the exit status of those we started
         self._children.clear()
         self._state_file.unlink(missing_ok=True)
@@ -147,6 +150,14 @@ class LocalSparkCluster:
         trace: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def _running(self, daemon: _Daemon) -> bool:
+        """A child this object started is judged by its exit status: right after the launch
+        its /proc command line can still be empty, which `_alive` would read as not ours."""
+        child = self._children.get(daemon.pid)
+        if child is not None:
+            return child.poll() is None
+        return _alive(daemon)
 
     @property
     def _state_file(self) -> Path:
@@ -193,7 +204,7 @@ class LocalSparkCluster:
         alive = 0
         while time.monotonic() < deadline:
             for daemon in daemons:
-                if not _alive(daemon):
+                if not self._running(daemon):
                     raise self._failure(f"the Spark {daemon.name} exited during start", daemon)
             try:
                 workers = self.status().get("workers", [])
