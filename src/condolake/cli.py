@@ -389,6 +389,40 @@ def cmd_bench_stream(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve_api(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.serving.server import run_api
+
+    run_api(settings, host=args.host or settings.serve_host,
+            port=args.port or settings.serve_port, progress=progress)
+    return 0
+
+
+def cmd_serve_sql(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.serving.sql_endpoint import run_sql_endpoint
+
+    run_sql_endpoint(settings, host=args.host or settings.serve_host,
+                     port=args.port or settings.sql_port, progress=progress)
+    return 0
+
+
+def cmd_serve_key(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.serving.auth import new_key
+
+    key, entry = new_key(args.name, args.role, args.condominio)
+    results.print(f"API key (shown once, give it to its holder): {key}")
+    results.print(f"add to CONDOLAKE_SERVE_KEYS (comma-separated): {entry}")
+    return 0
+
+
+def cmd_bench_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.bench.serve import run_serve_benchmark
+
+    run_serve_benchmark(settings, scale=args.scale, seed=args.seed, clients=args.clients,
+                        duration_s=args.duration, output_dir=Path(args.output),
+                        progress=progress)
+    return 0
+
+
 def _csv_format_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delimiter", help="field separator (default: detected)")
     parser.add_argument("--encoding", help="utf-8 or latin-1 (default: detected)")
@@ -549,6 +583,33 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("query", help="query name (kafka_bronze, kafka_silver, landing_silver, "
                                      "silver_gold) or 'all'")
 
+    serve = add("serve", cmd_serve_api,
+                "serve the lake: REST API and pt-BR dashboard (default), or the SQL endpoint "
+                "for BI tools (`serve sql`); API keys come from CONDOLAKE_SERVE_KEYS")
+    serve.add_argument("--host", help="interface (default: CONDOLAKE_SERVE_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int,
+                       help="port of the API and dashboard (default: CONDOLAKE_SERVE_PORT, 8000)")
+    serve_commands = serve.add_subparsers(dest="serve_command", required=False,
+                                          metavar="COMMAND")
+    serve_sql = add("sql", cmd_serve_sql,
+                    "SQL endpoint for BI tools: Spark Thrift Server (HiveServer2 protocol, "
+                    "JDBC/ODBC) with databases bronze, silver, gold, quarantine and ops",
+                    serve_commands)
+    # SUPPRESS: `serve --port P sql` keeps P instead of this parser's default overwriting it.
+    serve_sql.add_argument("--host", default=argparse.SUPPRESS,
+                           help="interface (default: CONDOLAKE_SERVE_HOST, 127.0.0.1)")
+    serve_sql.add_argument("--port", type=int, default=argparse.SUPPRESS,
+                           help="port (default: CONDOLAKE_SQL_PORT, 10000)")
+    serve_key = add("key", cmd_serve_key,
+                    "make a new API key: prints the key once and the hashed entry for "
+                    "CONDOLAKE_SERVE_KEYS", serve_commands)
+    serve_key.add_argument("--name", required=True, help="who holds the key (shown in logs)")
+    serve_key.add_argument("--role", required=True, choices=["admin", "analista", "sindico"],
+                           help="admin: everything; analista: all condominiums, resident names "
+                                "masked; sindico: one condominium, names visible")
+    serve_key.add_argument("--condominio", type=int, default=None, metavar="ID",
+                           help="limit the key to one condominium (required for sindico)")
+
     bench = commands.add_parser("bench", help="benchmarks (results in bench/results/)",
                                 description="benchmarks (results in bench/results/)")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="NAME")
@@ -573,6 +634,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(default: CONDOLAKE_STREAM_TRIGGER_S)")
     bench_stream.add_argument("--seed", type=int, default=42)
     bench_stream.add_argument("--output", default="bench/results")
+    bench_serve = add("serve", cmd_bench_serve,
+                      "REST API latency (p50/p95/p99) and throughput under concurrent "
+                      "clients, next to reading the same Delta tables in-process",
+                      bench_commands)
+    bench_serve.add_argument("--scale", type=float, default=10.0,
+                             help="size of the generated source behind gold (default 10)")
+    bench_serve.add_argument("--clients", type=int, default=50,
+                             help="concurrent HTTP clients (default 50)")
+    bench_serve.add_argument("--duration", type=float, default=30.0, metavar="SECONDS",
+                             help="measured time per phase (default 30)")
+    bench_serve.add_argument("--seed", type=int, default=42)
+    bench_serve.add_argument("--output", default="bench/results")
     return parser
 
 

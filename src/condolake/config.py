@@ -1,8 +1,8 @@
 """Typed settings from CONDOLAKE_* environment variables and an optional TOML file.
 
 Precedence: environment variable > config file (CONDOLAKE_CONFIG, or ./condolake.toml) > default.
-Secrets (passwords in CONDOLAKE_SOURCE_URL, CONDOLAKE_API_TOKEN) are read from the environment
-only; the config file may not carry them.
+Secrets (passwords in CONDOLAKE_SOURCE_URL, CONDOLAKE_API_TOKEN, the API keys' hashes in
+CONDOLAKE_SERVE_KEYS) are read from the environment only; the config file may not carry them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from condolake.errors import ConfigError
 
 ENV_PREFIX = "CONDOLAKE_"
 DEFAULT_CONFIG_FILE = "condolake.toml"
-SECRET_FIELDS = frozenset({"source_url", "api_token"})
+SECRET_FIELDS = frozenset({"source_url", "api_token", "serve_keys"})
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ class Settings:
     api_timeout_s: float = 10.0
     api_retries: int = 5
     api_backoff_s: float = 0.5
+    serve_host: str = "127.0.0.1"  # interface of `condolake serve` (API, dashboard, SQL)
+    serve_port: int = 8000  # REST API and dashboard
+    serve_refresh_s: float = 2.0  # how often the API looks for a new Delta version of a table
+    serve_keys: str | None = None  # API keys: name:role:scope:sha256, comma-separated (secret)
+    sql_port: int = 10000  # SQL endpoint (Spark Thrift Server, HiveServer2 protocol)
     log_level: str = "WARN"
 
     @property

@@ -1,0 +1,133 @@
+"""The gold tables the API serves, the requests it accepts, and the SQL that loads them.
+
+Requests never become SQL: DuckDB only copies a table version (its path a `?` parameter) and
+orders it by each allowlisted sort; filters then run in memory on typed values (`index.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+DESCENDING = "-"
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+POSITION_COL = "_pos"
+GOLD_MONEY_TYPE = "DECIMAL(25,2)"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A gold table as the API serves it."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]  # unique per row; the tiebreaker of every sort
+    sortable: tuple[str, ...]
+    default_sort: str
+    grouped_by: tuple[str, ...] = ()  # equality filters answered from a prebuilt group
+
+    def sort_options(self) -> list[str]:
+        return [option for column in self.sortable for option in (column, DESCENDING + column)]
+
+
+POR_CONDOMINIO = TableSpec(
+    name="transacoes_por_condominio",
+    columns=("condominio_id", "nome", "quantidade_transacoes", "valor_total"),
+    key=("condominio_id",),
+    sortable=("condominio_id", "nome", "quantidade_transacoes", "valor_total"),
+    default_sort="condominio_id",
+)
+POR_MORADOR = TableSpec(
+    name="transacoes_por_morador",
+    columns=("morador_id", "nome", "condominio_id", "quantidade_transacoes", "valor_total"),
+    key=("morador_id",),
+    sortable=("morador_id", "nome", "condominio_id", "quantidade_transacoes", "valor_total"),
+    default_sort="morador_id",
+    grouped_by=("condominio_id",),
+)
+DIARIAS_POR_TIPO = TableSpec(
+    name="transacoes_diarias_por_tipo",
+    columns=("data_transacao", "tipo", "quantidade_transacoes", "valor_total"),
+    key=("data_transacao", "tipo"),
+    sortable=("data_transacao", "tipo", "quantidade_transacoes", "valor_total"),
+    default_sort="data_transacao",
+    grouped_by=("tipo",),
+)
+GOLD_SPECS = {spec.name: spec for spec in (POR_CONDOMINIO, POR_MORADOR, DIARIAS_POR_TIPO)}
+
+
+class QueryError(ValueError):
+    """A query the API itself built wrongly (never caused by a request's values)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    column: str
+    operator: str  # "=", ">=" or "<="
+    value: Any  # hashable and typed: int, str, date
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """A normalised request for one page: hashable, so it can key a result cache."""
+
+    conditions: tuple[Condition, ...] = ()
+    sort: str = ""
+    limit: int = 100
+    offset: int = 0
+
+
+def _identifier(name: str) -> str:
+    if not IDENTIFIER.fullmatch(name):
+        raise QueryError(f"not an identifier: {name!r}")
+    return name
+
+
+def order_by(spec: TableSpec, sort: str) -> str:
+    """ORDER BY for an allowlisted sort, with the table's key as tiebreaker (stable pages)."""
+    column = sort.removeprefix(DESCENDING)
+    if column not in spec.sortable:
+        raise QueryError(f"{spec.name} cannot be sorted by {sort!r}")
+    direction = "DESC" if sort.startswith(DESCENDING) else "ASC"
+    terms = [f"{column} {direction}"] + [f"{key} ASC" for key in spec.key if key != column]
+    return ", ".join(terms)
+
+
+def copy_statement(spec: TableSpec, relation: str, source: str = "delta_scan(?)") -> str:
+    """Copies `source` (by default the Delta table at the `?` path) into the temp table
+    `relation`, numbering the rows 0.. in key order."""
+    columns = ", ".join(
+        f"CAST({c} AS {GOLD_MONEY_TYPE}) AS {c}" if c == "valor_total" else c
+        for c in spec.columns
+    )
+    return (f"CREATE OR REPLACE TEMP TABLE {_identifier(relation)} AS "
+            f"SELECT row_number() OVER (ORDER BY {order_by(spec, spec.key[0])}) - 1 "
+            f"AS {POSITION_COL}, {columns} FROM {source}")
+
+
+def rows_statement(spec: TableSpec, relation: str) -> str:
+    return (f"SELECT {', '.join(spec.columns)} FROM {_identifier(relation)} "
+            f"ORDER BY {POSITION_COL}")
+
+
+def order_statement(spec: TableSpec, relation: str, sort: str,
+                    group_by: str | None = None) -> str:
+    """Row positions in the order of one allowlisted sort, after `group_by` if given."""
+    ordering = order_by(spec, sort)
+    if group_by is not None:
+        ordering = f"{_grouped(spec, group_by)} ASC, {ordering}"
+    return f"SELECT {POSITION_COL} FROM {_identifier(relation)} ORDER BY {ordering}"
+
+
+def group_bounds_statement(spec: TableSpec, relation: str, column: str) -> str:
+    """Each value of a grouped column and its row count, in the grouped orders' order."""
+    grouped = _grouped(spec, column)
+    return (f"SELECT {grouped}, count(*) FROM {_identifier(relation)} "
+            f"GROUP BY {grouped} ORDER BY {grouped} ASC")
+
+
+def _grouped(spec: TableSpec, column: str) -> str:
+    if column not in spec.grouped_by:
+        raise QueryError(f"{spec.name} is not grouped by {column!r}")
+    return column

@@ -1,0 +1,185 @@
+"""Delta version detection from `_delta_log`, and when the reader looks for a new version."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from condolake.lake.layout import Layer, table_path
+from condolake.serving.index import TableIndex
+from condolake.serving.lake_reader import DeltaVersion, LakeReader, Snapshot, latest_version
+from condolake.serving.queries import GOLD_SPECS, POR_CONDOMINIO, TableSpec
+
+MILLIS = 1_795_000_000_123  # 2026-11-18T11:06:40.123Z
+
+
+def commit(table_dir: Path, version: int, millis: int | None) -> Path:
+    log = table_dir / "_delta_log"
+    log.mkdir(parents=True, exist_ok=True)
+    actions: list[dict[str, Any]] = [{"add": {"path": f"part-{version}.parquet"}}]
+    if millis is not None:
+        actions.insert(0, {"commitInfo": {"timestamp": millis, "operation": "WRITE"}})
+    path = log / f"{version:020d}.json"
+    path.write_text("\n".join(json.dumps(a) for a in actions) + "\n", encoding="utf-8")
+    return path
+
+
+def test_latest_version_is_the_highest_commit_file(tmp_path: Path) -> None:
+    for version in (0, 1, 2, 10):
+        commit(tmp_path, version, MILLIS + version)
+    log = tmp_path / "_delta_log"
+    # Files that are not commits: checkpoints, checksums, temporary and compacted files.
+    (log / f"{11:020d}.checkpoint.parquet").write_bytes(b"")
+    (log / f"{11:020d}.crc").write_text("{}")
+    (log / f".{12:020d}.json.tmp").write_text("{}")
+    (log / "_last_checkpoint").write_text("{}")
+    (log / f"{0:020d}.{10:020d}.compacted.json").write_text("{}")
+    assert latest_version(tmp_path) == DeltaVersion(
+        10, dt.datetime.fromtimestamp((MILLIS + 10) / 1000, tz=dt.UTC))
+
+
+def test_commit_time_is_commit_info_timestamp_in_utc(tmp_path: Path) -> None:
+    commit(tmp_path, 0, 1_795_000_000_123)
+    found = latest_version(tmp_path)
+    assert found is not None
+    assert found.committed_at == dt.datetime(2026, 11, 18, 11, 6, 40, 123000, tzinfo=dt.UTC)
+
+
+def test_without_commit_info_the_file_time_is_used(tmp_path: Path) -> None:
+    path = commit(tmp_path, 3, None)
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    assert latest_version(tmp_path) == DeltaVersion(
+        3, dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC))
+
+
+def test_no_table(tmp_path: Path) -> None:
+    assert latest_version(tmp_path / "missing") is None
+    (tmp_path / "empty" / "_delta_log").mkdir(parents=True)
+    assert latest_version(tmp_path / "empty") is None
+    (tmp_path / "file").write_text("")
+    assert latest_version(tmp_path / "file") is None
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingReader(LakeReader):
+    """The real refresh logic; loading a version only records it (no Delta data needed)."""
+
+    loaded: list[int]
+
+    def _load(self, spec: TableSpec, version: DeltaVersion) -> Snapshot:
+        self.loaded.append(version.version)
+        orders: dict[str, list[int]] = dict.fromkeys(spec.sort_options(), [])
+        return Snapshot(spec, version, TableIndex.build(spec, [], orders, groupings={}))
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def reader(lake: Path, clock: FakeClock, tmp_path: Path) -> CountingReader:
+    made = CountingReader(str(lake), refresh_s=2.0, extension_dir=tmp_path / "ext",
+                          tables=[POR_CONDOMINIO.name], clock=clock)
+    made.loaded = []
+    return made
+
+
+def table_dir(lake: Path) -> Path:
+    return Path(table_path(str(lake), Layer.GOLD, POR_CONDOMINIO.name))
+
+
+def test_a_new_version_is_seen_only_after_refresh_s(reader: CountingReader, lake: Path,
+                                                    clock: FakeClock) -> None:
+    assert reader.snapshot(POR_CONDOMINIO.name) is None  # not built yet
+    commit(table_dir(lake), 0, MILLIS)
+    clock.now += 1.9
+    assert reader.snapshot(POR_CONDOMINIO.name) is None  # not looked at again yet
+    clock.now += 0.2
+    first = reader.snapshot(POR_CONDOMINIO.name)
+    assert first is not None and first.version.version == 0
+    commit(table_dir(lake), 1, MILLIS + 1000)
+    clock.now += 1.0
+    assert reader.snapshot(POR_CONDOMINIO.name) is first
+    assert reader.cached_snapshot(POR_CONDOMINIO.name) == (True, first)
+    clock.now += 1.5
+    assert reader.cached_snapshot(POR_CONDOMINIO.name) == (False, first)
+    second = reader.snapshot(POR_CONDOMINIO.name)
+    assert second is not None and second.version.version == 1
+    assert reader.loaded == [0, 1]
+
+
+def test_the_same_version_is_loaded_once(reader: CountingReader, lake: Path,
+                                         clock: FakeClock) -> None:
+    commit(table_dir(lake), 4, MILLIS)
+    for _ in range(5):
+        reader.snapshot(POR_CONDOMINIO.name)
+        clock.now += 3.0
+    assert reader.loaded == [4]
+
+
+def test_a_dropped_table_is_no_longer_served(reader: CountingReader, lake: Path,
+                                             clock: FakeClock) -> None:
+    commit(table_dir(lake), 0, MILLIS)
+    assert reader.snapshot(POR_CONDOMINIO.name) is not None
+    (table_dir(lake) / "_delta_log" / f"{0:020d}.json").unlink()
+    clock.now += 3.0
+    assert reader.snapshot(POR_CONDOMINIO.name) is None
+
+
+def test_only_local_lakes_are_served(tmp_path: Path) -> None:
+    from condolake.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="local file system"):
+        LakeReader("s3a://bucket/lake", 2.0, tmp_path, tables=list(GOLD_SPECS))
+
+
+class FlakyReader(CountingReader):
+    """Fails to read the versions listed in `broken`."""
+
+    broken: set[int]
+
+    def _load(self, spec: TableSpec, version: DeltaVersion) -> Snapshot:
+        if version.version in self.broken:
+            raise duckdb.IOException(f"cannot read version {version.version}")
+        return super()._load(spec, version)
+
+
+def test_an_unreadable_version_keeps_the_previous_one_and_is_retried_later(
+    lake: Path, clock: FakeClock, tmp_path: Path,
+) -> None:
+    reader = FlakyReader(str(lake), refresh_s=2.0, extension_dir=tmp_path / "ext",
+                         tables=[POR_CONDOMINIO.name], clock=clock)
+    reader.loaded, reader.broken = [], {1}
+    commit(table_dir(lake), 0, MILLIS)
+    first = reader.snapshot(POR_CONDOMINIO.name)
+    commit(table_dir(lake), 1, MILLIS + 1)
+    clock.now += 3.0
+    assert reader.snapshot(POR_CONDOMINIO.name) is first
+    assert reader.failure(POR_CONDOMINIO.name) == "IOException: cannot read version 1"
+    clock.now += 1.0
+    reader.snapshot(POR_CONDOMINIO.name)
+    assert reader.loaded == [0]  # not retried before refresh_s
+    reader.broken.clear()
+    clock.now += 1.5
+    second = reader.snapshot(POR_CONDOMINIO.name)
+    assert second is not None and second.version.version == 1
+    assert reader.failure(POR_CONDOMINIO.name) is None
