@@ -6,6 +6,7 @@ import dataclasses
 import shutil
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
 
@@ -64,6 +65,7 @@ def run_demo(settings: Settings, *, scale: float, seed: int, invalid_share: floa
             results.print(table)
         _summary(first, second, demo_settings)
         _stream(spark, demo_settings, db, seed, progress)
+        _serve(demo_settings, progress)
 
 
 def _stream(spark: SparkSession, settings: Settings, db: SourceDatabase, seed: int,
@@ -108,6 +110,30 @@ def _stream(spark: SparkSession, settings: Settings, db: SourceDatabase, seed: i
         f"gold/transacoes_por_condominio: {format_count(before[0])} → "
         f"{format_count(after[0])} transações, {format_brl(before[1])} → {format_brl(after[1])}."
     )
+
+
+def _serve(settings: Settings, progress: Progress) -> None:
+    """The serving layer: the REST API over the demo's gold, asked once with a throw-away key."""
+    import httpx
+
+    from condolake.serving.auth import new_key
+    from condolake.serving.server import BackgroundServer
+
+    key, entry = new_key("demo", "admin", None)
+    progress("starting the REST API over the demo lake")
+    with BackgroundServer(dataclasses.replace(settings, serve_keys=entry)) as url:
+        answer = httpx.get(f"{url}/v1/transacoes-por-condominio",
+                           params={"sort": "-valor_total", "limit": 3},
+                           headers={"X-API-Key": key}, timeout=30)
+        answer.raise_for_status()
+        page = answer.json()
+    results.print(f"\nAPI REST (GET /v1/transacoes-por-condominio?sort=-valor_total&limit=3, "
+                  f"versão {page['table_version']} da tabela):")
+    for item in page["items"]:
+        results.print(f"  {item['nome']}: {format_count(item['quantidade_transacoes'])} "
+                      f"transações, {format_brl(Decimal(item['valor_total']))}")
+    results.print(f"Para servir este lake: CONDOLAKE_LAKE_ROOT={settings.lake_path} "
+                  "condolake serve (chaves: condolake serve key; SQL: condolake serve sql)")
 
 
 def _summary(first: RunRecord, second: RunRecord, settings: Settings) -> None:
