@@ -270,6 +270,26 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- check (data quality, issue 5 task C) ---
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from condolake.monitoring.quality import as_json, failed_names, render_table
+    from condolake.pipelines.quality import run_checks
+    from condolake.spark import build_spark
+
+    spark = build_spark(settings, "condolake-check", progress=progress)
+    found = run_checks(spark, settings, progress=progress)
+    text = json.dumps(as_json(found), indent=2) if args.json else render_table(found)
+    results.print(text, markup=False, emoji=False, soft_wrap=True)
+    failed = failed_names(found)
+    if failed:
+        error(f"{len(failed)} data-quality checks failed: {', '.join(failed)}")
+        return 1
+    return 0
+# --- end check ---
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.pipelines.demo import run_demo
 
@@ -353,6 +373,27 @@ def cmd_stream_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- stream watchdog (issue 5 task A) ---
+def cmd_stream_watchdog(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from condolake.streaming.watchdog import alert, watch
+
+    result = watch(settings)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        for line in result.verdict.describe() + result.notes:
+            results.print(line, markup=False, soft_wrap=True)
+    if not result.verdict.healthy:
+        alert(settings, result)
+    if not result.ok:
+        error(f"the stream is {result.verdict.health.label} and is not being restarted")
+        return 1
+    return 0
+# --- end stream watchdog ---
+
+
 def cmd_stream_reset(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.pipelines.stream_silver import CDC_SOURCE, LANDING_SOURCE, forget_positions
     from condolake.spark import build_spark
@@ -370,6 +411,70 @@ def cmd_stream_reset(args: argparse.Namespace, settings: Settings) -> int:
             forget_positions(spark, settings.lake_path, source)
             progress(f"forgot the per-key positions of {source}: its changes apply again")
     return 0
+
+
+# --- maintain (task F) ---------------------------------------------------------------------
+def cmd_maintain(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.lake.maintenance import retention_hours
+    from condolake.pipelines.maintenance import maintain
+    from condolake.spark import build_spark
+
+    # A retention below the safe minimum fails here, before Spark starts.
+    hours = retention_hours(args.retention_hours, settings.vacuum_retention_h,
+                            unsafe=args.unsafe_retention)
+    spark = build_spark(settings, "condolake-maintain", progress=progress)
+    report = maintain(spark, settings, retention_h=hours, unsafe_retention=args.unsafe_retention,
+                      dry_run=args.dry_run, progress=progress)
+    if report.run_id:
+        results.print(f"{report.run_id}: {len(report.tables)} tables optimized and vacuumed, "
+                      f"{sum(t.files_vacuumed for t in report.tables):,} files vacuumed, "
+                      f"{len(report.checkpoints_removed)} checkpoints removed, "
+                      f"{report.positions_pruned:,} positions pruned")
+    return 0
+# --- end of maintain (task F) ---------------------------------------------------------------
+
+
+# --- docs (issue 5, task G) ---
+def cmd_docs_dictionary(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.docs_gen.dictionary import check_dictionary, write_dictionary
+
+    output = Path(args.output)
+    if args.check:
+        check_dictionary(output)
+        results.print(f"{output} is up to date")
+    else:
+        write_dictionary(output)
+        results.print(f"wrote {output}")
+    return 0
+# --- end docs (task G) ---
+
+
+# --- status and metrics (issue 5, task D) ---
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from condolake.monitoring.health import HealthCollector, breaches
+    from condolake.monitoring.status_view import status_document, status_view
+
+    collector = HealthCollector(settings)
+    try:
+        health = collector.collect()
+    finally:
+        collector.close()
+    if args.json:
+        sys.stdout.write(json.dumps(status_document(health), indent=2) + "\n")
+    else:
+        results.print(status_view(health))
+    return 2 if args.fail_on_breach and breaches(health) else 0
+
+
+def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    from condolake.monitoring.exporter import run_exporter
+
+    run_exporter(settings, host=args.host or settings.serve_host,
+                 port=args.port or settings.metrics_port, progress=progress)
+    return 0
+# --- end status and metrics (task D) ---
 
 
 def cmd_bench_batch(args: argparse.Namespace, settings: Settings) -> int:
@@ -535,6 +640,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("batch", cmd_batch, "ingest PostgreSQL and rebuild gold, as one all-or-nothing run")
     show = add("show", cmd_show, "print the gold tables (pt-BR formatting)")
     show.add_argument("--rows", type=int, default=10)
+    # --- check (issue 5 task C) ---
+    check = add("check", cmd_check, "data-quality checks now (source reconciliation, gold "
+                "freshness, quarantine and duplicate rates), appended to ops/dq_results; "
+                "exit 1 when a check failed")
+    check.add_argument("--json", action="store_true", help="the results as JSON")
+    # --- end check ---
     demo = add("demo", cmd_demo, "end to end: embedded PostgreSQL, data, batch, gold tables")
     demo.add_argument("--scale", type=float, default=0.1)
     demo.add_argument("--seed", type=int, default=42)
@@ -576,6 +687,15 @@ def build_parser() -> argparse.ArgumentParser:
                               help="only Kafka (no landing-zone query)")
     add("status", cmd_stream_status, "each query's state, rates, last micro-batch, Kafka lag "
         "and checkpoint", stream_commands)
+    # --- stream watchdog (task A) ---
+    watchdog = add("watchdog", cmd_stream_watchdog,
+                   "one check of every streaming query (alive, progress within "
+                   "CONDOLAKE_STREAM_STALE_S, Kafka lag within CONDOLAKE_STREAM_LAG_MAX); a "
+                   "dead stream is restarted in the background when CONDOLAKE_WATCHDOG_RESTART"
+                   "=1 and an alert is posted; exit 1 when unhealthy and not restarted",
+                   stream_commands)
+    watchdog.add_argument("--json", action="store_true", help="the verdict as JSON")
+    # --- end stream watchdog ---
     reset = add("reset", cmd_stream_reset,
                 "delete a query's checkpoint so it starts over (a silver query also forgets "
                 "its source's per-key positions and applies every change again, in commit "
@@ -583,6 +703,50 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("query", help="query name (kafka_bronze, kafka_silver, landing_silver, "
                                      "silver_gold) or 'all'")
 
+    # --- maintain (task F) ---
+    maintain = add("maintain", cmd_maintain,
+                   "Delta OPTIMIZE and VACUUM of every lake table, removal of checkpoints of "
+                   "queries that no longer exist, pruning of per-key positions no query needs; "
+                   "recorded in ops/runs (job maintenance)")
+    maintain.add_argument("--dry-run", action="store_true",
+                          help="print what would be done and change nothing")
+    maintain.add_argument("--retention-hours", type=float, default=None, metavar="H",
+                          help="VACUUM keeps files younger than H hours, at least 168 "
+                               "(default: CONDOLAKE_VACUUM_RETENTION_H, 168)")
+    # Tests only: allows a retention below 168 h on a lake no stream or reader uses.
+    maintain.add_argument("--unsafe-retention", action="store_true", help=argparse.SUPPRESS)
+    # --- end of maintain (task F) ---
+    # --- docs (issue 5, task G) ---
+    docs = commands.add_parser("docs", help="documentation generated from the code",
+                               description="documentation generated from the code")
+    docs_commands = docs.add_subparsers(dest="docs_command", required=True, metavar="COMMAND")
+    dictionary = add("dictionary", cmd_docs_dictionary,
+                     "write the data dictionary from the table schemas declared in code and "
+                     "the column meanings in src/condolake/docs_gen/descriptions.toml",
+                     docs_commands)
+    dictionary.add_argument("--check", action="store_true",
+                            help="write nothing; exit 1, naming the first difference, when "
+                                 "the file is not what the code generates")
+    dictionary.add_argument("--output", default="docs/data-dictionary.md", metavar="PATH",
+                            help="the page (default: docs/data-dictionary.md)")
+    # --- end docs (task G) ---
+    # --- status and metrics (issue 5, task D) ---
+    status = add("status", cmd_status,
+                 "health at a glance, without Spark: last run per job, gold freshness against "
+                 "the SLA, quarantine counts and rates, failed data-quality checks, streaming "
+                 "queries with Kafka lag; exits 0 (unless --fail-on-breach)")
+    status.add_argument("--json", action="store_true",
+                        help="print a JSON document for scripts instead of tables")
+    status.add_argument("--fail-on-breach", action="store_true",
+                        help="exit 2 when something is breached (failed last run, SLA, rate "
+                             "or lag above its threshold, failed check, unreadable source)")
+    metrics = add("metrics", cmd_metrics,
+                  "Prometheus exporter: serves /metrics (computed at scrape time from ops/, "
+                  "the Delta logs, the stream status and the Kafka broker) until Ctrl-C")
+    metrics.add_argument("--host", help="interface (default: CONDOLAKE_SERVE_HOST, 127.0.0.1)")
+    metrics.add_argument("--port", type=int,
+                         help="port (default: CONDOLAKE_METRICS_PORT, 9108)")
+    # --- end status and metrics (task D) ---
     serve = add("serve", cmd_serve_api,
                 "serve the lake: REST API and pt-BR dashboard (default), or the SQL endpoint "
                 "for BI tools (`serve sql`); API keys come from CONDOLAKE_SERVE_KEYS")
@@ -649,13 +813,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- failure alerts (issue 5, task B) ---------------------------------------------------
+# Commands whose failure posts an alert to CONDOLAKE_ALERT_WEBHOOK_URL, with their job name.
+ALERTING_COMMANDS: dict[Handler, str] = {
+    cmd_batch: "batch",
+    cmd_ingest_postgres: "ingest_postgres",
+    cmd_ingest_csv: "ingest_csv",
+    cmd_ingest_api: "ingest_api",
+    cmd_transform: "transform",
+    cmd_maintain: "maintenance",
+}
+
+
+def alert_failure(args: argparse.Namespace, settings: Settings, failure: CondoLakeError) -> None:
+    """Post the alert of a failed job command (nothing for other commands, or no webhook)."""
+    job = ALERTING_COMMANDS.get(args.handler)
+    if job is None:
+        return
+    from condolake.monitoring.alerting import post_job_failure
+    from condolake.pipelines.runs import PipelineError
+
+    run_id = summary = None
+    if isinstance(failure, PipelineError):
+        job, run_id, summary = failure.job or job, failure.run_id, failure.summary
+    lines = (summary or str(failure)).strip().splitlines()
+    post_job_failure(settings, job, lines[0] if lines else type(failure).__name__, run_id)
+# --- end of failure alerts ---------------------------------------------------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings: Settings | None = None
     try:
         settings = load_settings()
         return int(args.handler(args, settings))
     except CondoLakeError as failure:
         error(str(failure))
+        if settings is not None:
+            alert_failure(args, settings, failure)
         return 1
     except KeyboardInterrupt:
         error("interrupted")

@@ -2,7 +2,8 @@
 
 Precedence: environment variable > config file (CONDOLAKE_CONFIG, or ./condolake.toml) > default.
 Secrets (passwords in CONDOLAKE_SOURCE_URL, CONDOLAKE_API_TOKEN, the API keys' hashes in
-CONDOLAKE_SERVE_KEYS) are read from the environment only; the config file may not carry them.
+CONDOLAKE_SERVE_KEYS, the alert webhook's URL in CONDOLAKE_ALERT_WEBHOOK_URL) are read from
+the environment only; the config file may not carry them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from condolake.errors import ConfigError
 
 ENV_PREFIX = "CONDOLAKE_"
 DEFAULT_CONFIG_FILE = "condolake.toml"
-SECRET_FIELDS = frozenset({"source_url", "api_token", "serve_keys"})
+SECRET_FIELDS = frozenset({"source_url", "api_token", "serve_keys", "alert_webhook_url"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,19 @@ class Settings:
     serve_refresh_s: float = 2.0  # how often the API looks for a new Delta version of a table
     serve_keys: str | None = None  # API keys: name:role:scope:sha256, comma-separated (secret)
     sql_port: int = 10000  # SQL endpoint (Spark Thrift Server, HiveServer2 protocol)
+    metrics_port: int = 9108  # Prometheus exporter (`condolake metrics`), on serve_host
+    alert_webhook_url: str | None = None  # Slack/Teams-style webhook for failures (secret)
+    freshness_sla_s: float = 93_600.0  # a gold table older than this breaches the SLA (26 h)
+    batch_late_s: float = 93_600.0  # no successful batch for this long: the batch is late
+    quarantine_rate_max: float = 0.05  # quarantined / read, per table and run
+    duplicate_rate_max: float = 0.05  # duplicates / read, per table and run
+    stream_lag_max: int = 100_000  # Kafka offsets behind the topics' ends
+    stream_stale_s: float = 300.0  # a running query with no progress for this long is stale
+    watchdog_restart: int = 1  # 1: the watchdog restarts a dead stream; 0: it only alerts
+    vacuum_retention_h: int = 168  # VACUUM keeps files younger than this (7 days at least)
+    batch_schedule: str = "0 3 * * *"  # cron of the condolake_batch DAG
+    maintenance_schedule: str = "0 5 * * 0"  # cron of the condolake_maintenance DAG
+    watchdog_schedule: str = "*/5 * * * *"  # cron of the condolake_stream_watchdog DAG
     log_level: str = "WARN"
 
     @property

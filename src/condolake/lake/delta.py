@@ -309,3 +309,11 @@ def version(spark: SparkSession, path: str) -> int | None:
         return None
     history = DeltaTable.forPath(spark, path).history(1).select("version").collect()
     return int(history[0]["version"])
+
+
+def optimize(spark: SparkSession, path: str) -> DataFrame:
+    """Compacts the table's small files (OPTIMIZE); its metrics as a one-row DataFrame. A
+    stream's MERGE that removed one of the files meanwhile makes the commit conflict, and the
+    compaction is planned again on the new snapshot."""
+    table = DeltaTable.forPath(spark, path)
+    return retrying(lambda: table.optimize().executeCompaction())

@@ -11,7 +11,14 @@ from condolake.config import Settings
 from condolake.ingestion.bronze import as_bronze
 from condolake.ingestion.postgres import key_range, read_table
 from condolake.lake import delta
-from condolake.lake.layout import RUN_ID_COL, Layer, bronze_schema, silver_schema, table_path
+from condolake.lake.layout import (
+    REASONS_COL,
+    RUN_ID_COL,
+    Layer,
+    bronze_schema,
+    silver_schema,
+    table_path,
+)
 from condolake.lake.metrics import commit_metrics, rows_written
 from condolake.monitoring.runlog import (
     WATERMARKS,
@@ -22,6 +29,7 @@ from condolake.monitoring.runlog import (
 )
 from condolake.pipelines.errors import mentions_postgres
 from condolake.pipelines.load import LoadContext, load_table, write_quarantine
+from condolake.pipelines.quality import write_rule_results
 from condolake.pipelines.runs import execute
 from condolake.pipelines.stream_silver import positions_path, stream_owned_keys
 from condolake.services.postgres import SourceDatabase
@@ -158,7 +166,7 @@ def ingest_postgres(spark: SparkSession, settings: Settings, db: SourceDatabase,
                     progress: Progress | None = None) -> RunRecord:
     return execute(spark, settings, "ingest_postgres",
                    ingest_postgres_body(db, settings, progress), ingest_paths(settings.lake_path),
-                   progress, _describe_source_failure)
+                   progress, _describe_source_failure, on_success=write_rule_results)
 
 
 def transform(spark: SparkSession, settings: Settings,
@@ -179,7 +187,7 @@ def batch(spark: SparkSession, settings: Settings, db: SourceDatabase,
 
     return execute(spark, settings, "batch", body,
                    ingest_paths(settings.lake_path) + gold_paths(settings.lake_path),
-                   progress, _describe_source_failure)
+                   progress, _describe_source_failure, on_success=write_rule_results)
 
 
 # What a file or API reader hands over: the rows for bronze and, if any, records rejected
@@ -208,8 +216,11 @@ def ingest_records(
         land_in_bronze(ctx, table, bronze_rows)
         if malformed is not None:
             write_quarantine(ctx, table, malformed, step=f"malformed.{table.name}")
-            counts.rows_quarantined = malformed.count()
+            groups = [(row[REASONS_COL], int(row["count"]))
+                      for row in malformed.groupBy(REASONS_COL).count().collect()]
+            ctx.count_failures(table.name, groups)
+            counts.rows_quarantined = sum(records for _, records in groups)
         run.tables.append(load_table(ctx, table, counts, unique_keys=False, progress=progress))
 
     return execute(spark, settings, job, body, ingest_paths(settings.lake_path, (table,)),
-                   progress)
+                   progress, on_success=write_rule_results)

@@ -66,6 +66,7 @@ def run_demo(settings: Settings, *, scale: float, seed: int, invalid_share: floa
         _summary(first, second, demo_settings)
         _stream(spark, demo_settings, db, seed, progress)
         _serve(demo_settings, progress)
+        _operate(spark, demo_settings, db, progress)
 
 
 def _stream(spark: SparkSession, settings: Settings, db: SourceDatabase, seed: int,
@@ -134,6 +135,28 @@ def _serve(settings: Settings, progress: Progress) -> None:
                       f"transações, {format_brl(Decimal(item['valor_total']))}")
     results.print(f"Para servir este lake: CONDOLAKE_LAKE_ROOT={settings.lake_path} "
                   "condolake serve (chaves: condolake serve key; SQL: condolake serve sql)")
+
+
+def _operate(spark: SparkSession, settings: Settings, db: SourceDatabase,
+             progress: Progress) -> None:
+    """Operations: the data-quality checks (`condolake check`), then `condolake status`."""
+    from condolake.monitoring.health import HealthCollector
+    from condolake.monitoring.status_view import status_view
+    from condolake.pipelines.quality import run_checks
+
+    progress("data-quality checks: reconciliation with the source, freshness, rates")
+    checks = run_checks(spark, settings, db=db, progress=progress)
+    failed = [f"{check.check}({check.table})" for check in checks if check.failed]
+    results.print(f"\nChecagens de qualidade: {len(checks)} executadas, "
+                  + (f"{len(failed)} falharam: {', '.join(failed)}" if failed else "todas ok"))
+    collector = HealthCollector(settings)
+    try:
+        health = collector.collect()
+    finally:
+        collector.close()
+    results.print(status_view(health))
+    results.print(f"Saúde do lake a qualquer momento: CONDOLAKE_LAKE_ROOT={settings.lake_path} "
+                  "condolake status (métricas Prometheus: condolake metrics)")
 
 
 def _summary(first: RunRecord, second: RunRecord, settings: Settings) -> None:

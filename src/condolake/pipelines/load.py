@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from condolake.lake import delta
 from condolake.lake.layout import (
     INGESTED_AT_COL,
+    REASONS_COL,
     RECORD_ID_COL,
     RESOLUTION_COL,
     RESOLVED_AT_COL,
@@ -24,6 +25,7 @@ from condolake.lake.layout import (
     silver_schema,
     table_path,
 )
+from condolake.monitoring.quality import add_failures, count_rule_failures
 from condolake.monitoring.runlog import TableCounts
 from condolake.source.tables import TABLES_BY_NAME, SourceTable
 from condolake.transforms.silver.quarantine import to_quarantine
@@ -41,6 +43,7 @@ from condolake.transforms.silver.validate import (
 Progress = Callable[[str], None]
 OUTCOME_COL = "_outcome"
 OWNED_COL = "_stream_owned"
+FAILED_COL = "_failed_rules"
 OWNED_KEY_COL = "_owned_key"
 UTC_LITERAL = "%Y-%m-%d %H:%M:%S.%f+00:00"
 
@@ -52,6 +55,11 @@ class LoadContext:
     run_id: str
     run_date: dt.date
     started_at: dt.datetime
+    # table -> rule -> records of this run that the rule rejected (for ops/dq_results).
+    rule_failures: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
+
+    def count_failures(self, table: str, groups: list[tuple[list[str] | None, int]]) -> None:
+        add_failures(self.rule_failures.setdefault(table, {}), count_rule_failures(groups))
 
     def path(self, layer: Layer, table: str) -> str:
         return table_path(self.lake_root, layer, table)
@@ -115,8 +123,13 @@ def load_table(
     )
     # Counting first and then writing each outcome re-reads the run's bronze rows, which is
     # cheaper than caching the wide validated frame (measured: 16 s against 44 s per 1M rows).
-    outcomes = {row[OUTCOME_COL]: int(row["count"])
-                for row in checked.groupBy(OUTCOME_COL).count().collect()}
+    # The rejected records are grouped by their reasons in the same pass (per-rule counts).
+    failed = F.when(F.col(OUTCOME_COL) == "rejected", F.col(REASONS_COL)).alias(FAILED_COL)
+    groups = checked.groupBy(OUTCOME_COL, failed).count().collect()
+    outcomes: dict[str, int] = {}
+    for row in groups:
+        outcomes[row[OUTCOME_COL]] = outcomes.get(row[OUTCOME_COL], 0) + int(row["count"])
+    ctx.count_failures(table.name, [(row[FAILED_COL], int(row["count"])) for row in groups])
     counts.rows_duplicate = outcomes.get("duplicate", 0)
     counts.rows_valid = outcomes.get("valid", 0)
     counts.rows_read = counts.rows_quarantined + sum(outcomes.values())

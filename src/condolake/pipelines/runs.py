@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
 from pyspark.sql import SparkSession
@@ -21,12 +23,37 @@ Body = Callable[[LoadContext, RunRecord], None]
 
 
 class PipelineError(CondoLakeError):
-    """A run failed; the lake was rolled back to where it was before the run."""
+    """A run failed; the lake was rolled back to where it was before the run.
+
+    `job`, `run_id` and `summary` (the one-line cause) are set when the failed run was
+    recorded, for alerts; the message stays the text for the user.
+    """
+
+    def __init__(self, message: str, *, job: str | None = None, run_id: str | None = None,
+                 summary: str | None = None) -> None:
+        super().__init__(message)
+        self.job, self.run_id, self.summary = job, run_id, summary
+
+
+# --- run date of an orchestrated run (task A: condolake.orchestration) ---------------------
+# Runs started inside `as_of(day)` take `day` as their run date instead of today: an Airflow
+# task passes its logical date, so a re-run of that date validates against the same day.
+_RUN_DATE: ContextVar[dt.date | None] = ContextVar("condolake_run_date", default=None)
+
+
+@contextmanager
+def as_of(run_date: dt.date) -> Iterator[None]:
+    token = _RUN_DATE.set(run_date)
+    try:
+        yield
+    finally:
+        _RUN_DATE.reset(token)
+# --- end of run date of an orchestrated run ---------------------------------------------------
 
 
 def new_run(spark: SparkSession, settings: Settings, job: str) -> tuple[LoadContext, RunRecord]:
     now = dt.datetime.now(dt.UTC)
-    run_date = now.astimezone(ZoneInfo(settings.timezone)).date()
+    run_date = _RUN_DATE.get() or now.astimezone(ZoneInfo(settings.timezone)).date()
     started_at = now  # time-zone aware: Spark stores the right instant whatever the TZ
     run_id = f"{job}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     ctx = LoadContext(spark, settings.lake_path, run_id, run_date, started_at)
@@ -41,8 +68,13 @@ def execute(
     touched_paths: Iterable[str],
     progress: Progress | None = None,
     describe_failure: Callable[[str], str] | None = None,
+    on_success: Body | None = None,
 ) -> RunRecord:
-    """Runs `body` as one run: on failure the touched tables are rolled back and it is logged."""
+    """Runs `body` as one run: on failure the touched tables are rolled back and it is logged.
+
+    `on_success` runs after the body succeeded with its counts conserved (e.g. writing the
+    run's data-quality results); if it fails, the run fails and is rolled back too.
+    """
     ctx, run = new_run(spark, settings, job)
     if progress:
         progress(f"run {run.run_id} (run date {run.run_date:%d/%m/%Y})")
@@ -56,6 +88,8 @@ def execute(
                             f"{c.rows_quarantined} + {c.rows_duplicate}"
                             for c in run.tables if not c.conserved)
             )
+        if on_success:
+            on_success(ctx, run)
     except Exception as error:
         # Our own errors already speak to the user; JVM ones are boiled down to their cause.
         summary = str(error) if isinstance(error, CondoLakeError) else root_cause(error)
@@ -75,7 +109,8 @@ def execute(
         )
         raise PipelineError(
             f"{job} failed: {summary}\n{outcome}; run {run.run_id} is recorded as failed in "
-            "ops/runs."
+            "ops/runs.",
+            job=job, run_id=run.run_id, summary=summary,
         ) from error
     run.status = "succeeded"
     _log(spark, settings, run)

@@ -23,6 +23,7 @@ from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.errors import root_cause
 from condolake.pipelines.load import LoadContext
 from condolake.pipelines.stream_gold import update_gold
+from condolake.pipelines.stream_progress import ProgressRecorder
 from condolake.pipelines.stream_silver import (
     CDC_SOURCE,
     LANDING_SOURCE,
@@ -42,6 +43,7 @@ from condolake.transforms.silver.validate import LINEAGE_COLS
 Progress = Callable[[str], None]
 SUPERVISE_EVERY_S = 1.0
 STOP_GRACE_S = 60.0
+PROGRESS_FLUSH_EVERY_S = 10.0  # micro-batches to ops/stream_progress
 
 
 class StreamError(CondoLakeError):
@@ -212,30 +214,52 @@ def run_streams(
     starts = _writers(spark, settings, bootstrap, options, trigger, progress)
     status = StatusFile(settings.state_path / "stream" / "status.json", settings)
     report = StreamReport()
+    recorder = ProgressRecorder(spark, settings.lake_path)
     if options.once:
         # Each layer drains completely before the next one starts reading it.
+        done: list[StreamingQuery] = []
         for name, start in starts:
             query = start()
-            _await(query, name)
+            try:
+                _await(query, name)
+            finally:
+                flush_progress(recorder, [query], progress)
             _record(report, name, query)
-            status.write([query], running=False)
+            done.append(query)
+            status.write(done, running=False)  # every query run so far, not only the last
         return report
     with _stop_on_signals() as stop:
         running = [start() for _, start in starts]
         deadline = None if options.duration_s is None else time.monotonic() + options.duration_s
+        next_flush = time.monotonic() + PROGRESS_FLUSH_EVERY_S
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 status.write(running, running=True)
                 _raise_if_failed(running)
+                if time.monotonic() >= next_flush:
+                    flush_progress(recorder, running, progress)
+                    next_flush = time.monotonic() + PROGRESS_FLUSH_EVERY_S
                 stop.wait(SUPERVISE_EVERY_S)
         finally:
             for query in running:
                 _stop_between_batches(query)
+            flush_progress(recorder, running, progress)
             status.write(running, running=False)
         _raise_if_failed(running)
         for query in running:
             _record(report, query.name or "", query)
     return report
+
+
+def flush_progress(recorder: ProgressRecorder, running: list[StreamingQuery],
+                   progress: Progress | None) -> None:
+    """Records the new micro-batches in ops/stream_progress. Monitoring must not stop the
+    stream: a failed write is reported and retried at the next flush (nothing is lost while
+    the batches stay in Spark's recent progress)."""
+    try:
+        recorder.flush(running)
+    except Exception as error:
+        (progress or print)(f"warning: ops/stream_progress not updated: {root_cause(error)}")
 
 
 def _stop_between_batches(query: StreamingQuery) -> None:

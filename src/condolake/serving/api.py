@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from condolake.config import Settings
+from condolake.monitoring.exporter import MetricsSource, add_metrics
 from condolake.serving.auth import KeyRing
 from condolake.serving.cache import LruCache
 from condolake.serving.lake_reader import LakeReader
@@ -45,6 +46,7 @@ def create_app(settings: Settings, reader: LakeReader | None = None) -> FastAPI:
     lake_reader = reader or LakeReader(settings.lake_path, settings.serve_refresh_s,
                                        settings.state_path / "duckdb-extensions")
     serving = Serving(lake_reader, keys, LruCache(CACHE_ENTRIES, CACHE_BYTES))
+    metrics = MetricsSource(settings)  # the same /metrics as `condolake metrics`
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,11 +54,13 @@ def create_app(settings: Settings, reader: LakeReader | None = None) -> FastAPI:
             await run_in_threadpool(lake_reader.snapshot, table)
         yield
         lake_reader.close()
+        metrics.close()
 
     app = FastAPI(title="CondoLake API", version="1.0.0", description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.serving = serving
     app.include_router(router)
+    add_metrics(app, metrics)
     _add_docs(app)
     _add_dashboard(app)
     return app

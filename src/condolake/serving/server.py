@@ -55,6 +55,15 @@ def run_api(settings: Settings, host: str, port: int, progress: Progress) -> Non
     progress(f"serving {settings.lake_path} ({len(keys.keys)} API keys)")
     progress(f"API docs: {docs}")
     progress(f"dashboard: {dashboard}")
+    reason = run_until_signal(server)
+    if not server.started:
+        raise ServiceError(f"the API could not start on {host}:{port} (see the log above)")
+    progress(f"API stopped ({reason})")
+
+
+def run_until_signal(server: uvicorn.Server) -> str:
+    """Runs `server` until SIGINT or SIGTERM, then lets it shut down gracefully; why it stopped
+    (the signal's name, or "shutdown")."""
     received: list[int] = []
 
     def note(signum: int, frame: FrameType | None) -> None:
@@ -68,10 +77,7 @@ def run_api(settings: Settings, host: str, port: int, progress: Progress) -> Non
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if not server.started:
-        raise ServiceError(f"the API could not start on {host}:{port} (see the log above)")
-    reason = signal.Signals(received[0]).name if received else "shutdown"
-    progress(f"API stopped ({reason})")
+    return signal.Signals(received[0]).name if received else "shutdown"
 
 
 class BackgroundServer:

@@ -31,6 +31,7 @@ class QueryState:
     processed_rows_per_s: float | None
     lag: int | None  # Kafka offsets not read yet (sum over partitions), when known
     checkpoint: str
+    batch_duration_ms: int | None = None  # of the last micro-batch, when reported
 
 
 def kafka_lag(source: Mapping[str, Any]) -> int | None:
@@ -138,5 +139,6 @@ def read_states(settings: Settings, names: Iterable[str]) -> tuple[bool, list[Qu
             processed_rows_per_s=report.get("processed_rows_per_s"),
             lag=report.get("lag"),
             checkpoint=checkpoint,
+            batch_duration_ms=report.get("batch_duration_ms"),
         ))
     return alive, states

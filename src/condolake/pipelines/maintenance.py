@@ -1,0 +1,188 @@
+"""`condolake maintain`: OPTIMIZE and VACUUM every Delta table, remove orphan checkpoints,
+prune per-key positions no query needs; one run in ops/runs (job `maintenance`).
+
+Safe next to a running stream: OPTIMIZE only rewrites files (its commits carry no data change,
+so stream readers skip them) and is retried when it loses a race with a stream's MERGE;
+VACUUM keeps a week of files unless the retention is lowered for a test lake. Running it twice
+changes nothing the second time (no small files left, nothing old enough to vacuum).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from condolake.config import Settings
+from condolake.lake import delta
+from condolake.lake.layout import Layer
+from condolake.lake.maintenance import (
+    RETENTION_CHECK_CONF,
+    LakeTable,
+    MaintenancePlan,
+    make_plan,
+)
+from condolake.monitoring.runlog import RunRecord
+from condolake.pipelines.load import LoadContext
+from condolake.pipelines.runs import execute
+from condolake.pipelines.stream_silver import POSITIONS, positions_path
+from condolake.streaming.queries import QUERY_NAMES
+from condolake.streaming.status import read_states
+
+JOB = "maintenance"
+CHECKPOINTS = "_checkpoints"
+LISTING_PARALLELISM_CONF = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TableOutcome:
+    table: LakeTable
+    files_before: int
+    files_after: int
+    files_vacuumed: int
+
+
+@dataclass
+class MaintenanceReport:
+    plan: MaintenancePlan
+    run_id: str | None = None  # None for a dry run
+    tables: list[TableOutcome] = field(default_factory=list)
+    checkpoints_removed: list[str] = field(default_factory=list)
+    positions_pruned: int = 0
+
+
+class _Files:
+    """The lake's file system through Hadoop, so a local folder and s3a:// work alike."""
+
+    def __init__(self, spark: SparkSession, root: str) -> None:
+        jvm: Any = spark.sparkContext._jvm
+        self._path = jvm.org.apache.hadoop.fs.Path
+        self._fs = self._path(root).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+    def folders(self, path: str) -> list[str]:
+        hadoop_path = self._path(path)
+        if not self._fs.exists(hadoop_path):
+            return []
+        return sorted(str(status.getPath().getName()) for status in self._fs.listStatus(hadoop_path)
+                      if status.isDirectory())
+
+    def remove(self, path: str) -> None:
+        self._fs.delete(self._path(path), True)
+
+
+def plan_maintenance(spark: SparkSession, settings: Settings, *, retention_h: float,
+                     unsafe_retention: bool) -> MaintenancePlan:
+    lake = settings.lake_path
+    files = _Files(spark, lake)
+    listing = {
+        layer.value: {name: files.folders(f"{lake}/{layer.value}/{name}")
+                      for name in files.folders(f"{lake}/{layer.value}")}
+        for layer in Layer
+    }
+    running, _ = read_states(settings, QUERY_NAMES)
+    return make_plan(listing, files.folders(f"{lake}/{CHECKPOINTS}"),
+                     retention_h=retention_h, unsafe_retention=unsafe_retention,
+                     stream_running=running, planned_at=dt.datetime.now(dt.UTC),
+                     positions_table=f"{Layer.OPS.value}/{POSITIONS}")
+
+
+def maintain(spark: SparkSession, settings: Settings, *, retention_h: float,
+             unsafe_retention: bool = False, dry_run: bool = False,
+             progress: Progress | None = None) -> MaintenanceReport:
+    """Plans maintenance and, unless `dry_run`, carries it out as one logged run."""
+    say = progress or (lambda _: None)
+    plan = plan_maintenance(spark, settings, retention_h=retention_h,
+                            unsafe_retention=unsafe_retention)
+    report = MaintenanceReport(plan)
+    if dry_run:
+        for line in plan.describe():
+            say(line)
+        for table in plan.tables:
+            path = table.path(settings.lake_path)
+            with _vacuum_conf(spark, unsafe_retention):
+                candidates = _vacuum_candidates(spark, path, retention_h)
+            say(f"{table}: {_file_count(spark, path)} files, {candidates} files old and "
+                "unreferenced enough to vacuum")
+        say("dry run: nothing was changed")
+        return report
+
+    def body(ctx: LoadContext, run: RunRecord) -> None:
+        _carry_out(spark, settings, report, say)
+
+    # No tables to roll back: OPTIMIZE and VACUUM never change what a table holds, and the
+    # positions removed are ones no query reads. A failure is still logged in ops/runs.
+    run = execute(spark, settings, JOB, body, touched_paths=[], progress=progress)
+    report.run_id = run.run_id
+    return report
+
+
+def _carry_out(spark: SparkSession, settings: Settings, report: MaintenanceReport,
+               say: Progress) -> None:
+    plan, lake = report.plan, settings.lake_path
+    files = _Files(spark, lake)
+    for name in plan.orphan_checkpoints:
+        files.remove(f"{lake}/{CHECKPOINTS}/{name}")
+        report.checkpoints_removed.append(name)
+        say(f"removed the checkpoint of {name!r}, a query that no longer exists")
+    # Pruned before the tables are compacted, so VACUUM also takes the files the DELETE left.
+    if plan.positions is not None:
+        path = positions_path(lake)
+        condition = plan.positions.condition()
+        report.positions_pruned = spark.read.format("delta").load(path).where(condition).count()
+        if report.positions_pruned:
+            delta.retrying(lambda: DeltaTable.forPath(spark, path).delete(condition))
+        say(f"ops/{POSITIONS}: {report.positions_pruned} rows no query needs were pruned")
+    for table in plan.tables:
+        path = table.path(lake)
+        before = _file_count(spark, path)
+        delta.optimize(spark, path)
+        after = _file_count(spark, path)
+        with _vacuum_conf(spark, plan.unsafe_retention):
+            vacuumed = _vacuum_candidates(spark, path, plan.retention_h)
+            if vacuumed:
+                DeltaTable.forPath(spark, path).vacuum(plan.retention_h)
+        report.tables.append(TableOutcome(table, before, after, vacuumed))
+        say(f"{table}: {before} -> {after} files (OPTIMIZE), {vacuumed} files vacuumed")
+
+
+def _file_count(spark: SparkSession, path: str) -> int:
+    """Data files in the table's current version."""
+    detail = DeltaTable.forPath(spark, path).detail().select("numFiles").first()
+    return int(detail[0]) if detail is not None else 0
+
+
+def _vacuum_candidates(spark: SparkSession, path: str, retention_h: float) -> int:
+    """Files VACUUM would delete now (DRY RUN only lists them)."""
+    hours = f"{retention_h:.6f}".rstrip("0").rstrip(".")
+    return spark.sql(f"VACUUM delta.`{path}` RETAIN {hours} HOURS DRY RUN").count()
+
+
+@contextmanager
+def _vacuum_conf(spark: SparkSession, unsafe: bool) -> Iterator[None]:
+    """Session settings around a VACUUM (or its DRY RUN), put back afterwards.
+
+    VACUUM lists and diffs the table's files in `parallelPartitionDiscovery.parallelism`
+    tasks, 10 000 by default: ten thousand tasks per table for a few dozen files. The lake's
+    shuffle partitions are the parallelism its tables were written with, so VACUUM uses that.
+    Delta's own retention check stays on except around an unsafe (test) VACUUM.
+    """
+    values = {LISTING_PARALLELISM_CONF: str(spark.conf.get("spark.sql.shuffle.partitions"))}
+    if unsafe:
+        values[RETENTION_CHECK_CONF] = "false"
+    previous = {key: spark.conf.get(key, None) for key in values}
+    for key, value in values.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, before in previous.items():
+            if before is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, before)

@@ -1,0 +1,210 @@
+"""Data-quality checks against the lake and the source, written to ops/dq_results (I/O).
+
+`run_checks` is `condolake check`: the table-level checks, as a run of job `check` (a row in
+ops/runs, one Delta append to ops/dq_results). `write_rule_results` is called by every
+succeeded ingest run (batch, ingest postgres/csv/api) with one row per (rule, table).
+
+Why row-rule results are written after the run's body succeeded (inside `execute`'s success
+path, before its ops/runs row) and not as one of the rolled-back writes: a failed run is
+rolled back, so rule counts of a failed run would describe records that are not in the lake;
+and adding ops/dq_results to a run's rollback set would let a rollback erase the rows a
+concurrent `condolake check` appended meanwhile. The write is one Delta append, so it either
+commits whole or not at all; if it fails, the run fails and its data writes are rolled back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from condolake.config import Settings
+from condolake.ingestion.postgres import key_range
+from condolake.lake import delta
+from condolake.lake.layout import (
+    RESOLVED_RUN_ID_COL,
+    SOURCE_COL,
+    Layer,
+    quarantine_schema,
+    silver_schema,
+    table_path,
+)
+from condolake.monitoring import quality
+from condolake.monitoring.quality import DQ_RESULTS, DQ_RESULTS_SCHEMA, CheckResult, IngestCounts
+from condolake.monitoring.runlog import RUN_TABLES, RUNS, RunRecord
+from condolake.pipelines.errors import root_cause
+from condolake.pipelines.load import LoadContext
+from condolake.pipelines.runs import execute
+from condolake.services.database_url import SourceDatabase
+from condolake.source.tables import SOURCE_TABLES, SourceTable
+from condolake.transforms.silver.rules import RULES
+from condolake.transforms.silver.validate import parsed
+
+Progress = Callable[[str], None]
+CHECK_JOB = "check"
+# Where the PostgreSQL source's records come from: its batch reads and its change stream.
+POSTGRES_SOURCES = ("postgres", "kafka")
+
+
+def dq_results_path(lake_root: str) -> str:
+    return table_path(lake_root, Layer.OPS, DQ_RESULTS)
+
+
+def write_results(spark: SparkSession, lake_root: str, run_id: str, job: str,
+                  results: Sequence[CheckResult], checked_at: dt.datetime) -> None:
+    """Appends the results of one run to ops/dq_results in one commit."""
+    if not results:
+        return
+    rows = [result.as_row(run_id, job, checked_at) for result in results]
+    delta.append(spark.createDataFrame(rows, DQ_RESULTS_SCHEMA), dq_results_path(lake_root),
+                 commit_tag=f"{run_id}:{DQ_RESULTS}")
+
+
+def write_rule_results(ctx: LoadContext, run: RunRecord) -> None:
+    """One row per (rule, table) of the tables the ingest run loaded, zero failures included.
+
+    Called by `execute` once the run's body succeeded (see the module docstring).
+    """
+    results = [
+        result
+        for counts in run.tables if counts.layer == "silver"
+        for result in quality.row_rule_results(
+            counts.table, RULES[counts.table], ctx.rule_failures.get(counts.table, {}))
+    ]
+    write_results(ctx.spark, ctx.lake_root, run.run_id, run.job, results,
+                  dt.datetime.now(dt.UTC))
+
+
+# --- the table checks -------------------------------------------------------------------------
+
+
+def open_quarantined_keys(spark: SparkSession, lake_root: str, table: SourceTable) -> int:
+    """Distinct keys of open PostgreSQL quarantine records without a silver row (the
+    definition is in condolake.monitoring.quality's docstring)."""
+    key = table.primary_key
+    quarantine = delta.read(spark, table_path(lake_root, Layer.QUARANTINE, table.name),
+                            quarantine_schema(table))
+    silver = delta.read(spark, table_path(lake_root, Layer.SILVER, table.name),
+                        silver_schema(table))
+    open_keys = quarantine.where(
+        F.col(RESOLVED_RUN_ID_COL).isNull() & F.col(SOURCE_COL).isin(*POSTGRES_SOURCES)
+    ).select(parsed(key, "int").alias(key)).where(F.col(key).isNotNull()).distinct()
+    return open_keys.join(silver.select(key), on=key, how="left_anti").count()
+
+
+def silver_rows(spark: SparkSession, lake_root: str, table: SourceTable) -> int:
+    return delta.read(spark, table_path(lake_root, Layer.SILVER, table.name),
+                      silver_schema(table)).count()
+
+
+def source_rows(db: SourceDatabase, table: SourceTable) -> int:
+    return key_range(db, table, None).rows
+
+
+def reconciliation_results(spark: SparkSession, lake_root: str,
+                           db: SourceDatabase | None, unavailable: str | None
+                           ) -> list[CheckResult]:
+    if db is None:
+        reason = unavailable or "no source database"
+        return [quality.reconciliation_unavailable(t.name, reason) for t in SOURCE_TABLES]
+    try:
+        counted = {t.name: source_rows(db, t) for t in SOURCE_TABLES}
+    except Exception as error:  # any driver error: the check fails, it does not crash
+        reason = f"{db.redacted_url}: {root_cause(error)}"
+        return [quality.reconciliation_unavailable(t.name, reason) for t in SOURCE_TABLES]
+    return [
+        quality.reconciliation(t.name, counted[t.name], silver_rows(spark, lake_root, t),
+                               open_quarantined_keys(spark, lake_root, t))
+        for t in SOURCE_TABLES
+    ]
+
+
+def commit_age_s(spark: SparkSession, path: str, now: float) -> float | None:
+    """Seconds since the latest commit of the Delta table at `path` (None: no table)."""
+    if not delta.exists(spark, path):
+        return None
+    latest = DeltaTable.forPath(spark, path).history(1).select(
+        F.col("timestamp").cast("double").alias("at")).first()
+    return None if latest is None else max(0.0, now - float(latest["at"]))
+
+
+def freshness_results(spark: SparkSession, settings: Settings) -> list[CheckResult]:
+    from condolake.pipelines.batch import GOLD_TABLES  # batch imports this module
+
+    now = time.time()
+    return [
+        quality.freshness(name, commit_age_s(
+            spark, table_path(settings.lake_path, Layer.GOLD, name), now),
+            settings.freshness_sla_s)
+        for name in GOLD_TABLES
+    ]
+
+
+def ingest_counts(spark: SparkSession, lake_root: str) -> list[IngestCounts]:
+    """Per-table counts of every succeeded ingest run (from ops/runs and ops/run_tables)."""
+    runs_path = table_path(lake_root, Layer.OPS, RUNS)
+    tables_path = table_path(lake_root, Layer.OPS, RUN_TABLES)
+    if not (delta.exists(spark, runs_path) and delta.exists(spark, tables_path)):
+        return []
+    runs = delta.read(spark, runs_path).where(
+        (F.col("status") == "succeeded") & F.col("job").isin(*sorted(quality.INGEST_JOBS))
+    ).select("run_id", "started_at")
+    per_table = delta.read(spark, tables_path).where(F.col("layer") == "silver").join(
+        runs, on="run_id", how="inner")
+    return [
+        IngestCounts(table=row["table"], run_id=row["run_id"], started_at=row["started_at"],
+                     rows_read=int(row["rows_read"]),
+                     rows_quarantined=int(row["rows_quarantined"]),
+                     rows_duplicate=int(row["rows_duplicate"]))
+        for row in per_table.select("table", "run_id", "started_at", "rows_read",
+                                    "rows_quarantined", "rows_duplicate").collect()
+    ]
+
+
+def table_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | None,
+                 unavailable: str | None = None) -> list[CheckResult]:
+    """Every table-level check, in a stable order."""
+    tables = [t.name for t in SOURCE_TABLES]
+    return [
+        *reconciliation_results(spark, settings.lake_path, db, unavailable),
+        *freshness_results(spark, settings),
+        *quality.rate_results(tables, quality.last_ingest(ingest_counts(spark, settings.lake_path)),
+                              settings.quarantine_rate_max, settings.duplicate_rate_max),
+    ]
+
+
+def configured_source(settings: Settings) -> tuple[SourceDatabase | None, str | None]:
+    """The source to reconcile with, without starting anything: CONDOLAKE_SOURCE_URL, or the
+    embedded server when it runs. Otherwise (None, why)."""
+    if settings.source_url:
+        return SourceDatabase(settings.source_url), None
+    from condolake.services.postgres import EmbeddedPostgres
+
+    server = EmbeddedPostgres(settings.state_path)
+    if server.is_running():
+        return SourceDatabase(server.url), None
+    return None, ("CONDOLAKE_SOURCE_URL is unset and the embedded PostgreSQL is not running "
+                  "(`condolake source start`)")
+
+
+def run_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | None = None,
+               progress: Progress | None = None) -> list[CheckResult]:
+    """`condolake check`: the table-level checks as a run of job `check`, appended to
+    ops/dq_results in one commit. The run succeeds when the checks ran, whatever they found;
+    the failed checks are in the results."""
+    unavailable = None
+    if db is None:
+        db, unavailable = configured_source(settings)
+    found: list[CheckResult] = []
+
+    def body(ctx: LoadContext, run: RunRecord) -> None:
+        found.extend(table_checks(ctx.spark, settings, db, unavailable))
+        write_results(ctx.spark, ctx.lake_root, run.run_id, run.job, found,
+                      dt.datetime.now(dt.UTC))
+
+    execute(spark, settings, CHECK_JOB, body, [], progress)
+    return found

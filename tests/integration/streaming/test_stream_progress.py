@@ -1,0 +1,178 @@
+"""ops/stream_progress: one row per (query, micro-batch), written by `condolake stream start`.
+
+Two `--once` runs over Kafka on a copy of the session's loaded lake (the `loaded_lake`
+fixture): the rows name each query, batch ids run 0, 1, 2, ... without a gap or a repeat
+across the runs, the Kafka queries' input rows add up to the records published, and the lag
+of each Kafka batch is what was left behind it. Then the recorder's dedupe on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from psycopg import sql
+from pyspark.sql import SparkSession
+from tests.integration.conftest import new_topic_prefix
+
+from condolake.config import Settings
+from condolake.lake.layout import Layer, table_path
+from condolake.pipelines.stream import StreamOptions, run_streams
+from condolake.pipelines.stream_progress import ProgressRecorder
+from condolake.services.kafka import LocalKafkaBroker, ensure_topics
+from condolake.services.postgres import SourceDatabase
+from condolake.source.event_sink import KafkaSink
+from condolake.source.simulator import Simulator
+from condolake.streaming.queries import KAFKA_BRONZE, KAFKA_SILVER, SILVER_GOLD, topics
+
+if TYPE_CHECKING:
+    from tests.integration.streaming.streams import LoadedLake
+
+PARTITIONS = 2
+MAX_OFFSETS = 700  # several micro-batches per run
+SEED = 77
+FIRST_EVENTS, SECOND_EVENTS = 1_500, 600
+KAFKA_QUERIES = (KAFKA_BRONZE, KAFKA_SILVER)
+
+
+@pytest.fixture(scope="module")
+def settings(base_settings: Settings, kafka_broker: LocalKafkaBroker,
+             tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    folder: Path = tmp_path_factory.mktemp("stream-progress")
+    settings = dataclasses.replace(
+        base_settings, lake_root=str(folder / "lake"), landing_dir=str(folder / "landing"),
+        state_dir=str(folder / "state"), kafka_bootstrap=kafka_broker.bootstrap,
+        kafka_topic_prefix=new_topic_prefix(), kafka_partitions=PARTITIONS,
+        stream_trigger_s=0.5, stream_max_offsets=MAX_OFFSETS)
+    ensure_topics(kafka_broker.bootstrap, topics(settings.kafka_topic_prefix), PARTITIONS)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def source(loaded_lake: LoadedLake, postgres: SourceDatabase,
+           settings: Settings) -> Iterator[SourceDatabase]:
+    """A copy of the loaded source (PostgreSQL's TEMPLATE) and of its lake."""
+    shutil.copytree(loaded_lake.lake, settings.lake_path)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with postgres.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(loaded_lake.source.database)))
+    try:
+        yield postgres.with_database(name)
+    finally:
+        with postgres.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def publish(db: SourceDatabase, settings: Settings, events: int, seed: int) -> int:
+    """Simulated source changes to Kafka; the number of records published."""
+    assert settings.kafka_bootstrap
+    with db.connect() as conn, KafkaSink(settings.kafka_bootstrap) as sink:
+        stats = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed
+                          ).run(20_000, events=events)
+    return stats.published
+
+
+def progress_rows(spark: SparkSession, settings: Settings) -> list[dict[str, Any]]:
+    rows = spark.read.format("delta").load(
+        table_path(settings.lake_path, Layer.OPS, "stream_progress")).collect()
+    return sorted((row.asDict() for row in rows), key=lambda r: (r["query"], r["batch_id"]))
+
+
+@pytest.fixture(scope="module")
+def two_runs(spark: SparkSession, settings: Settings,
+             source: SourceDatabase) -> tuple[list[int], list[list[dict[str, Any]]]]:
+    """Published records and the table's rows after each of two `--once` runs."""
+    published, snapshots = [], []
+    for events, seed in ((FIRST_EVENTS, SEED), (SECOND_EVENTS, SEED + 1)):
+        published.append(publish(source, settings, events, seed))
+        run_streams(spark, settings, settings.kafka_bootstrap,
+                    StreamOptions(once=True, landing=False))
+        snapshots.append(progress_rows(spark, settings))
+    return published, snapshots
+
+
+@pytest.mark.integration
+class TestStreamProgress:
+    def test_one_row_per_batch_contiguous_and_never_twice(
+        self, two_runs: tuple[list[int], list[list[dict[str, Any]]]],
+    ) -> None:
+        published, (first, second) = two_runs
+        assert {r["query"] for r in first} == {KAFKA_BRONZE, KAFKA_SILVER, SILVER_GOLD}
+        # The second run only added rows: the first run's are there unchanged, once.
+        assert [r for r in second if r["recorded_at"] <= max(f["recorded_at"] for f in first)
+                ] == first
+        for query in (KAFKA_BRONZE, KAFKA_SILVER, SILVER_GOLD):
+            rows = [r for r in second if r["query"] == query]
+            assert [r["batch_id"] for r in rows] == list(range(len(rows))), query
+            assert len({r["query_id"] for r in rows}) == 1, query  # same checkpoint
+            assert len({r["stream_run_id"] for r in rows}) == 2, query  # two starts
+            assert all(r["input_rows"] > 0 and r["duration_ms"] > 0 for r in rows), query
+
+    def test_kafka_queries_read_every_published_record(
+        self, two_runs: tuple[list[int], list[list[dict[str, Any]]]],
+    ) -> None:
+        published, (first, second) = two_runs
+        for query in KAFKA_QUERIES:
+            assert sum(r["input_rows"] for r in first if r["query"] == query) == published[0]
+            assert sum(r["input_rows"] for r in second if r["query"] == query) == sum(published)
+        bronze = [r for r in first if r["query"] == KAFKA_BRONZE]
+        assert len(bronze) >= 2  # maxOffsetsPerTrigger split the backlog
+
+    def test_kafka_lag_is_what_each_batch_left_behind(
+        self, settings: Settings, two_runs: tuple[list[int], list[list[dict[str, Any]]]],
+    ) -> None:
+        published, (first, second) = two_runs
+        bronze = [r for r in second if r["query"] == KAFKA_BRONZE]
+        read, lags = 0, []
+        for row in bronze:
+            read += row["input_rows"]
+            total = published[0] if read <= published[0] else sum(published)
+            lags.append((row["batch_id"], total - read))
+        assert [(r["batch_id"], r["lag"]) for r in bronze] == lags
+        # The end offsets as Spark reported them: per topic and partition, summing to the
+        # records read so far.
+        last = json.loads(bronze[-1]["source_end_offsets"])
+        assert sorted(last[0]) == sorted(topics(settings.kafka_topic_prefix))
+        assert sum(int(o) for t in last[0].values() for o in t.values()) == sum(published)
+        assert {r["lag"] for r in second if r["query"] != KAFKA_BRONZE} == {None}
+
+
+class FakeQuery:
+    """What the recorder reads of a StreamingQuery: its name and recent progress."""
+
+    def __init__(self, name: str, progresses: list[dict[str, Any]]) -> None:
+        self.name = name
+        self.recentProgress = progresses
+
+
+def report(batch_id: int) -> dict[str, Any]:
+    return {"id": "q-1", "runId": "r-1", "name": "kafka_bronze", "batchId": batch_id,
+            "timestamp": f"2026-11-26T08:00:0{batch_id}.000Z", "numInputRows": 10,
+            "durationMs": {"addBatch": 5, "triggerExecution": 9}, "sources": []}
+
+
+@pytest.mark.integration
+def test_recorder_flushes_each_batch_once_across_flushes_and_restarts(
+    spark: SparkSession, tmp_path: Path,
+) -> None:
+    lake = str(tmp_path / "lake")
+    query = FakeQuery("kafka_bronze", [report(0), report(1)])
+    recorder = ProgressRecorder(spark, lake)
+    assert recorder.flush([query]) == 2  # type: ignore[list-item]
+    assert recorder.flush([query]) == 0  # type: ignore[list-item]
+    query.recentProgress.append(report(2))
+    assert recorder.flush([query]) == 1  # type: ignore[list-item]
+    restarted = ProgressRecorder(spark, lake)  # a new process: seeded from the table
+    assert restarted.flush([query]) == 0  # type: ignore[list-item]
+    rows = spark.read.format("delta").load(f"{lake}/ops/stream_progress").collect()
+    assert sorted((r["query_id"], r["batch_id"]) for r in rows) == [
+        ("q-1", 0), ("q-1", 1), ("q-1", 2)]
+    assert {r["batch_at"].astimezone(dt.UTC).second for r in rows} == {0, 1, 2}
