@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from condolake.lake.types import struct
+from condolake.transforms.gold import GOLD_MONEY_TYPE
+
+# The output contract of the transform below, as stored in gold (documented in the data
+# dictionary; a unit test checks the transform's output against it).
+TRANSACOES_DIARIAS_POR_TIPO_SCHEMA: StructType = struct(
+    "data_transacao: date, tipo: string, quantidade_transacoes: long, "
+    f"valor_total: {GOLD_MONEY_TYPE}"
+)
 
 
 def transacoes_diarias_por_tipo(imoveis: DataFrame, transacoes: DataFrame) -> DataFrame:

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
-from condolake.transforms.gold import zero_brl
+from condolake.lake.types import struct
+from condolake.transforms.gold import GOLD_MONEY_TYPE, zero_brl
+
+# The output contract of the transform below, as stored in gold (documented in the data
+# dictionary; a unit test checks the transform's output against it).
+TRANSACOES_POR_CONDOMINIO_SCHEMA: StructType = struct(
+    "condominio_id: int, nome: string, quantidade_transacoes: long, "
+    f"valor_total: {GOLD_MONEY_TYPE}"
+)
 
 
 def transacoes_por_condominio(
