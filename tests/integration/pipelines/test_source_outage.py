@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from pyspark.sql import SparkSession
 from tests.integration.conftest import running_postgres
+from tests.integration.pipelines.run_cli import for_short_lived_driver
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
@@ -83,7 +84,7 @@ def test_outage_mid_ingest_exits_nonzero_and_leaves_lake_untouched(
         append_transactions(conn, count=NEW_TRANSACTIONS, seed=12)
     before = snapshot(spark, settings.lake_path)
 
-    env = {
+    env = for_short_lived_driver({
         **os.environ,
         "CONDOLAKE_SOURCE_URL": db.url,
         "CONDOLAKE_LAKE_ROOT": settings.lake_path,
@@ -93,7 +94,7 @@ def test_outage_mid_ingest_exits_nonzero_and_leaves_lake_untouched(
         "CONDOLAKE_SPARK_DRIVER_MEMORY": "1g",
         "CONDOLAKE_JDBC_PARTITIONS": "1",
         "CONDOLAKE_JDBC_FETCHSIZE": "100",
-    }
+    })
     fired, done = threading.Event(), threading.Event()
     killer = threading.Thread(target=kill_when_reading, args=(server, db, fired, done))
     killer.start()

@@ -6,29 +6,61 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from psycopg import sql
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from tests.integration.pipelines.run_cli import for_short_lived_driver
 
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.lake.layout import Layer, checkpoint_path, table_path
 from condolake.pipelines.batch import GOLD_TABLES
 from condolake.services.kafka import ensure_topics
 from condolake.services.postgres import SourceDatabase
 from condolake.source.event_sink import KafkaSink
 from condolake.source.simulator import SimulationStats, Simulator
 from condolake.streaming.queries import topics
+from condolake.streaming.status import last_committed_batch
 
-TRIGGER_S = 1.0
+# Shorter than production's 5 s: a scenario waits for a few micro-batches in a row.
+TRIGGER_S = 0.5
 PARTITIONS = 2
-POLL_S = 0.5
+POLL_S = 0.2  # the conditions polled read small files; the Spark ones are gated on commits
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedLake:
+    """A source database and the lake one `batch` made of it; scenarios work on copies."""
+
+    source: SourceDatabase
+    lake: Path
+
+
+@contextlib.contextmanager
+def copy_of(loaded: LoadedLake, server: SourceDatabase, settings: Settings
+            ) -> Iterator[SourceDatabase]:
+    """A new database and lake exactly as the batch load left them (the source copied by
+    PostgreSQL itself, CREATE DATABASE ... TEMPLATE; the lake file by file: Delta logs name
+    their files relative to the table); the database is dropped on exit."""
+    shutil.copytree(loaded.lake, settings.lake_path)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with server.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(loaded.source.database)))
+    try:
+        yield server.with_database(name)
+    finally:
+        with server.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def stream_settings(base: Settings, folder: Path, prefix: str, bootstrap: str) -> Settings:
@@ -91,9 +123,13 @@ STREAM_CLI_SETTINGS = ("lake_root", "state_dir", "landing_dir", "jar_cache", "ka
 
 class StreamProcess:
     """`condolake stream start` in a child process of its own group (so SIGKILL takes the
-    JVM down with it, as a crash of the machine's process would)."""
+    JVM down with it, as a crash of the machine's process would). A `short_lived` one, killed
+    seconds after its queries start, gets a JVM tuned to start fast (run_cli.py)."""
 
-    def __init__(self, settings: Settings, cwd: Path, *arguments: str) -> None:
+    started: list[StreamProcess] = []  # every one of the session, see kill_leftover_streams
+
+    def __init__(self, settings: Settings, cwd: Path, *arguments: str,
+                 short_lived: bool = False) -> None:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("CONDOLAKE_")}
         environment.update({f"CONDOLAKE_{name.upper()}": str(getattr(settings, name))
                             for name in STREAM_CLI_SETTINGS})
@@ -102,9 +138,11 @@ class StreamProcess:
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "condolake.cli", "stream", "start", *arguments],
-            cwd=cwd, env=environment, stdout=self._log_file, stderr=subprocess.STDOUT,
+            cwd=cwd, env=for_short_lived_driver(environment) if short_lived else environment,
+            stdout=self._log_file, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        StreamProcess.started.append(self)
 
     def kill(self) -> None:
         """SIGKILL to the whole group: Python driver and Spark's JVM at once."""
@@ -127,6 +165,13 @@ class StreamProcess:
         return self.log.read_text()
 
 
+def kill_leftover_streams() -> None:
+    """SIGKILL to the group of every stream process started so far (a no-op for those that
+    ended): one a failed test left behind would load the cores for the rest of the session."""
+    while StreamProcess.started:
+        StreamProcess.started.pop().kill()
+
+
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     """Polls `condition` until it holds; fails the test with `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
@@ -134,6 +179,26 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(POLL_S)
+
+
+def on_each_commit(settings: Settings, query: str, check: Callable[[], bool]
+                   ) -> Callable[[], bool]:
+    """`check` as a polled condition that only asks again once `query` has committed a new
+    micro-batch (its writes are visible before its checkpoint commit), so a Spark read of the
+    lake runs once per micro-batch, not every poll. For a condition that stays true once it
+    holds (nothing else writes): after the first success it answers True without asking."""
+    checkpoint = Path(checkpoint_path(settings.lake_path, query))
+    checked: list[int | None] = [None]
+    held = [False]
+
+    def condition() -> bool:
+        committed = last_committed_batch(checkpoint)
+        if not held[0] and committed is not None and committed != checked[0]:
+            checked[0] = committed
+            held[0] = check()
+        return held[0]
+
+    return condition
 
 
 def stream_pid(settings: Settings) -> int | None:

@@ -1,9 +1,9 @@
 """Kafka change events -> bronze -> silver -> gold, against the real broker and PostgreSQL.
 
-One scenario, in order: a batch load, then simulated changes with chaos (malformed, duplicate,
-late and out-of-order events, rule-breaking rows) streamed through every layer; a second
-stream run with nothing new; then changes produced while no stream runs, picked up from the
-checkpoint.
+One scenario, in order: a batch load (a copy of the session's), then simulated changes with
+chaos (malformed, duplicate, late and out-of-order events, rule-breaking rows) streamed through
+every layer; a second stream run with nothing new; then changes produced while no stream runs,
+picked up from the checkpoint.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pyspark.sql import SparkSession
-from tests.integration.conftest import new_database, new_topic_prefix
+from tests.integration.conftest import new_topic_prefix
 from tests.integration.pipelines.reconcile import expected_gold, expected_valid_ids
 from tests.integration.streaming.streams import (
+    LoadedLake,
+    copy_of,
     create_topics,
     gold_rows,
     silver_ids,
@@ -29,14 +31,11 @@ from tests.integration.streaming.streams import (
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
-from condolake.pipelines.batch import batch
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.postgres import SourceDatabase
-from condolake.source.generator import generate
 from condolake.source.simulator import SimulationStats
 
-SCALE = 0.01  # 1 condominio, 200 moradores, 300 imoveis, 10 000 transacoes
 SEED = 20261126
 EVENTS = 3_000
 CHAOS = 0.05
@@ -45,14 +44,6 @@ JOB = "stream:kafka_silver"
 
 def today(settings: Settings) -> dt.date:
     return dt.datetime.now(ZoneInfo(settings.timezone)).date()
-
-
-@pytest.fixture(scope="module")
-def source(postgres: SourceDatabase) -> Iterator[SourceDatabase]:
-    with new_database(postgres) as database:
-        with database.connect() as conn:
-            generate(conn, scale=SCALE, seed=SEED)
-        yield database
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +56,16 @@ def settings(base_settings: Settings, kafka_broker: LocalKafkaBroker,
 
 
 @pytest.fixture(scope="module")
+def source(loaded_lake: LoadedLake, postgres: SourceDatabase,
+           settings: Settings) -> Iterator[SourceDatabase]:
+    """This module's source, and its lake as the batch load left it."""
+    with copy_of(loaded_lake, postgres, settings) as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
 def first_stream(spark: SparkSession, settings: Settings,
                  source: SourceDatabase) -> Iterator[SimulationStats]:
-    batch(spark, settings, source)
     stats = simulate(source, settings, events=EVENTS, seed=SEED, chaos=CHAOS)
     run_streams(spark, settings, settings.kafka_bootstrap, StreamOptions(once=True))
     yield stats
