@@ -97,7 +97,10 @@ class StatusFile:
         staging.replace(self.path)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists (it may belong to another user)."""
+    if not pid:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -120,7 +123,7 @@ def read_states(settings: Settings, names: Iterable[str]) -> tuple[bool, list[Qu
     document: dict[str, Any] = {}
     if status_path.exists():
         document = json.loads(status_path.read_text())
-    alive = bool(document.get("running")) and _process_alive(int(document.get("pid", 0)))
+    alive = bool(document.get("running")) and process_alive(int(document.get("pid", 0)))
     reported = {query["name"]: query for query in document.get("queries", [])}
     states = []
     for name in names:

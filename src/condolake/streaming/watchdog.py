@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ from typing import Any
 
 from condolake.config import Settings
 from condolake.streaming.queries import KAFKA_BRONZE, KAFKA_SILVER, LANDING_SILVER
+from condolake.streaming.status import process_alive
 
 STATUS_FILE = "status.json"
 RESTART_FILE = "watchdog-restart.json"  # the last restart: pid, when, command
@@ -179,18 +179,6 @@ def restart_arguments(document: Mapping[str, Any] | None) -> list[str]:
 
 
 # --- I/O: the status file, the process table, the restart -----------------------------------
-
-
-def process_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def stream_folder(settings: Settings) -> Path:
