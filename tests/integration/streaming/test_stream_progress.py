@@ -11,31 +11,29 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from psycopg import sql
 from pyspark.sql import SparkSession
 from tests.integration.conftest import new_topic_prefix
+from tests.integration.streaming.streams import (
+    LoadedLake,
+    copy_of,
+    create_topics,
+    simulate,
+    stream_settings,
+)
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.pipelines.stream_progress import ProgressRecorder
-from condolake.services.kafka import LocalKafkaBroker, ensure_topics
+from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.postgres import SourceDatabase
-from condolake.source.event_sink import KafkaSink
-from condolake.source.simulator import Simulator
 from condolake.streaming.queries import KAFKA_BRONZE, KAFKA_SILVER, SILVER_GOLD, topics
 
-if TYPE_CHECKING:
-    from tests.integration.streaming.streams import LoadedLake
-
-PARTITIONS = 2
 MAX_OFFSETS = 700  # several micro-batches per run
 SEED = 77
 FIRST_EVENTS, SECOND_EVENTS = 1_500, 600
@@ -47,11 +45,9 @@ def settings(base_settings: Settings, kafka_broker: LocalKafkaBroker,
              tmp_path_factory: pytest.TempPathFactory) -> Settings:
     folder: Path = tmp_path_factory.mktemp("stream-progress")
     settings = dataclasses.replace(
-        base_settings, lake_root=str(folder / "lake"), landing_dir=str(folder / "landing"),
-        state_dir=str(folder / "state"), kafka_bootstrap=kafka_broker.bootstrap,
-        kafka_topic_prefix=new_topic_prefix(), kafka_partitions=PARTITIONS,
-        stream_trigger_s=0.5, stream_max_offsets=MAX_OFFSETS)
-    ensure_topics(kafka_broker.bootstrap, topics(settings.kafka_topic_prefix), PARTITIONS)
+        stream_settings(base_settings, folder, new_topic_prefix(), kafka_broker.bootstrap),
+        stream_max_offsets=MAX_OFFSETS)
+    create_topics(settings)
     return settings
 
 
@@ -59,25 +55,8 @@ def settings(base_settings: Settings, kafka_broker: LocalKafkaBroker,
 def source(loaded_lake: LoadedLake, postgres: SourceDatabase,
            settings: Settings) -> Iterator[SourceDatabase]:
     """A copy of the loaded source (PostgreSQL's TEMPLATE) and of its lake."""
-    shutil.copytree(loaded_lake.lake, settings.lake_path)
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with postgres.connect(autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(loaded_lake.source.database)))
-    try:
-        yield postgres.with_database(name)
-    finally:
-        with postgres.connect(autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def publish(db: SourceDatabase, settings: Settings, events: int, seed: int) -> int:
-    """Simulated source changes to Kafka; the number of records published."""
-    assert settings.kafka_bootstrap
-    with db.connect() as conn, KafkaSink(settings.kafka_bootstrap) as sink:
-        stats = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed
-                          ).run(20_000, events=events)
-    return stats.published
+    with copy_of(loaded_lake, postgres, settings) as db:
+        yield db
 
 
 def progress_rows(spark: SparkSession, settings: Settings) -> list[dict[str, Any]]:
@@ -92,7 +71,7 @@ def two_runs(spark: SparkSession, settings: Settings,
     """Published records and the table's rows after each of two `--once` runs."""
     published, snapshots = [], []
     for events, seed in ((FIRST_EVENTS, SEED), (SECOND_EVENTS, SEED + 1)):
-        published.append(publish(source, settings, events, seed))
+        published.append(simulate(source, settings, events=events, seed=seed).published)
         run_streams(spark, settings, settings.kafka_bootstrap,
                     StreamOptions(once=True, landing=False))
         snapshots.append(progress_rows(spark, settings))
