@@ -789,13 +789,12 @@ def build_parser() -> argparse.ArgumentParser:
                               help="size of the generated source (default 0.01)")
     bench_stream.add_argument("--events", type=int, default=200_000,
                               help="backlog for the throughput phase (default 200000)")
-    bench_stream.add_argument("--rate", type=float, default=500.0,
-                              help="events per second in the latency phase (default 500)")
+    bench_stream.add_argument("--rate", type=float, default=1000.0,
+                              help="events per second in the latency phase (default 1000)")
     bench_stream.add_argument("--duration", type=float, default=60.0, metavar="SECONDS",
                               help="production time of the latency phase (default 60)")
-    bench_stream.add_argument("--trigger", type=float, default=None, metavar="SECONDS",
-                              help="trigger interval of the latency phase "
-                                   "(default: CONDOLAKE_STREAM_TRIGGER_S)")
+    bench_stream.add_argument("--trigger", type=float, default=2.0, metavar="SECONDS",
+                              help="trigger interval of the latency phase (default 2)")
     bench_stream.add_argument("--seed", type=int, default=42)
     bench_stream.add_argument("--output", default="bench/results")
     bench_serve = add("serve", cmd_bench_serve,

@@ -6,8 +6,11 @@ server of CONDOLAKE_SOURCE_URL), generated once; then
 1. a binary COPY of the four tables on one connection (the plain extraction cost),
 2. DuckDB attaching the source and building silver + the three gold tables,
 3. `condolake batch` on a fresh lake, with its stages read from its progress messages,
+   its gold compared with DuckDB's,
 4. then, in the same (now warm) SparkSession, the batch's JDBC reads alone into a no-op sink:
-   what the JDBC transfer costs without the bronze write.
+   what the JDBC transfer costs without the bronze write,
+5. `condolake batch` again with nothing new in the source, and once more after appending
+   INCREMENTAL_SHARE new transacoes: what a re-run costs next to the full load.
 
 The baselines and the JDBC read run BASELINE_RUNS times (the best counts), the batch once.
 Results go to `<output_dir>/batch-scale<N>-<YYYYmmdd-HHMMSS>.{json,md}`; the Markdown is also
@@ -33,11 +36,13 @@ from condolake.bench.measure import (
     BENCH_DATABASE,
     BatchRun,
     PreparedSource,
+    Reruns,
     bench_database,
     measure_batch,
     measure_copy,
     measure_duckdb,
     measure_jdbc_read,
+    measure_reruns,
     prepare_source,
     start_spark,
 )
@@ -57,7 +62,7 @@ from condolake.errors import ConfigError
 from condolake.lake.layout import Layer, table_path
 from condolake.pipelines.batch import GOLD_TABLES
 from condolake.services.postgres import source_database
-from condolake.source.tables import SOURCE_TABLES
+from condolake.source.tables import SOURCE_TABLES, TRANSACOES
 
 Progress = Callable[[str], None]
 BASELINE_RUNS = 2
@@ -102,6 +107,7 @@ class Measured:
     spark_start_s: float
     batch: BatchRun
     jdbc_read: Timing
+    reruns: Reruns
     gold: tuple[GoldCheck, ...]
     versions: Versions
     notes: tuple[str, ...]
@@ -150,16 +156,19 @@ def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
         try:
             say(f"Spark started in {spark_start_s:.1f} s; running condolake batch")
             batch_run = measure_batch(spark, lake_settings, db, say)
+            # Before the re-runs change the source: DuckDB read it as the full load did.
+            gold_paths = {name: table_path(lake_settings.lake_path, Layer.GOLD, name)
+                          for name in GOLD_TABLES}
+            gold, gold_note = _compare(duck_file, folders.duckdb, gold_paths)
             jdbc_read = measure_jdbc_read(spark, lake_settings, db, BASELINE_RUNS, say)
+            reruns = measure_reruns(spark, lake_settings, db,
+                                    prepared.generation.rows[TRANSACOES.name], seed, say)
         finally:
             spark.stop()
         found_versions = versions(db)
-    gold_paths = {name: table_path(lake_settings.lake_path, Layer.GOLD, name)
-                  for name in GOLD_TABLES}
-    gold, gold_note = _compare(duck_file, folders.duckdb, gold_paths)
     notes = _notes(settings, run_date, batch_run, gold_note)
     return Measured(prepared, copy, copy_bytes, duck, spark_start_s, batch_run, jdbc_read,
-                    gold, found_versions, notes)
+                    reruns, gold, found_versions, notes)
 
 
 def _compare(duck_file: Path, extension_folder: Path,
@@ -178,7 +187,9 @@ def _notes(settings: Settings, run_date: dt.date, batch_run: BatchRun,
         f"Source: {source}, database {BENCH_DATABASE}, generated with 2 % invalid rows.",
         f"Baselines: best of {BASELINE_RUNS} runs each, after generation (warm PostgreSQL "
         "cache); the Spark batch ran once, first run on an empty lake, right after them; "
-        f"the JDBC read alone ran {BASELINE_RUNS} times after the batch.",
+        f"the JDBC read alone ran {BASELINE_RUNS} times after the batch; then the batch ran "
+        "again with no change in the source, and once more after new transacoes were "
+        "appended (the same SparkSession, warm).",
         "Stages come from the batch's progress messages; a load's start is its message "
         "minus the seconds the run record gives it.",
     ]
@@ -217,5 +228,7 @@ def _result(settings: Settings, scale: float, seed: int, started_at: dt.datetime
         spark_start_s=measured.spark_start_s, batch_s=batch_run.seconds,
         stages=tuple(batch_stages(batch_run.events, batch_run.seconds, loads)),
         jdbc_extract_s=precise, jdbc_extract_loose_s=loose, jdbc_read=measured.jdbc_read,
-        gold=measured.gold, notes=notes,
+        gold=measured.gold, rerun_s=measured.reruns.no_change_s,
+        incremental_s=measured.reruns.incremental_s,
+        incremental_rows=measured.reruns.appended, notes=notes,
     )

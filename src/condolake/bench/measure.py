@@ -14,14 +14,14 @@ from pyspark.sql import SparkSession
 
 from condolake.bench.copy_baseline import copy_all
 from condolake.bench.duckdb_baseline import duckdb_gold
-from condolake.bench.model import Timing
+from condolake.bench.model import INCREMENTAL_SHARE, Timing
 from condolake.bench.stages import Event
 from condolake.config import Settings
 from condolake.ingestion.postgres import key_range, read_table
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.batch import batch
 from condolake.services.postgres import SourceDatabase
-from condolake.source.generator import GenerationReport, generate
+from condolake.source.generator import GenerationReport, append_transactions, generate
 from condolake.source.tables import SOURCE_TABLES
 from condolake.spark import build_spark
 
@@ -144,3 +144,24 @@ def measure_jdbc_read(spark: SparkSession, settings: Settings, db: SourceDatabas
         seconds.append(time.perf_counter() - started)
         progress(f"Spark JDBC read -> noop {attempt}/{runs}: {seconds[-1]:.2f} s")
     return Timing(tuple(seconds))
+
+
+@dataclass(frozen=True)
+class Reruns:
+    no_change_s: float  # the batch again, nothing new in the source
+    incremental_s: float  # the batch after `appended` new transacoes
+    appended: int
+
+
+def measure_reruns(spark: SparkSession, settings: Settings, db: SourceDatabase,
+                   transacoes: int, seed: int, progress: Progress) -> Reruns:
+    """After a full load: `condolake batch` with no source change, then after appending
+    INCREMENTAL_SHARE of `transacoes` new ones (each timed from the call to its return)."""
+    progress("re-run: condolake batch with no change in the source")
+    no_change = measure_batch(spark, settings, db, progress)
+    appended = max(1, round(transacoes * INCREMENTAL_SHARE))
+    with db.connect() as conn:
+        append_transactions(conn, count=appended, seed=seed + 1)
+    progress(f"incremental: {appended:,} new transacoes appended; condolake batch")
+    incremental = measure_batch(spark, settings, db, progress)
+    return Reruns(no_change.seconds, incremental.seconds, appended)

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 # the whole `condolake batch` within 10x DuckDB computing the same gold tables.
 JDBC_VS_COPY_TARGET = 3.0
 BATCH_VS_DUCKDB_TARGET = 10.0
+# A re-run costs in proportion to what changed: with nothing new at most this share of the
+# full first load, after 1 % new transactions at most that one.
+RERUN_VS_FULL_TARGET = 0.10
+INCREMENTAL_VS_FULL_TARGET = 0.15
+INCREMENTAL_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,9 @@ class BatchBenchmark:
     jdbc_extract_loose_s: float  # first "reading" -> first "<table>: N read" message
     jdbc_read: Timing  # the JDBC read alone into a no-op sink, after the batch (warm JVM)
     gold: tuple[GoldCheck, ...]
+    rerun_s: float  # `condolake batch` again right after, with no change in the source
+    incremental_s: float  # and once more after INCREMENTAL_SHARE new transacoes
+    incremental_rows: int  # the transacoes appended before the incremental run
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -120,6 +128,14 @@ class BatchBenchmark:
     @property
     def batch_vs_duckdb(self) -> float:
         return ratio(self.batch_s, self.duckdb.seconds)
+
+    @property
+    def rerun_vs_full(self) -> float:
+        return ratio(self.rerun_s, self.batch_s)
+
+    @property
+    def incremental_vs_full(self) -> float:
+        return ratio(self.incremental_s, self.batch_s)
 
 
 def ratio(numerator: float, denominator: float) -> float:

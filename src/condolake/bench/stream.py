@@ -48,6 +48,7 @@ from condolake.bench.stream_measure import (
     bench_database,
     bench_topics,
     gold_batches,
+    kafka_lag_now,
     last_batch,
     query_times,
     silver_inserts,
@@ -56,6 +57,9 @@ from condolake.bench.stream_measure import (
     workspace,
 )
 from condolake.bench.stream_model import (
+    DEFAULT_DURATION_S,
+    DEFAULT_RATE,
+    DEFAULT_TRIGGER_S,
     Latency,
     StreamBenchmark,
     StreamSetup,
@@ -83,6 +87,7 @@ BUSY_LOAD_PER_CPU = 0.5
 # Fast enough to build the backlog quickly, small enough per tick (TICK_S) for one statement.
 BACKLOG_RATE = 50_000.0
 KAFKA_QUERIES = (queries.KAFKA_BRONZE, queries.KAFKA_SILVER, queries.SILVER_GOLD)
+KAFKA_READER = queries.KAFKA_BRONZE  # the query that reads the topics
 # Phase 2: production starts once every query has finished its first trigger (within
 # START_TIMEOUT_S); the queries stop once drained, at the latest this long after production.
 START_TIMEOUT_S = 120.0
@@ -121,17 +126,16 @@ def run_stream_benchmark(
     *,
     scale: float = 0.01,
     events: int = 200_000,
-    rate: float = 500.0,
-    duration_s: float = 60.0,
-    trigger_s: float | None = None,
+    rate: float = DEFAULT_RATE,
+    duration_s: float = DEFAULT_DURATION_S,
+    trigger_s: float = DEFAULT_TRIGGER_S,
     seed: int = 42,
     output_dir: Path,
     progress: Progress | None = None,
 ) -> StreamBenchmark:
     """Runs the benchmark, writes its JSON and Markdown to `output_dir`, prints the Markdown."""
     say = progress or _quiet
-    params = StreamParams(scale, events, rate, duration_s,
-                          settings.stream_trigger_s if trigger_s is None else trigger_s, seed)
+    params = StreamParams(scale, events, rate, duration_s, trigger_s, seed)
     _check(params)
     started_at = dt.datetime.now().replace(microsecond=0)
     load_before = load_average()
@@ -252,13 +256,16 @@ def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: Ev
     recorder = RecordingSink(sink, topic_name(settings.kafka_topic_prefix, TRANSACOES.name))
     simulator = Simulator(conn, recorder, prefix=settings.kafka_topic_prefix,
                           seed=params.seed + 1, today=_today(settings))
+    lag_at_end: list[int | None] = [None]
 
     def produce(stop: threading.Event) -> None:
         say(f"phase 2: producing {params.rate:g} events/s for {params.duration_s:g} s "
             f"(trigger {params.trigger_s:g} s)")
         simulator.run(params.rate, duration_s=params.duration_s, progress=say,
                       stop=stop.is_set)
-        say("phase 2: production done; waiting until everything is in gold")
+        lag_at_end[0] = kafka_lag_now(settings.kafka_bootstrap or "", lake, KAFKA_READER)
+        say(f"phase 2: production done (Kafka lag {lag_at_end[0]}); waiting until everything "
+            "is in gold")
 
     say("phase 2: starting the three Kafka queries")
     run = run_continuously(spark, settings, settings.kafka_bootstrap or "", produce,
@@ -278,6 +285,7 @@ def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: Ev
         drained=run.drained,
         gold_batches=len([b for b in batches if b.visible_at is not None]),
         end_to_end=lat.summarize(sample.end_to_end), to_silver=lat.summarize(sample.to_silver),
+        kafka_lag_at_end=lag_at_end[0],
     )
 
 

@@ -22,6 +22,7 @@ from condolake.bench.latency import GoldBatch, batch_commit_times, source_offset
 from condolake.bench.stream_model import QueryTime
 from condolake.errors import ConfigError
 from condolake.lake.layout import Layer, checkpoint_path, table_path
+from condolake.monitoring.health import end_offsets, kafka_lag, read_checkpoint
 from condolake.pipelines.batch import GOLD_TABLES
 from condolake.pipelines.stream import StreamReport
 from condolake.services.kafka import ensure_topics
@@ -113,6 +114,17 @@ class RecordingSink:
 
 def _checkpoint(lake_root: str, query: str) -> Path:
     return Path(checkpoint_path(lake_root, query))
+
+
+def kafka_lag_now(bootstrap: str, lake_root: str, query: str, timeout_s: float = 10.0
+                  ) -> int | None:
+    """Offsets on the broker that `query` has not taken into a micro-batch yet (None: it has
+    no Kafka offsets in its checkpoint)."""
+    _, taken = read_checkpoint(Path(checkpoint_path(lake_root, query)))
+    if not taken:
+        return None
+    topics = sorted({topic for topic, _ in taken})
+    return kafka_lag(taken, end_offsets(bootstrap, topics, timeout_s))
 
 
 def committed_batches(lake_root: str, query: str) -> dict[int, float]:

@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 
 from condolake.bench.model import Machine, Timing, Versions, ratio
 
-# The targets of the issue (benchmarked, not tested): events from Kafka into gold at this rate
-# at least, and a 95th latency percentile within the trigger interval plus this slack.
+# The targets (benchmarked, not tested): events from Kafka into gold at this rate at least,
+# and, at DEFAULT_RATE events/s with a DEFAULT_TRIGGER_S trigger, a 95th percentile of
+# publish -> gold within LATENCY_TARGET_S.
 THROUGHPUT_TARGET_EVENTS_S = 20_000.0
-LATENCY_SLACK_S = 2.0
+LATENCY_TARGET_S = 10.0
+DEFAULT_RATE = 1_000.0
+DEFAULT_TRIGGER_S = 2.0
+DEFAULT_DURATION_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ class Latency:
     gold_batches: int  # silver_gold micro-batches that ran while measuring
     end_to_end: Percentiles  # publish -> the gold commit that covers the row
     to_silver: Percentiles  # publish -> the silver commit that inserted the row
+    # Kafka offsets published but not yet taken by the stream when production ended (None:
+    # not known); a stream that keeps up has at most a trigger's worth or so.
+    kafka_lag_at_end: int | None = None
 
     @property
     def achieved_rate(self) -> float:
@@ -101,7 +108,7 @@ class Latency:
 
     @property
     def target_s(self) -> float:
-        return latency_target_s(self.trigger_s)
+        return LATENCY_TARGET_S
 
 
 @dataclass(frozen=True)
@@ -120,15 +127,11 @@ class StreamBenchmark:
     notes: tuple[str, ...] = field(default=())
 
 
-def latency_target_s(trigger_s: float) -> float:
-    return trigger_s + LATENCY_SLACK_S
-
-
 def throughput_met(throughput: Throughput) -> bool:
     return throughput.events_per_s >= THROUGHPUT_TARGET_EVENTS_S
 
 
 def latency_met(latency: Latency) -> bool:
-    """p95 within trigger + slack; never met without a measured row."""
+    """p95 within the target; never met without a measured row."""
     p95 = latency.end_to_end.p95
     return p95 is not None and not math.isinf(p95) and p95 <= latency.target_s

@@ -47,6 +47,9 @@ def fixed_result(**changes: object) -> BatchBenchmark:
         "jdbc_read": Timing((1.5, 1.2)),
         "gold": (GoldCheck("transacoes_por_morador", 9_800, 9_800, 0),
                  GoldCheck("transacoes_diarias_por_tipo", 120, 121, 1)),
+        "rerun_s": 3.0,
+        "incremental_s": 8.0,
+        "incremental_rows": 5_000,
         "notes": ("Source: embedded.",),
     }
     values.update(changes)
@@ -96,6 +99,8 @@ Generated in 12.35 s, then VACUUM ANALYZE in 0.50 s.
 | condolake batch, end to end | 40.00 | 1 run | fresh lake; bronze, silver, quarantine, gold, ops |
 | of which JDBC extract (4 tables -> bronze) | 7.00 | 1 run | first "reading" message to the start of the first load |
 | Spark JDBC read alone, 4 tables -> no-op sink | 1.20 | best of 2 (1.50, 1.20) | same options as the batch; after it (warm JVM) |
+| condolake batch re-run, no source change | 3.00 | 1 run | right after the full load |
+| condolake batch re-run, new transacoes | 8.00 | 1 run | 5,000 transacoes appended first |
 
 ## Spark batch stages
 
@@ -121,6 +126,8 @@ Generated in 12.35 s, then VACUUM ANALYZE in 0.50 s.
 | JDBC extract incl. first load (loose) / COPY | 4.0× | ≤ 3× | no |
 | Spark JDBC read alone / COPY | 0.6× | (≤ 3×) | yes |
 | condolake batch / DuckDB | 13.3× | ≤ 10× | no |
+| re-run with no source change / full load | 7.5 % | ≤ 10.0 % | yes |
+| re-run after 1 % new transacoes / full load | 20.0 % | ≤ 15.0 % | no |
 
 ## Gold: DuckDB against Spark
 
@@ -158,8 +165,13 @@ def test_json_carries_best_times_ratios_and_targets() -> None:
     assert document["ratios"] == {"jdbc_extract_vs_copy": 3.5,
                                   "jdbc_extract_loose_vs_copy": 4.0,
                                   "jdbc_read_vs_copy": 0.6,
-                                  "batch_vs_duckdb": 13.333}
+                                  "batch_vs_duckdb": 13.333,
+                                  "rerun_vs_full": 0.075,
+                                  "incremental_vs_full": 0.2}
     assert document["targets"]["batch_vs_duckdb"] == {"max": 10.0, "met": False}
+    assert document["targets"]["rerun_vs_full"] == {"max": 0.1, "met": True}
+    assert document["targets"]["incremental_vs_full"] == {"max": 0.15, "met": False}
+    assert (document["rerun_s"], document["incremental_s"]) == (3.0, 8.0)
     assert document["stage_groups"] == {"extract": 7.0, "silver": 20.0, "gold": 10.0,
                                         "overhead": 3.0}
     assert document["machine"]["load_before"] == [0.5, 1.0, 1.5]
