@@ -397,13 +397,13 @@ def cmd_stream_watchdog(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stream_reset(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.pipelines.stream_silver import CDC_SOURCE, LANDING_SOURCE, forget_positions
     from condolake.spark import build_spark
-    from condolake.streaming.queries import KAFKA_SILVER, LANDING_SILVER
+    from condolake.streaming.queries import KAFKA, LANDING
     from condolake.streaming.reset import queries_to_reset, reset_checkpoints
 
     names = queries_to_reset(args.query)
     for path in reset_checkpoints(settings, names):
         progress(f"removed checkpoint {path}")
-    sources = {KAFKA_SILVER: CDC_SOURCE, LANDING_SILVER: LANDING_SOURCE}
+    sources = {KAFKA: CDC_SOURCE, LANDING: LANDING_SOURCE}
     forgotten = [sources[name] for name in names if name in sources]
     if forgotten:
         spark = build_spark(settings, "condolake-stream-reset", progress=progress)
@@ -700,8 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "delete a query's checkpoint so it starts over (a silver query also forgets "
                 "its source's per-key positions and applies every change again, in commit "
                 "order); only while no stream runs", stream_commands)
-    reset.add_argument("query", help="query name (kafka_bronze, kafka_silver, landing_silver, "
-                                     "silver_gold) or 'all'")
+    reset.add_argument("query", help="query name (kafka, landing) or 'all'")
 
     # --- maintain (task F) ---
     maintain = add("maintain", cmd_maintain,

@@ -35,12 +35,14 @@ class Settings:
     kafka_partitions: int = 2  # partitions of the topics the project creates
     kafka_heap: str = "512m"  # heap of the embedded broker
     landing_dir: str = "landing"  # landing zone: files dropped in <landing>/<table>/
-    stream_trigger_s: float = 5.0  # micro-batch trigger interval of the streaming queries
+    stream_trigger_s: float = 2.0  # micro-batch trigger interval of the streaming queries
+    stream_stop_grace_s: float = 60.0  # a stop waits this long for the micro-batch in progress
     stream_max_offsets: int = 200_000  # Kafka offsets read per trigger, at most
     stream_max_files: int = 100  # landing-zone files read per trigger, at most
     stream_min_partitions: int = 0  # Spark tasks per Kafka read (0: one per topic partition)
     spark_master: str = "local[*]"
     spark_driver_memory: str = "4g"
+    spark_conf: str = ""  # more Spark settings, `key=value` pairs separated by commas
     shuffle_partitions: int = 8
     jdbc_partitions: int = 4
     jdbc_fetchsize: int = 10_000
@@ -67,7 +69,7 @@ class Settings:
     batch_schedule: str = "0 3 * * *"  # cron of the condolake_batch DAG
     maintenance_schedule: str = "0 5 * * 0"  # cron of the condolake_maintenance DAG
     watchdog_schedule: str = "*/5 * * * *"  # cron of the condolake_stream_watchdog DAG
-    log_level: str = "WARN"
+    log_level: str = "OFF"  # Spark's own messages also on the console at this level or above
 
     @property
     def lake_path(self) -> str:

@@ -46,8 +46,8 @@ def test_config_error_is_one_readable_line(
 def test_unknown_stream_query_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stream", "reset", "kafka_gold"]) == 1
     err = capsys.readouterr().err
-    assert "condolake: error: unknown query 'kafka_gold'; the queries are kafka_bronze, " \
-        "kafka_silver, landing_silver, silver_gold (or 'all')" in err
+    assert "condolake: error: unknown query 'kafka_gold'; the queries are kafka, landing " \
+        "(or 'all')" in err
 
 
 def test_unknown_table_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -60,9 +60,9 @@ from condolake.bench.stages import batch_stages, extract_window
 from condolake.config import Settings
 from condolake.errors import ConfigError
 from condolake.lake.layout import Layer, table_path
-from condolake.pipelines.batch import GOLD_TABLES
 from condolake.services.postgres import source_database
 from condolake.source.tables import SOURCE_TABLES, TRANSACOES
+from condolake.transforms.gold.marts import MART_NAMES
 
 Progress = Callable[[str], None]
 BASELINE_RUNS = 2
@@ -158,7 +158,7 @@ def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
             batch_run = measure_batch(spark, lake_settings, db, say)
             # Before the re-runs change the source: DuckDB read it as the full load did.
             gold_paths = {name: table_path(lake_settings.lake_path, Layer.GOLD, name)
-                          for name in GOLD_TABLES}
+                          for name in MART_NAMES}
             gold, gold_note = _compare(duck_file, folders.duckdb, gold_paths)
             jdbc_read = measure_jdbc_read(spark, lake_settings, db, BASELINE_RUNS, say)
             reruns = measure_reruns(spark, lake_settings, db,

@@ -51,7 +51,7 @@ from condolake.bench.serve_report import render_markdown, to_json
 from condolake.bench.serve_server import api_server, bench_keys, check_answers
 from condolake.bench.stream_run import BenchmarkError
 from condolake.config import Settings
-from condolake.pipelines.batch import GOLD_TABLES
+from condolake.transforms.gold.marts import MART_NAMES
 
 Progress = Callable[[str], None]
 BUSY_LOAD_PER_CPU = 0.5
@@ -143,7 +143,7 @@ def _work_folder(settings: Settings) -> Iterator[Path]:
 
 def _measure(settings: Settings, lake: GoldLake, seed: int, clients: int, duration_s: float,
              say: Progress) -> Measured:
-    gold_paths = {name: lake.gold_path(name) for name in GOLD_TABLES}
+    gold_paths = {name: lake.gold_path(name) for name in MART_NAMES}
     warmup_s = warmup_seconds(duration_s)
     with _work_folder(settings) as work:
         extensions = work / "duckdb"

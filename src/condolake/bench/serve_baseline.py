@@ -36,10 +36,10 @@ from condolake.bench.serve_mix import (
     Catalog,
     Request,
 )
-from condolake.pipelines.batch import GOLD_TABLES
 from condolake.serving.lake_reader import latest_version
+from condolake.transforms.gold.marts import MART_NAMES
 
-POR_CONDOMINIO, POR_MORADOR, DIARIAS = GOLD_TABLES
+POR_CONDOMINIO, POR_MORADOR, DIARIAS = MART_NAMES
 DEFAULT_LIMIT = "100"
 KEYS = {POR_CONDOMINIO: ("condominio_id",), POR_MORADOR: ("morador_id",),
         DIARIAS: ("data_transacao", "tipo")}

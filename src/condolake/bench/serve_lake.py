@@ -23,9 +23,10 @@ from condolake.bench.stream_measure import bench_database
 from condolake.config import Settings
 from condolake.errors import ConfigError
 from condolake.lake.layout import Layer, table_path
-from condolake.pipelines.batch import GOLD_TABLES, batch
+from condolake.pipelines.batch import batch
 from condolake.services.postgres import source_database
 from condolake.spark import build_spark
+from condolake.transforms.gold.marts import MART_NAMES
 
 Progress = Callable[[str], None]
 MARKER = "built.json"
@@ -63,7 +64,7 @@ def read_marker(folder: Path) -> GoldLake | None:
         found = GoldLake(**{**recorded, "reused": True})
     except (ValueError, TypeError):
         return None
-    if not all((Path(found.gold_path(name)) / "_delta_log").is_dir() for name in GOLD_TABLES):
+    if not all((Path(found.gold_path(name)) / "_delta_log").is_dir() for name in MART_NAMES):
         return None
     return found
 

@@ -47,12 +47,12 @@ from condolake.bench.stream_measure import (
     RecordingSink,
     bench_database,
     bench_topics,
-    gold_batches,
     kafka_lag_now,
     last_batch,
-    query_times,
+    run_log_times,
     silver_inserts,
     silver_transacoes,
+    stage_times,
     table_version,
     workspace,
 )
@@ -86,8 +86,7 @@ BASELINE_RUNS = 2
 BUSY_LOAD_PER_CPU = 0.5
 # Fast enough to build the backlog quickly, small enough per tick (TICK_S) for one statement.
 BACKLOG_RATE = 50_000.0
-KAFKA_QUERIES = (queries.KAFKA_BRONZE, queries.KAFKA_SILVER, queries.SILVER_GOLD)
-KAFKA_READER = queries.KAFKA_BRONZE  # the query that reads the topics
+STREAM_JOB = f"stream:{queries.KAFKA}"
 # Phase 2: production starts once every query has finished its first trigger (within
 # START_TIMEOUT_S); the queries stop once drained, at the latest this long after production.
 START_TIMEOUT_S = 120.0
@@ -228,18 +227,18 @@ def _throughput(spark: SparkSession, settings: Settings, conn: Connection, sink:
         runs.append(run)
         say(f"plain consumer {attempt}/{BASELINE_RUNS}: {run.records:,} records in "
             f"{run.seconds:.2f} s ({run.records / run.seconds:,.0f}/s)")
-    say("phase 1: the three Kafka queries drain the backlog into gold")
+    say("phase 1: the Kafka query drains the backlog into gold")
     started_at = time.time()
-    report = run_streams(spark, settings, settings.kafka_bootstrap,
-                         StreamOptions(landing=False, once=True), say)
+    run_streams(spark, settings, settings.kafka_bootstrap,
+                StreamOptions(landing=False, once=True), say)
     pipeline_s = time.time() - started_at
     say(f"backlog in gold after {pipeline_s:.1f} s "
         f"({stats.events / pipeline_s:,.0f} events/s)")
-    times = query_times(settings.lake_path, KAFKA_QUERIES, started_at, report)
+    times = stage_times(spark, settings.lake_path, STREAM_JOB, started_at)
     consumer = Timing(tuple(run.seconds for run in runs))
     return Throughput(
         events=stats.events, records=stats.published, produce_s=stats.seconds,
-        pipeline_s=pipeline_s, queries=times, consumer=consumer,
+        pipeline_s=pipeline_s, stages=times, consumer=consumer,
         consumer_records=runs[-1].records, consumer_bytes=runs[-1].bytes_read,
     ), stats
 
@@ -252,7 +251,7 @@ def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: Ev
              params: StreamParams, say: Progress) -> Latency:
     lake = settings.lake_path
     silver_before = table_version(spark, silver_transacoes(lake))
-    gold_before = last_batch(lake, queries.SILVER_GOLD)
+    batch_before = last_batch(lake, queries.KAFKA)
     recorder = RecordingSink(sink, topic_name(settings.kafka_topic_prefix, TRANSACOES.name))
     simulator = Simulator(conn, recorder, prefix=settings.kafka_topic_prefix,
                           seed=params.seed + 1, today=_today(settings))
@@ -263,27 +262,29 @@ def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: Ev
             f"(trigger {params.trigger_s:g} s)")
         simulator.run(params.rate, duration_s=params.duration_s, progress=say,
                       stop=stop.is_set)
-        lag_at_end[0] = kafka_lag_now(settings.kafka_bootstrap or "", lake, KAFKA_READER)
+        lag_at_end[0] = kafka_lag_now(settings.kafka_bootstrap or "", lake, queries.KAFKA)
         say(f"phase 2: production done (Kafka lag {lag_at_end[0]}); waiting until everything "
             "is in gold")
 
-    say("phase 2: starting the three Kafka queries")
+    say("phase 2: starting the Kafka query")
     run = run_continuously(spark, settings, settings.kafka_bootstrap or "", produce,
                            start_timeout_s=START_TIMEOUT_S,
                            drain_limit_s=_drain_limit_s(params.trigger_s), progress=say)
     say(f"phase 2: stream stopped after {run.seconds:.1f} s"
         + ("" if run.drained else " (time limit: not everything reached gold)"))
     stats = simulator.stats
-    batches = gold_batches(spark, lake, gold_before)
-    sample = lat.sample(recorder.published, silver_inserts(spark, lake, silver_before),
-                        batches, set(stats.deleted_transacao_ids))
+    visible = {batch: at for batch, at in run_log_times(spark, lake, queries.KAFKA).items()
+               if batch > batch_before}
+    sample = lat.sample(recorder.published,
+                        silver_inserts(spark, lake, silver_before, queries.KAFKA), visible,
+                        set(stats.deleted_transacao_ids))
     return Latency(
         trigger_s=params.trigger_s, rate_asked=params.rate, duration_s=params.duration_s,
         events=stats.events, produce_s=stats.seconds, stream_s=run.seconds,
         created=len(recorder.published), deleted_first=sample.deleted_first,
         not_visible=sum(1 for value in sample.end_to_end if math.isinf(value)),
         drained=run.drained,
-        gold_batches=len([b for b in batches if b.visible_at is not None]),
+        gold_batches=len(visible),
         end_to_end=lat.summarize(sample.end_to_end), to_silver=lat.summarize(sample.to_silver),
         kafka_lag_at_end=lag_at_end[0],
     )
@@ -293,21 +294,22 @@ def _notes(settings: Settings, phases: Phases) -> tuple[str, ...]:
     throughput, latency, stats = phases.throughput, phases.latency, phases.backlog
     source = ("external server of CONDOLAKE_SOURCE_URL" if settings.source_url
               else "embedded PostgreSQL")
-    bronze_rows = next((q.input_rows for q in throughput.queries
-                        if q.name == queries.KAFKA_BRONZE), 0)
+    bronze_rows = next((q.input_rows for q in throughput.stages
+                        if q.name == f"bronze {queries.KAFKA_EVENTS}"), 0)
     notes = [
         f"Source: a new database on the {source}, generated with 2 % invalid rows, loaded "
         "by `condolake batch`; the simulator ran without chaos (its normal mix: new "
         "transacoes, some updates, deletes, new moradores and imoveis).",
-        "Before phase 1 the streams ran once over the empty topics: checkpoints exist, "
-        "silver's initial snapshot is in gold and the JVM is warm. Phase 1 includes starting "
-        "each query; a query's seconds run from the previous one's last checkpoint commit "
-        "(the first: from the start) to its own.",
+        "Before phase 1 the stream ran once over the empty topics: its checkpoint exists "
+        "and the JVM is warm. Phase 1 includes starting the query; its steps' seconds are "
+        "summed over its micro-batches from ops/run_tables (bronze, each silver table with "
+        "its quarantine, each gold mart); the rest of the time is parsing, judging versions, "
+        "positions, the run log and Spark's own work between micro-batches.",
         f"The plain consumer ran {BASELINE_RUNS} times right after the backlog was produced "
         "(best counts), on the same broker and topics, before the pipeline read them.",
     ]
     if bronze_rows and bronze_rows != stats.published:
-        notes.append(f"kafka_bronze read {bronze_rows:,} records, {stats.published:,} were "
+        notes.append(f"the stream read {bronze_rows:,} records, {stats.published:,} were "
                      "published: the per-query rows come from the queries' recent progress.")
     if not latency.drained:
         notes.append(f"Phase 2 stopped at its time limit ({_drain_limit_s(latency.trigger_s):g} "

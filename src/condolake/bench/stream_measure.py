@@ -18,13 +18,12 @@ from psycopg import sql
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from condolake.bench.latency import GoldBatch, batch_commit_times, source_offset
+from condolake.bench.latency import batch_commit_times, batch_of_run
 from condolake.bench.stream_model import QueryTime
 from condolake.errors import ConfigError
-from condolake.lake.layout import Layer, checkpoint_path, table_path
+from condolake.lake.layout import RUN_ID_COL, Layer, checkpoint_path, table_path
 from condolake.monitoring.health import end_offsets, kafka_lag, read_checkpoint
-from condolake.pipelines.batch import GOLD_TABLES
-from condolake.pipelines.stream import StreamReport
+from condolake.monitoring.runlog import RUN_TABLES, RUNS
 from condolake.services.kafka import ensure_topics
 from condolake.services.postgres import SourceDatabase
 from condolake.source.event_sink import EventSink
@@ -141,19 +140,23 @@ def last_batch(lake_root: str, query: str) -> int:
     return max(committed_batches(lake_root, query), default=-1)
 
 
-def query_times(lake_root: str, names: Sequence[str], started_at: float,
-                report: StreamReport) -> tuple[QueryTime, ...]:
-    """Per query of a run where each drained everything before the next started: from the
-    previous query's last commit (or the start) to its own last commit."""
-    times = []
-    previous = started_at
-    for name in names:
-        finished = max(committed_batches(lake_root, name).values(), default=previous)
-        finished = max(finished, previous)
-        times.append(QueryTime(name, finished - previous, report.batches.get(name, 0),
-                               report.rows.get(name, 0)))
-        previous = finished
-    return tuple(times)
+def stage_times(spark: SparkSession, lake_root: str, job: str, started_at: float
+                ) -> tuple[QueryTime, ...]:
+    """Seconds each step of the micro-batches of `job` started after `started_at` took,
+    summed (from ops/run_tables: bronze, each silver table, each gold mart)."""
+    runs = spark.read.format("delta").load(table_path(lake_root, Layer.OPS, RUNS)).where(
+        (F.col("job") == job) & (F.unix_millis("started_at") >= int(started_at * MS_PER_S))
+    ).select("run_id")
+    steps = (spark.read.format("delta").load(table_path(lake_root, Layer.OPS, RUN_TABLES))
+             .join(runs, on="run_id", how="left_semi")
+             .groupBy("layer", "table")
+             .agg(F.sum("seconds").alias("seconds"), F.count(F.lit(1)).alias("batches"),
+                  F.sum("rows_read").alias("rows"))
+             .collect())
+    order = {"bronze": 0, "silver": 1, "gold": 2}
+    return tuple(QueryTime(f"{row['layer']} {row['table']}", float(row["seconds"] or 0.0),
+                           int(row["batches"]), int(row["rows"] or 0))
+                 for row in sorted(steps, key=lambda r: (order.get(r["layer"], 3), r["table"])))
 
 
 def silver_transacoes(lake_root: str) -> str:
@@ -165,10 +168,10 @@ def table_version(spark: SparkSession, path: str) -> int:
     return int(row[0]) if row else -1
 
 
-def silver_inserts(spark: SparkSession, lake_root: str, after_version: int
+def silver_inserts(spark: SparkSession, lake_root: str, after_version: int, query: str
                    ) -> dict[int, tuple[int, float]]:
-    """transacao_id -> (version, epoch seconds) of the silver commit that inserted it, for
-    the commits after `after_version` (from the change data feed)."""
+    """transacao_id -> (micro-batch id of `query`, epoch seconds) of the silver commit that
+    inserted it, for the commits after `after_version` (from the change data feed)."""
     rows = (
         spark.read.format("delta").option("readChangeFeed", "true")
         .option("startingVersion", after_version + 1)
@@ -176,40 +179,22 @@ def silver_inserts(spark: SparkSession, lake_root: str, after_version: int
         .where(F.col("_change_type") == INSERT)
         .groupBy(TRANSACOES.primary_key)
         .agg(F.min(F.struct(F.col("_commit_version").alias("version"),
-                            F.unix_millis("_commit_timestamp").alias("at_ms"))).alias("commit"))
-        .select(TRANSACOES.primary_key, "commit.version", "commit.at_ms")
+                            F.unix_millis("_commit_timestamp").alias("at_ms"),
+                            F.col(RUN_ID_COL).alias("run_id"))).alias("commit"))
+        .select(TRANSACOES.primary_key, "commit.run_id", "commit.at_ms")
         .collect()
     )
-    return {int(row[0]): (int(row[1]), int(row[2]) / MS_PER_S) for row in rows}
+    inserts = {}
+    for transacao_id, run_id, at_ms in rows:
+        batch_id = batch_of_run(run_id, query)
+        if batch_id is not None:
+            inserts[int(transacao_id)] = (batch_id, int(at_ms) / MS_PER_S)
+    return inserts
 
 
-def _gold_commits(spark: SparkSession, lake_root: str) -> list[tuple[str | None, float]]:
-    commits: list[tuple[str | None, float]] = []
-    for name in GOLD_TABLES:
-        history = DeltaTable.forPath(spark, table_path(lake_root, Layer.GOLD, name)).history()
-        rows = history.select("userMetadata", F.unix_millis("timestamp")).collect()
-        commits += [(row[0], int(row[1]) / MS_PER_S) for row in rows]
-    return commits
-
-
-def gold_batches(spark: SparkSession, lake_root: str, after_batch: int) -> list[GoldBatch]:
-    """The silver_gold micro-batches after `after_batch`: the transacoes feed offset each read
-    up to, and its last gold commit (its checkpoint commit when it wrote no gold row)."""
-    table_id = str(DeltaTable.forPath(spark, silver_transacoes(lake_root)).detail()
-                   .select("id").first()[0])  # type: ignore[index]
-    folder = _checkpoint(lake_root, queries.SILVER_GOLD)
-    committed = committed_batches(lake_root, queries.SILVER_GOLD)
-    gold_times = batch_commit_times(_gold_commits(spark, lake_root), queries.SILVER_GOLD)
-    batches = []
-    for path in sorted((folder / "offsets").iterdir(), key=lambda p: p.name.zfill(20)):
-        if not path.name.isdigit() or int(path.name) <= after_batch:
-            continue
-        batch_id = int(path.name)
-        end = source_offset(path.read_text(encoding="utf-8"), table_id)
-        if end is None:
-            continue
-        shown = gold_times.get(batch_id) if batch_id in committed else None
-        if shown is None and batch_id in committed:
-            shown = committed[batch_id]
-        batches.append(GoldBatch(batch_id, end, shown))
-    return batches
+def run_log_times(spark: SparkSession, lake_root: str, query: str) -> dict[int, float]:
+    """Micro-batch id of `query` -> when its ops/runs row was committed (epoch seconds)."""
+    history = DeltaTable.forPath(spark, table_path(lake_root, Layer.OPS, RUNS)).history()
+    commits = [(row[0], int(row[1]) / MS_PER_S) for row in
+               history.select("userMetadata", F.unix_millis("timestamp")).collect()]
+    return batch_commit_times(commits, query)

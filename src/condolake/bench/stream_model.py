@@ -30,7 +30,8 @@ class StreamSetup:
 
 @dataclass(frozen=True)
 class QueryTime:
-    """One query of the drain-everything run: its share of the wall time and what it read."""
+    """One step of the drain-everything run (bronze, a silver table, a gold mart): its
+    seconds and rows summed over the micro-batches that had it."""
 
     name: str
     seconds: float
@@ -40,13 +41,13 @@ class QueryTime:
 
 @dataclass(frozen=True)
 class Throughput:
-    """Phase 1: a backlog produced first, then the three Kafka queries drain it into gold."""
+    """Phase 1: a backlog produced first, then the Kafka query drains it into gold."""
 
     events: int  # simulator steps (changes of the four tables)
     records: int  # Kafka records (tombstones included)
     produce_s: float  # how long producing the backlog took (not part of the figures)
-    pipeline_s: float  # start of the queries -> everything in gold
-    queries: tuple[QueryTime, ...]
+    pipeline_s: float  # start of the query -> everything in gold
+    stages: tuple[QueryTime, ...]  # each step, summed over the micro-batches
     consumer: Timing  # a plain consumer reading the same records, same broker, same run
     consumer_records: int
     consumer_bytes: int
@@ -83,7 +84,7 @@ class Percentiles:
 
 @dataclass(frozen=True)
 class Latency:
-    """Phase 2: the queries run continuously while the simulator produces at a steady rate."""
+    """Phase 2: the query runs continuously while the simulator produces at a steady rate."""
 
     trigger_s: float
     rate_asked: float  # events per second
@@ -95,7 +96,7 @@ class Latency:
     deleted_first: int  # deleted in the source before reaching silver: not measured
     not_visible: int  # measured, but not in gold yet when the stream stopped
     drained: bool  # False: the stream was stopped at its time limit with work left
-    gold_batches: int  # silver_gold micro-batches that ran while measuring
+    gold_batches: int  # micro-batches that committed while measuring
     end_to_end: Percentiles  # publish -> the gold commit that covers the row
     to_silver: Percentiles  # publish -> the silver commit that inserted the row
     # Kafka offsets published but not yet taken by the stream when production ended (None:

@@ -1,5 +1,5 @@
-"""The latency phase's continuous run: the three Kafka queries at their trigger interval, a
-producer in a thread, and a stop once everything produced has gone through.
+"""The latency phase's continuous run: the Kafka query at its trigger interval, a producer in
+a thread, and a stop once everything produced has gone through.
 
 `run_streams` cannot serve here: it runs until a signal or a fixed deadline, and the time the
 pipeline needs to drain is what is being measured. The queries are started the way it starts
@@ -24,8 +24,7 @@ from pyspark.sql.streaming import StreamingQuery
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.pipelines.errors import root_cause
-from condolake.pipelines.stream import StreamError, gold_handler, kafka_handler, prepare
-from condolake.streaming import queries
+from condolake.pipelines.stream import StreamError, StreamOptions, prepare, writers
 from condolake.streaming.queries import Trigger
 
 Progress = Callable[[str], None]
@@ -47,15 +46,11 @@ class ContinuousRun:
 
 def start_queries(spark: SparkSession, settings: Settings, bootstrap: str,
                   progress: Progress | None) -> list[StreamingQuery]:
-    """kafka_bronze, kafka_silver and silver_gold at `settings.stream_trigger_s`."""
+    """The Kafka query at `settings.stream_trigger_s`, as `condolake stream start` runs it."""
     prepare(spark, settings)
     trigger = Trigger(settings.stream_trigger_s)
-    writers = [
-        queries.kafka_bronze(spark, settings, bootstrap, trigger),
-        queries.kafka_silver(spark, settings, kafka_handler(settings, progress), trigger),
-        queries.silver_gold(spark, settings, gold_handler(settings, progress), trigger),
-    ]
-    return [writer.start() for writer in writers]
+    return [start() for _, start in writers(spark, settings, bootstrap,
+                                            StreamOptions(landing=False), trigger, progress)]
 
 
 def first_triggers_done(running: Sequence[StreamingQuery], timeout_s: float,

@@ -42,6 +42,7 @@ CONFLICT_BACKOFF_S = 0.2
 TXN_APP_ID_CONF = "spark.databricks.delta.write.txnAppId"
 TXN_VERSION_CONF = "spark.databricks.delta.write.txnVersion"
 CHANGE_FEED_PROPERTY = "delta.enableChangeDataFeed"
+HISTORY_DEPTH = 100  # commits searched for a run's own (other writers may commit in between)
 OP_COL = "_op"
 DELETE_OP = "d"
 
@@ -111,6 +112,11 @@ def read(spark: SparkSession, path: str, schema: StructType | None = None) -> Da
     if schema is not None and not exists(spark, path):
         return spark.createDataFrame([], schema)
     return spark.read.format("delta").load(path)
+
+
+def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
+    """The table at `path` as it was at `version` (Delta time travel)."""
+    return spark.read.format("delta").option("versionAsOf", version).load(path)
 
 
 def append(df: DataFrame, path: str, commit_tag: str | None = None) -> None:
@@ -301,6 +307,26 @@ def enable_change_feed(spark: SparkSession, path: str) -> None:
     retrying(lambda: spark.sql(
         f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{CHANGE_FEED_PROPERTY}' = 'true')"
     ))
+
+
+def versions_of_run(spark: SparkSession, path: str, run_id: str,
+                    depth: int = HISTORY_DEPTH) -> list[int]:
+    """Versions of the table committed by run `run_id` (their userMetadata is
+    `<run_id>:<step>`), among the latest `depth` commits, oldest first.
+
+    Found by tag rather than remembered, so a micro-batch replayed after a crash finds the
+    commits its first attempt made."""
+    prefix = f"{run_id}:"
+    commits = DeltaTable.forPath(spark, path).history(depth).select(
+        "version", "userMetadata").collect()
+    return sorted(int(row[0]) for row in commits if (row[1] or "").startswith(prefix))
+
+
+def change_feed(spark: SparkSession, path: str, first: int, last: int) -> DataFrame:
+    """The change data feed of versions `first`..`last` of the table (pre- and post-images
+    of updates, inserts, deletes), with `_change_type`."""
+    return (spark.read.format("delta").option("readChangeFeed", "true")
+            .option("startingVersion", first).option("endingVersion", last).load(path))
 
 
 def version(spark: SparkSession, path: str) -> int | None:

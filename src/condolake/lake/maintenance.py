@@ -18,14 +18,14 @@ from condolake.errors import ConfigError
 from condolake.lake.layout import Layer, table_path
 from condolake.pipelines.stream_silver import CDC_SOURCE, LANDING_SOURCE
 from condolake.source.tables import SOURCE_TABLES
-from condolake.streaming.queries import KAFKA_SILVER, LANDING_SILVER, QUERY_NAMES
+from condolake.streaming.queries import KAFKA, LANDING, QUERY_NAMES
 
 MIN_RETENTION_H = 168  # Delta's own safety floor: 7 days
 DELTA_LOG = "_delta_log"
 # Spark refuses a VACUUM below Delta's floor unless this is false (tests only).
 RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
 # The query that reads each source's per-key positions (pipelines/stream_silver.py).
-POSITION_QUERIES = {CDC_SOURCE: KAFKA_SILVER, LANDING_SOURCE: LANDING_SILVER}
+POSITION_QUERIES = {CDC_SOURCE: KAFKA, LANDING_SOURCE: LANDING}
 
 
 class RetentionError(ConfigError):

@@ -7,7 +7,9 @@ Two kinds of rows, one per check per run:
   rejected nothing are written too, as `passed`, so every rule of every run is visible.
 * `table`: the table-level checks of `condolake check` -- `reconciliation` (source rows
   against the lake), `freshness` (per gold table), `quarantine_rate` and `duplicate_rate`
-  (per source table, from its last ingest run).
+  (per source table, from its last ingest run), and `gold_totals` (table `gold`): the three
+  marts' totals of `quantidade_transacoes` and of `valor_total` are equal, since each counts
+  every valid transaction exactly once.
 
 Reconciliation, exactly. For each source table:
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from pyspark.sql.types import StructType
 
@@ -50,7 +53,9 @@ RECONCILIATION = "reconciliation"
 FRESHNESS = "freshness"
 QUARANTINE_RATE = "quarantine_rate"
 DUPLICATE_RATE = "duplicate_rate"
-TABLE_CHECKS = (RECONCILIATION, FRESHNESS, QUARANTINE_RATE, DUPLICATE_RATE)
+GOLD_TOTALS = "gold_totals"
+GOLD = "gold"  # the `table` of the gold_totals check: all the marts
+TABLE_CHECKS = (RECONCILIATION, FRESHNESS, QUARANTINE_RATE, DUPLICATE_RATE, GOLD_TOTALS)
 # Jobs whose per-table counts are "an ingest run" for the rate checks (streams' micro-batches
 # are too small for a rate to mean anything).
 INGEST_JOBS = frozenset({"batch", "ingest_postgres", "ingest_csv", "ingest_api"})
@@ -171,6 +176,23 @@ def freshness(table: str, age_s: float | None, sla_s: float) -> CheckResult:
         kind=TABLE, check=FRESHNESS, table=table, status=_status(fresh), observed=age_s,
         threshold=sla_s, failures=0 if fresh else 1,
         detail=f"last commit {age_s:,.0f} s ago (SLA {sla_s:,.0f} s)",
+    )
+
+
+def gold_totals(totals: Mapping[str, tuple[int, Decimal] | None]) -> CheckResult:
+    """The marts' (transactions, value) totals agree. `totals` maps each mart to its sums, or
+    None when the table does not exist; the detail gives every figure."""
+    figures = "; ".join(f"{name} " + ("missing" if sums is None else
+                                      f"{sums[0]:,} transactions, {sums[1]:,} total")
+                        for name, sums in totals.items())
+    present = {sums for sums in totals.values() if sums is not None}
+    agree = len(present) == 1 and None not in totals.values()
+    counts = [count for count, _ in present]
+    spread = max(counts) - min(counts) if counts else 0
+    return CheckResult(
+        kind=TABLE, check=GOLD_TOTALS, table=GOLD, status=_status(agree),
+        observed=float(spread), threshold=0.0, failures=0 if agree else len(totals),
+        detail=("the marts agree: " if agree else "the marts disagree: ") + figures,
     )
 
 

@@ -16,6 +16,8 @@ from condolake.lake.types import struct
 RUNS = "runs"
 RUN_TABLES = "run_tables"
 WATERMARKS = "watermarks"
+# The mark of a snapshotted table: the fingerprint of the source contents last loaded.
+SNAPSHOT_FINGERPRINT = "_snapshot_fingerprint"
 
 RUNS_SCHEMA: StructType = struct(
     "run_id: string, job: string, status: string, started_at: timestamp, "
@@ -87,22 +89,25 @@ def write_run(spark: SparkSession, lake_root: str, run: RunRecord) -> None:
         run.total("rows_duplicate"), run.total("rows_reprocessed"), run.conserved, run.error,
     )
     delta.append(spark.createDataFrame([row], RUNS_SCHEMA),
-                 table_path(lake_root, Layer.OPS, RUNS))
+                 table_path(lake_root, Layer.OPS, RUNS), commit_tag=f"{run.run_id}:ops.{RUNS}")
     if run.tables:
         per_table = [
             (run.run_id, *(value for key, value in asdict(counts).items()))
             for counts in run.tables
         ]
         delta.append(spark.createDataFrame(per_table, RUN_TABLES_SCHEMA),
-                     table_path(lake_root, Layer.OPS, RUN_TABLES))
+                     table_path(lake_root, Layer.OPS, RUN_TABLES),
+                     commit_tag=f"{run.run_id}:ops.{RUN_TABLES}")
 
 
-def read_watermark(spark: SparkSession, lake_root: str, source: str, table: str) -> int | None:
-    """The latest high-water mark saved for (source, table), or None before the first load."""
+def read_watermark(spark: SparkSession, lake_root: str, source: str, table: str,
+                   column: str) -> int | None:
+    """The latest mark saved for (source, table, column), or None before the first load."""
     path = table_path(lake_root, Layer.OPS, WATERMARKS)
     rows = (
         delta.read(spark, path, WATERMARKS_SCHEMA)
-        .where((F.col("source") == source) & (F.col("table") == table))
+        .where((F.col("source") == source) & (F.col("table") == table)
+               & (F.col("column") == column))
         .orderBy(F.col("updated_at").desc(), F.col("value").desc())
         .select("value")
         .limit(1)
@@ -115,9 +120,13 @@ def save_watermark(
     spark: SparkSession, lake_root: str, source: str, table: str, column: str, value: int,
     run_id: str, commit_tag: str | None = None,
 ) -> None:
-    """Appends the new mark: the table is the marks' history, the latest row is in force."""
+    """Appends the new mark: the table is the marks' history, the latest row is in force.
+
+    `column` names what the mark measures: a key column (a high-water mark) or
+    `SNAPSHOT_FINGERPRINT` (the fingerprint of a table's last loaded snapshot)."""
     now = dt.datetime.now(dt.UTC)
     update = spark.createDataFrame(
-        [(f"{source}.{table}", source, table, column, value, run_id, now)], WATERMARKS_SCHEMA
+        [(f"{source}.{table}.{column}", source, table, column, value, run_id, now)],
+        WATERMARKS_SCHEMA
     )
     delta.append(update, table_path(lake_root, Layer.OPS, WATERMARKS), commit_tag)

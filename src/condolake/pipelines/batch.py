@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from condolake.config import Settings
 from condolake.ingestion.bronze import as_bronze
-from condolake.ingestion.postgres import key_range, read_table
+from condolake.ingestion.postgres import key_range, read_table, snapshot_fingerprint
 from condolake.lake import delta
 from condolake.lake.layout import (
     REASONS_COL,
     RUN_ID_COL,
     Layer,
     bronze_schema,
-    silver_schema,
     table_path,
 )
-from condolake.lake.metrics import commit_metrics, rows_written
 from condolake.monitoring.runlog import (
+    SNAPSHOT_FINGERPRINT,
     WATERMARKS,
     RunRecord,
     TableCounts,
@@ -28,30 +26,23 @@ from condolake.monitoring.runlog import (
     save_watermark,
 )
 from condolake.pipelines.errors import mentions_postgres
+from condolake.pipelines.gold import build_gold, gold_paths, update_gold
 from condolake.pipelines.load import LoadContext, load_table, write_quarantine
 from condolake.pipelines.quality import write_rule_results
 from condolake.pipelines.runs import execute
 from condolake.pipelines.stream_silver import positions_path, stream_owned_keys
 from condolake.services.postgres import SourceDatabase
 from condolake.source.tables import (
-    CONDOMINIOS,
-    IMOVEIS,
-    MORADORES,
     SOURCE_TABLES,
     TABLES_BY_NAME,
     TRANSACOES,
     SourceTable,
 )
-from condolake.transforms.gold.diarias_por_tipo import transacoes_diarias_por_tipo
-from condolake.transforms.gold.por_condominio import transacoes_por_condominio
-from condolake.transforms.gold.por_morador import transacoes_por_morador
 
 Progress = Callable[[str], None]
 POSTGRES_SOURCE = "postgres"
 # Tables read incrementally by key; the others are snapshotted and merged.
 INCREMENTAL_TABLES = frozenset({TRANSACOES.name})
-GOLD_TABLES = ("transacoes_por_condominio", "transacoes_por_morador",
-               "transacoes_diarias_por_tipo")
 
 
 def _layer_paths(lake_root: str, layers: Sequence[Layer],
@@ -64,10 +55,6 @@ def ingest_paths(lake_root: str, tables: Sequence[SourceTable] = SOURCE_TABLES) 
     return _layer_paths(lake_root, (Layer.BRONZE, Layer.SILVER, Layer.QUARANTINE), tables) + [
         table_path(lake_root, Layer.OPS, WATERMARKS)
     ]
-
-
-def gold_paths(lake_root: str) -> list[str]:
-    return [table_path(lake_root, Layer.GOLD, name) for name in GOLD_TABLES]
 
 
 def land_in_bronze(ctx: LoadContext, table: SourceTable, rows: DataFrame) -> None:
@@ -86,16 +73,31 @@ def ingest_postgres_body(
 ) -> Callable[[LoadContext, RunRecord], None]:
     def body(ctx: LoadContext, run: RunRecord) -> None:
         # Extract everything first: a source failure then happens before silver is touched.
+        marks: dict[str, tuple[str, int]] = {}  # table -> (column, mark) to save on success
         for table in SOURCE_TABLES:
-            after = (read_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, table.name)
-                     if table.name in INCREMENTAL_TABLES else None)
-            keys = key_range(db, table, after)
             counts = TableCounts(table.name, POSTGRES_SOURCE)
+            run.tables.append(counts)
             if table.name in INCREMENTAL_TABLES:
+                after = read_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, table.name,
+                                       table.primary_key)
+                keys = key_range(db, table, after)
                 counts.watermark_from = after
                 counts.watermark_to = keys.up_to if not keys.empty else after
-            if progress:
+                if counts.watermark_to is not None and counts.watermark_to != after:
+                    marks[table.name] = (table.primary_key, counts.watermark_to)
                 scope = f" with {table.primary_key} > {after}" if after is not None else ""
+            else:
+                # A snapshot equal to the one last loaded is not read at all.
+                fingerprint = snapshot_fingerprint(db, table)
+                if fingerprint == read_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE,
+                                                 table.name, SNAPSHOT_FINGERPRINT):
+                    if progress:
+                        progress(f"{table.name}: unchanged since the last load, not read")
+                    continue
+                keys = key_range(db, table, None)
+                marks[table.name] = (SNAPSHOT_FINGERPRINT, fingerprint)
+                scope = ""
+            if progress:
                 progress(f"reading {table.name}{scope} from PostgreSQL: {keys.rows:,} rows")
             if not keys.empty:
                 source_rows = read_table(ctx.spark, db, table, keys, settings)
@@ -103,55 +105,34 @@ def ingest_postgres_body(
                     ctx, table,
                     as_bronze(source_rows, table, POSTGRES_SOURCE, ctx.run_id, ctx.started_at),
                 )
-            run.tables.append(counts)
+                counts.rows_read = keys.rows  # until load_table counts what bronze holds
         # Keys above the mark are new to the lake unless a stream may have written them first.
         streamed = delta.exists(ctx.spark, positions_path(ctx.lake_root))
+        loaded: set[str] = set()
         for counts in run.tables:
             table = TABLES_BY_NAME[counts.table]
+            parents = {foreign_key.parent for foreign_key in table.foreign_keys}
+            # Nothing read and no parent loaded: no record can change (not even a quarantined
+            # orphan's), so the table is left untouched.
+            if counts.rows_read == 0 and not parents & loaded and delta.exists(
+                    ctx.spark, ctx.path(Layer.QUARANTINE, table.name)):
+                continue
+            loaded.add(table.name)
             load_table(ctx, table, counts, unique_keys=True,
                        keys_are_new=table.name in INCREMENTAL_TABLES and not streamed,
                        owned_keys=(stream_owned_keys(ctx.spark, ctx.lake_root, table)
                                    if streamed else None),
                        progress=progress)
-            if counts.watermark_to is not None and counts.watermark_to != counts.watermark_from:
-                save_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, table.name,
-                               table.primary_key, counts.watermark_to, ctx.run_id,
-                               commit_tag=ctx.tag(f"watermark.{table.name}"))
+        for name, (column, mark) in marks.items():
+            save_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, name, column, mark,
+                           ctx.run_id, commit_tag=ctx.tag(f"watermark.{name}.{column}"))
 
     return body
 
 
 def transform_body(progress: Progress | None) -> Callable[[LoadContext, RunRecord], None]:
     def body(ctx: LoadContext, run: RunRecord) -> None:
-        spark = ctx.spark
-
-        def silver(table: SourceTable) -> DataFrame:
-            return delta.read(spark, ctx.path(Layer.SILVER, table.name), silver_schema(table))
-
-        condominios, moradores, imoveis = silver(CONDOMINIOS), silver(MORADORES), silver(IMOVEIS)
-        # The three marts all scan the transactions; read them once.
-        transacoes = silver(TRANSACOES).select(
-            "imovel_id", "morador_id", "data_transacao", "valor_transacao"
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            marts = {
-                "transacoes_por_condominio":
-                    transacoes_por_condominio(condominios, imoveis, transacoes),
-                "transacoes_por_morador": transacoes_por_morador(moradores, transacoes),
-                "transacoes_diarias_por_tipo": transacoes_diarias_por_tipo(imoveis, transacoes),
-            }
-            for name, mart in marts.items():
-                path = ctx.path(Layer.GOLD, name)
-                tag = ctx.tag(f"gold.{name}")
-                delta.overwrite(mart, path, commit_tag=tag)
-                rows = rows_written(commit_metrics(spark, path, tag))
-                run.tables.append(
-                    TableCounts(name, "silver", layer="gold", rows_read=rows, rows_valid=rows)
-                )
-                if progress:
-                    progress(f"gold/{name}: {rows:,} rows")
-        finally:
-            transacoes.unpersist()
+        build_gold(ctx, run, progress)
 
     return body
 
@@ -177,13 +158,13 @@ def transform(spark: SparkSession, settings: Settings,
 
 def batch(spark: SparkSession, settings: Settings, db: SourceDatabase,
           progress: Progress | None = None) -> RunRecord:
-    """Ingest PostgreSQL and rebuild gold, as one all-or-nothing run."""
+    """Ingest PostgreSQL and bring gold up to date, as one all-or-nothing run."""
     ingest = ingest_postgres_body(db, settings, progress)
-    marts = transform_body(progress)
 
     def body(ctx: LoadContext, run: RunRecord) -> None:
         ingest(ctx, run)
-        marts(ctx, run)
+        # Gold follows the silver commits of this run only (the whole marts on a first load).
+        update_gold(ctx, run, [table.name for table in SOURCE_TABLES], progress=progress)
 
     return execute(spark, settings, "batch", body,
                    ingest_paths(settings.lake_path) + gold_paths(settings.lake_path),

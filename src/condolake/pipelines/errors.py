@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 MAX_MESSAGE = 400
+PYTHON_TRACEBACK = "Traceback (most recent call last)"
 # Exceptions whose message says what went wrong with the source, in the JVM's cause chain.
 INFORMATIVE = ("PSQLException", "SQLException", "ConnectException", "UnknownHostException")
 
@@ -34,11 +35,21 @@ def root_cause(error: BaseException) -> str:
         telling = [link for link in chain if link[0] in INFORMATIVE and link[1]]
         with_message = [link for link in chain if link[1]]
         name, message = (telling or with_message[-1:] or chain[-1:])[0]
-        return f"{name}: {message}"[:MAX_MESSAGE]
+        return (_python_error(message) or f"{name}: {message}")[:MAX_MESSAGE]
     while error.__cause__ is not None:
         error = error.__cause__
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return f"{type(error).__name__}: {first_line}"[:MAX_MESSAGE]
+    text = str(error).strip()
+    first_line = (text.splitlines() or [type(error).__name__])[0]
+    return (_python_error(text) or f"{type(error).__name__}: {first_line}")[:MAX_MESSAGE]
+
+
+def _python_error(message: str | None) -> str | None:
+    """The Python exception at the end of a traceback a JVM error carries (a foreachBatch
+    handler's failure reaches the query as "…Python Proxy. Return Message: Traceback…")."""
+    if not message or PYTHON_TRACEBACK not in message:
+        return None
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[-1] if lines else None
 
 
 def mentions_postgres(summary: str) -> bool:

@@ -247,16 +247,22 @@ def close_quarantined_keys(ctx: LoadContext, table: SourceTable, keys: DataFrame
         _resolve(ctx, table, waiting, how)
 
 
-def supersede_quarantined(ctx: LoadContext, table: SourceTable) -> int:
-    """Closes open quarantine records whose key now has a newer valid row in silver."""
+def supersede_quarantined(ctx: LoadContext, table: SourceTable,
+                          written: DataFrame | None = None) -> int:
+    """Closes open quarantine records whose key now has a newer valid row in silver.
+
+    `written`: the (key, `_ingested_at`) of the rows this run wrote, when only those can be
+    newer (a stream's micro-batch); otherwise the whole silver table is compared.
+    """
     key = table.primary_key
     waiting = _open_quarantine(ctx, table).select(
         RECORD_ID_COL, parsed(key, "int").alias(key), F.col(INGESTED_AT_COL).alias("_q_at")
     ).where(F.col(key).isNotNull())
-    silver = delta.read(ctx.spark, ctx.path(Layer.SILVER, table.name), silver_schema(table))
-    newer = waiting.join(
-        silver.select(key, INGESTED_AT_COL), on=key, how="inner"
-    ).where(F.col(INGESTED_AT_COL) > F.col("_q_at")).select(RECORD_ID_COL).cache()
+    if written is None:
+        written = delta.read(ctx.spark, ctx.path(Layer.SILVER, table.name),
+                             silver_schema(table)).select(key, INGESTED_AT_COL)
+    newer = waiting.join(written, on=key, how="inner").where(
+        F.col(INGESTED_AT_COL) > F.col("_q_at")).select(RECORD_ID_COL).cache()
     try:
         superseded = newer.count()
         if superseded:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -41,6 +42,7 @@ from condolake.pipelines.load import LoadContext
 from condolake.pipelines.runs import execute
 from condolake.services.database_url import SourceDatabase
 from condolake.source.tables import SOURCE_TABLES, SourceTable
+from condolake.transforms.gold.marts import MART_NAMES
 from condolake.transforms.silver.rules import RULES
 from condolake.transforms.silver.validate import parsed
 
@@ -65,13 +67,15 @@ def write_results(spark: SparkSession, lake_root: str, run_id: str, job: str,
 
 
 def write_rule_results(ctx: LoadContext, run: RunRecord) -> None:
-    """One row per (rule, table) of the tables the ingest run loaded, zero failures included.
+    """One row per (rule, table) of the tables the ingest run loaded, zero failures included
+    (a table it left alone, such as an unchanged snapshot, has none).
 
     Called by `execute` once the run's body succeeded (see the module docstring).
     """
     results = [
         result
-        for counts in run.tables if counts.layer == "silver"
+        for counts in run.tables
+        if counts.layer == "silver" and counts.table in ctx.rule_failures
         for result in quality.row_rule_results(
             counts.table, RULES[counts.table], ctx.rule_failures.get(counts.table, {}))
     ]
@@ -133,15 +137,29 @@ def commit_age_s(spark: SparkSession, path: str, now: float) -> float | None:
 
 
 def freshness_results(spark: SparkSession, settings: Settings) -> list[CheckResult]:
-    from condolake.pipelines.batch import GOLD_TABLES  # batch imports this module
-
     now = time.time()
     return [
         quality.freshness(name, commit_age_s(
             spark, table_path(settings.lake_path, Layer.GOLD, name), now),
             settings.freshness_sla_s)
-        for name in GOLD_TABLES
+        for name in MART_NAMES
     ]
+
+
+def gold_totals_result(spark: SparkSession, lake_root: str) -> CheckResult:
+    """Sums of `quantidade_transacoes` and `valor_total` of each mart, in one job each."""
+    totals: dict[str, tuple[int, Decimal] | None] = {}
+    for name in MART_NAMES:
+        path = table_path(lake_root, Layer.GOLD, name)
+        if not delta.exists(spark, path):
+            totals[name] = None
+            continue
+        row = delta.read(spark, path).agg(
+            F.coalesce(F.sum("quantidade_transacoes"), F.lit(0)).alias("n"),
+            F.coalesce(F.sum("valor_total"), F.lit(0)).alias("v")).first()
+        assert row is not None  # an aggregate without grouping has one row
+        totals[name] = (int(row["n"]), Decimal(row["v"]))
+    return quality.gold_totals(totals)
 
 
 def ingest_counts(spark: SparkSession, lake_root: str) -> list[IngestCounts]:
@@ -172,6 +190,7 @@ def table_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | N
     return [
         *reconciliation_results(spark, settings.lake_path, db, unavailable),
         *freshness_results(spark, settings),
+        gold_totals_result(spark, settings.lake_path),
         *quality.rate_results(tables, quality.last_ingest(ingest_counts(spark, settings.lake_path)),
                               settings.quarantine_rate_max, settings.duplicate_rate_max),
     ]

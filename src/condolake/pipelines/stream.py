@@ -1,7 +1,14 @@
-"""`condolake stream start`: the streaming queries, their handlers, and their supervision."""
+"""`condolake stream start`: the streaming queries, their handlers, and their supervision.
+
+Each query's handler takes one micro-batch through every layer: bronze, silver and
+quarantine, then the gold keys its silver commits moved, then the run log. Every commit is a
+Delta transaction (`<query>.<query id>.<step>`, batch id), so a micro-batch replayed after a
+crash completes what its first attempt left undone and repeats nothing.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import threading
@@ -9,8 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -18,11 +27,11 @@ from pyspark.sql.streaming import StreamingQuery
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.lake import delta
-from condolake.lake.layout import Layer, bronze_schema, checkpoint_path
-from condolake.monitoring.runlog import RunRecord
+from condolake.lake.layout import RUN_ID_COL, Layer, bronze_schema, checkpoint_path
+from condolake.monitoring.runlog import RunRecord, TableCounts, write_run
 from condolake.pipelines.errors import root_cause
+from condolake.pipelines.gold import update_gold
 from condolake.pipelines.load import LoadContext
-from condolake.pipelines.stream_gold import update_gold
 from condolake.pipelines.stream_progress import ProgressRecorder
 from condolake.pipelines.stream_silver import (
     CDC_SOURCE,
@@ -32,22 +41,27 @@ from condolake.pipelines.stream_silver import (
     stream_context,
 )
 from condolake.source.tables import SOURCE_TABLES, SourceTable
+from condolake.spark import ignore_stop_signals
 from condolake.streaming import queries
 from condolake.streaming.changes import MALFORMED_COL
 from condolake.streaming.kafka_events import TOPIC, changes_from_events, table_of_topic
 from condolake.streaming.landing import TABLE, changes_from_lines
-from condolake.streaming.queries import BatchHandler, Trigger
-from condolake.streaming.status import StatusFile
+from condolake.streaming.queries import KAFKA_EVENTS, BatchHandler, Trigger
+from condolake.streaming.status import StatusFile, last_committed_batch
 from condolake.transforms.silver.validate import LINEAGE_COLS
 
 Progress = Callable[[str], None]
 SUPERVISE_EVERY_S = 1.0
-STOP_GRACE_S = 60.0
 PROGRESS_FLUSH_EVERY_S = 10.0  # micro-batches to ops/stream_progress
+KAFKA_EVENTS_COLUMNS = [field.name for field in queries.KAFKA_EVENTS_SCHEMA.fields]
 
 
 class StreamError(CondoLakeError):
     """A streaming query stopped with an error."""
+
+
+class ConservationError(CondoLakeError):
+    """A micro-batch's counts do not add up: read != valid + quarantined + duplicate."""
 
 
 @dataclass
@@ -62,6 +76,7 @@ class StreamOptions:
 class StreamReport:
     batches: dict[str, int] = field(default_factory=dict)  # query -> micro-batches run
     rows: dict[str, int] = field(default_factory=dict)  # query -> input rows
+    replayed: dict[str, int] = field(default_factory=dict)  # query -> batch left unfinished
 
 
 class MicroBatch:
@@ -72,10 +87,12 @@ class MicroBatch:
     from it make a replayed micro-batch a no-op, and a fresh start a fresh sequence.
     """
 
-    def __init__(self, settings: Settings, query: str) -> None:
+    def __init__(self, settings: Settings, query: str, progress: Progress | None) -> None:
         self.settings = settings
         self.query = query
+        self.progress = progress
         self._query_id: str | None = None
+        self._started = False
 
     def query_id(self, spark: SparkSession) -> str:
         if self._query_id is None:
@@ -86,6 +103,12 @@ class MicroBatch:
             self._query_id = str(json.loads(line[0])["id"])
         return self._query_id
 
+    def may_be_replay(self) -> bool:
+        """Only the first micro-batch after a start can be one that ran before (Spark replays
+        an unfinished micro-batch first); it then looks up what its first attempt wrote."""
+        first, self._started = not self._started, True
+        return first
+
     def app_id(self, spark: SparkSession) -> str:
         return f"{self.query}.{self.query_id(spark)}"
 
@@ -93,47 +116,129 @@ class MicroBatch:
         return stream_context(spark, self.settings.lake_path, self.settings.timezone,
                               self.query, self.query_id(spark), batch_id)
 
+    def finish(self, ctx: LoadContext, run: RunRecord, silver_changed: list[str], *,
+               batch_id: int) -> None:
+        """Gold for what silver changed, then the run log: the micro-batch's last commits."""
+        app_id = self.app_id(ctx.spark)
+        if not run.conserved:
+            _log_run(ctx, run, app_id, batch_id, "failed",
+                     "conservation broken (rows read != valid + quarantined + duplicate)")
+            # A counting bug must stop the stream loudly, not let it run on uncounted.
+            raise ConservationError(f"{run.run_id}: {run.error}")
+        update_gold(ctx, run, silver_changed, app_id=app_id, batch_id=batch_id)
+        if run.tables:
+            _log_run(ctx, run, app_id, batch_id, "succeeded")
+            if self.progress:
+                self.progress(summary(run))
+
+
+def _log_run(ctx: LoadContext, run: RunRecord, app_id: str, batch_id: int, status: str,
+             error: str | None = None) -> None:
+    run.status, run.error = status, error
+    run.finished_at = dt.datetime.now(dt.UTC)
+    with delta.idempotent(ctx.spark, f"{app_id}.runlog", batch_id):
+        write_run(ctx.spark, ctx.lake_root, run)
+
+
+def summary(run: RunRecord) -> str:
+    """One progress line per micro-batch: what each table got, and the gold keys moved."""
+    seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+    tables = [f"{c.table} {c.rows_read:,} read, {c.rows_valid:,} applied, "
+              f"{c.rows_quarantined:,} quarantined, {c.rows_duplicate:,} duplicate"
+              + (f", {c.rows_reprocessed:,} re-processed" if c.rows_reprocessed else "")
+              for c in run.tables if c.layer == "silver"]
+    gold = sum(c.rows_read for c in run.tables if c.layer == "gold")
+    return (f"{run.run_id}: " + "; ".join(tables or ["no source rows"])
+            + f"; gold {gold:,} keys recomputed ({seconds:.1f} s)")
+
 
 def kafka_handler(settings: Settings, progress: Progress | None) -> BatchHandler:
-    micro = MicroBatch(settings, queries.KAFKA_SILVER)
+    micro = MicroBatch(settings, queries.KAFKA, progress)
 
     def handle(batch: DataFrame, batch_id: int) -> None:
-        spark = batch.sparkSession  # the query's own session: its conf is not shared
-        ctx, run = micro.context(spark, batch_id)
-        events = batch.select("*", table_of_topic(F.col(TOPIC)).alias(TABLE)).cache()
-        try:
-            present = _tables_in(events)
-            changes = {
-                table.name: changes_from_events(
-                    events.where(F.col(TABLE) == table.name), table, ctx.run_id)
-                for table in SOURCE_TABLES if table.name in present
-            }
-            apply_changes(ctx, run, changes, app_id=micro.app_id(spark), batch_id=batch_id,
-                          source=CDC_SOURCE, progress=progress)
-        finally:
-            events.unpersist()
+        with kafka_batch(micro, batch, batch_id) as step:
+            if step.records_read:
+                step.land()
+                step.finish(step.apply())
 
     return handle
 
 
+class KafkaBatch:
+    """The steps of one Kafka micro-batch, in the order the handler runs them: bronze,
+    silver and quarantine, then gold and the run log. Each is a Delta transaction of the
+    micro-batch, so a replay completes what an interrupted attempt left undone."""
+
+    def __init__(self, micro: MicroBatch, ctx: LoadContext, run: RunRecord,
+                 records: DataFrame, batch_id: int) -> None:
+        self.micro, self.ctx, self.run, self.records, self.batch_id = (
+            micro, ctx, run, records, batch_id)
+        self.app_id = micro.app_id(ctx.spark)
+        self.per_table = _rows_per_table(records)
+
+    @property
+    def records_read(self) -> int:
+        return sum(self.per_table.values())
+
+    def land(self) -> None:
+        """bronze/kafka_events: every record as received."""
+        started = time.monotonic()
+        with delta.idempotent(self.ctx.spark, f"{self.app_id}.bronze", self.batch_id):
+            delta.append(self.records.drop(TABLE), queries.kafka_events_path(self.ctx.lake_root),
+                         self.ctx.tag(f"bronze.{KAFKA_EVENTS}"))
+        self.run.tables.append(TableCounts(
+            KAFKA_EVENTS, CDC_SOURCE, layer="bronze", rows_read=self.records_read,
+            rows_valid=self.records_read, seconds=round(time.monotonic() - started, 3)))
+
+    def apply(self) -> list[str]:
+        """Silver and quarantine; returns the silver tables it changed."""
+        changes = {
+            table.name: changes_from_events(
+                self.records.where(F.col(TABLE) == table.name), table, self.ctx.run_id)
+            for table in SOURCE_TABLES if table.name in self.per_table
+        }
+        return apply_changes(self.ctx, self.run, changes, app_id=self.app_id,
+                             batch_id=self.batch_id, source=CDC_SOURCE,
+                             replay=self.micro.may_be_replay())
+
+    def finish(self, silver_changed: list[str]) -> None:
+        self.micro.finish(self.ctx, self.run, silver_changed, batch_id=self.batch_id)
+
+
+@contextmanager
+def kafka_batch(micro: MicroBatch, batch: DataFrame, batch_id: int) -> Iterator[KafkaBatch]:
+    """One micro-batch of `queries.kafka`'s records, persisted while its steps run."""
+    # The query's own session: its conf (the Delta transaction ids) is not shared.
+    ctx, run = micro.context(batch.sparkSession, batch_id)
+    records = batch.select(*KAFKA_EVENTS_COLUMNS[:-2], F.lit(ctx.run_id).alias(RUN_ID_COL),
+                           *KAFKA_EVENTS_COLUMNS[-1:], table_of_topic(F.col(TOPIC)).alias(TABLE))
+    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield KafkaBatch(micro, ctx, run, records, batch_id)
+    finally:
+        records.unpersist()
+
+
 def landing_handler(settings: Settings, progress: Progress | None) -> BatchHandler:
-    micro = MicroBatch(settings, queries.LANDING_SILVER)
+    micro = MicroBatch(settings, queries.LANDING, progress)
 
     def handle(lines: DataFrame, batch_id: int) -> None:
         spark = lines.sparkSession
         ctx, run = micro.context(spark, batch_id)
         app_id = micro.app_id(spark)
-        lines = lines.cache()
-        present = _tables_in(lines)
-        changes = {table.name: changes_from_lines(lines, table, ctx.run_id).cache()
-                   for table in SOURCE_TABLES if table.name in present}
+        lines = lines.persist(StorageLevel.MEMORY_AND_DISK)
+        changes: dict[str, DataFrame] = {}
         try:
+            present = _rows_per_table(lines)
+            changes = {table.name: changes_from_lines(lines, table, ctx.run_id).persist(
+                StorageLevel.MEMORY_AND_DISK) for table in SOURCE_TABLES if table.name in present}
             for table in SOURCE_TABLES:
                 if table.name in changes:
                     _land(ctx, table, changes[table.name], f"{app_id}.{table.name}.bronze",
                           batch_id)
-            apply_changes(ctx, run, changes, app_id=app_id, batch_id=batch_id,
-                          source=LANDING_SOURCE, progress=progress)
+            changed = apply_changes(ctx, run, changes, app_id=app_id, batch_id=batch_id,
+                                    source=LANDING_SOURCE, replay=micro.may_be_replay())
+            micro.finish(ctx, run, changed, batch_id=batch_id)
         finally:
             for frame in changes.values():
                 frame.unpersist()
@@ -142,9 +247,10 @@ def landing_handler(settings: Settings, progress: Progress | None) -> BatchHandl
     return handle
 
 
-def _tables_in(records: DataFrame) -> set[str]:
-    """The tables a micro-batch has records of (the others are skipped, not scanned)."""
-    return {row[0] for row in records.select(TABLE).distinct().collect()}
+def _rows_per_table(records: DataFrame) -> dict[str, int]:
+    """Records of each table in a micro-batch (the others are skipped, not scanned)."""
+    return {row[0]: int(row[1]) for row in records.groupBy(TABLE).count().collect()
+            if row[0] is not None}
 
 
 def _land(ctx: LoadContext, table: SourceTable, changes: DataFrame, app_id: str,
@@ -160,20 +266,18 @@ def _land(ctx: LoadContext, table: SourceTable, changes: DataFrame, app_id: str,
         delta.append(readable, path, ctx.tag(f"bronze.{table.name}"))
 
 
-def gold_handler(settings: Settings, progress: Progress | None) -> BatchHandler:
-    micro = MicroBatch(settings, queries.SILVER_GOLD)
-
-    def handle(changed: DataFrame, batch_id: int) -> None:
-        spark = changed.sparkSession
-        ctx, run = micro.context(spark, batch_id)
-        update_gold(ctx, run, changed, app_id=micro.app_id(spark), batch_id=batch_id,
-                    progress=progress)
-
-    return handle
-
-
 def prepare(spark: SparkSession, settings: Settings) -> None:
-    """Every table and folder the queries read from exists before they start."""
+    """Every table and folder the queries read from exists before they start; checkpoints of
+    the former three-query topology are refused with what to do."""
+    former = [name for name in queries.FORMER_QUERY_NAMES
+              if last_committed_batch(_checkpoint(settings, name)) is not None]
+    if former:
+        raise StreamError(
+            f"the lake has checkpoints of the former streaming queries ({', '.join(former)}) "
+            f"under {settings.lake_path}/_checkpoints. Drain them with the previous CondoLake "
+            "version (`condolake stream start --once`), then remove those folders: the "
+            "queries kafka and landing start from the topics' earliest offsets and the "
+            "landing files, and changes already applied are counted as duplicates.")
     ensure_stream_tables(spark, settings.lake_path)
     delta.ensure_table(spark, queries.kafka_events_path(settings.lake_path),
                        queries.KAFKA_EVENTS_SCHEMA)
@@ -181,22 +285,23 @@ def prepare(spark: SparkSession, settings: Settings) -> None:
         (settings.landing_path / table.name).mkdir(parents=True, exist_ok=True)
 
 
-def _writers(spark: SparkSession, settings: Settings, bootstrap: str | None,
-             options: StreamOptions, trigger: Trigger, progress: Progress | None
-             ) -> list[tuple[str, Callable[[], StreamingQuery]]]:
-    """The queries to run, upstream first, as (name, start) pairs."""
+def _checkpoint(settings: Settings, query: str) -> Path:
+    return Path(checkpoint_path(settings.lake_path, query))
+
+
+def writers(spark: SparkSession, settings: Settings, bootstrap: str | None,
+            options: StreamOptions, trigger: Trigger, progress: Progress | None
+            ) -> list[tuple[str, Callable[[], StreamingQuery]]]:
+    """The queries to run, as (name, start) pairs."""
     starts: list[tuple[str, Callable[[], StreamingQuery]]] = []
     if options.kafka and bootstrap:
-        bronze = queries.kafka_bronze(spark, settings, bootstrap, trigger)
-        starts.append((queries.KAFKA_BRONZE, bronze.start))
-        silver = queries.kafka_silver(spark, settings, kafka_handler(settings, progress), trigger)
-        starts.append((queries.KAFKA_SILVER, silver.start))
+        kafka = queries.kafka(spark, settings, bootstrap, kafka_handler(settings, progress),
+                              trigger)
+        starts.append((queries.KAFKA, kafka.start))
     if options.landing:
-        landing = queries.landing_silver(spark, settings, landing_handler(settings, progress),
-                                         trigger)
-        starts.append((queries.LANDING_SILVER, landing.start))
-    gold = queries.silver_gold(spark, settings, gold_handler(settings, progress), trigger)
-    starts.append((queries.SILVER_GOLD, gold.start))
+        landing = queries.landing(spark, settings, landing_handler(settings, progress),
+                                  trigger)
+        starts.append((queries.LANDING, landing.start))
     return starts
 
 
@@ -208,26 +313,19 @@ def run_streams(
     progress: Progress | None = None,
 ) -> StreamReport:
     """Runs the queries until stopped (SIGINT/SIGTERM), `duration_s` elapses, or, with
-    `once`, everything available has gone through every layer."""
+    `once`, everything available has gone through every layer.
+
+    A stop lets each query finish its micro-batch in progress, for up to
+    `settings.stream_stop_grace_s`; one still running then is stopped and replayed whole on
+    the next start (nothing is lost)."""
     prepare(spark, settings)
+    ignore_stop_signals(spark)
     trigger = Trigger(settings.stream_trigger_s, available_now=options.once)
-    starts = _writers(spark, settings, bootstrap, options, trigger, progress)
+    starts = writers(spark, settings, bootstrap, options, trigger, progress)
     status = StatusFile(settings.state_path / "stream" / "status.json", settings)
     report = StreamReport()
     recorder = ProgressRecorder(spark, settings.lake_path)
-    if options.once:
-        # Each layer drains completely before the next one starts reading it.
-        done: list[StreamingQuery] = []
-        for name, start in starts:
-            query = start()
-            try:
-                _await(query, name)
-            finally:
-                flush_progress(recorder, [query], progress)
-            _record(report, name, query)
-            done.append(query)
-            status.write(done, running=False)  # every query run so far, not only the last
-        return report
+    grace_s = settings.stream_stop_grace_s
     with _stop_on_signals() as stop:
         running = [start() for _, start in starts]
         deadline = None if options.duration_s is None else time.monotonic() + options.duration_s
@@ -236,13 +334,20 @@ def run_streams(
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 status.write(running, running=True)
                 _raise_if_failed(running)
+                if options.once and not any(query.isActive for query in running):
+                    break
                 if time.monotonic() >= next_flush:
                     flush_progress(recorder, running, progress)
                     next_flush = time.monotonic() + PROGRESS_FLUSH_EVERY_S
-                stop.wait(SUPERVISE_EVERY_S)
+                stop.wait(SUPERVISE_EVERY_S / (10 if options.once else 1))
         finally:
             for query in running:
-                _stop_between_batches(query)
+                unfinished = stop_between_batches(query, grace_s)
+                if unfinished is not None:
+                    report.replayed[query.name or ""] = unfinished
+                    (progress or print)(
+                        f"{query.name}: micro-batch {unfinished} did not finish within "
+                        f"{grace_s:g} s of the stop; it will be replayed on the next start")
             flush_progress(recorder, running, progress)
             status.write(running, running=False)
         _raise_if_failed(running)
@@ -262,20 +367,25 @@ def flush_progress(recorder: ProgressRecorder, running: list[StreamingQuery],
         (progress or print)(f"warning: ops/stream_progress not updated: {root_cause(error)}")
 
 
-def _stop_between_batches(query: StreamingQuery) -> None:
-    """Stops the query, after its micro-batch in progress if it ends soon enough (a stopped
-    micro-batch is not lost: it runs again on the next start)."""
-    deadline = time.monotonic() + STOP_GRACE_S
-    while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
+def stop_between_batches(query: StreamingQuery, grace_s: float) -> int | None:
+    """Stops the query once its micro-batch in progress has ended, waiting at most `grace_s`;
+    returns the id of a micro-batch still running then (it is stopped and runs again on the
+    next start), None when the query stopped between micro-batches."""
+    deadline = time.monotonic() + grace_s
+    while _busy(query) and time.monotonic() < deadline:
         time.sleep(SUPERVISE_EVERY_S / 10)
+    unfinished = _current_batch(query) if _busy(query) else None
     query.stop()
+    return unfinished
 
 
-def _await(query: StreamingQuery, name: str) -> None:
-    try:
-        query.awaitTermination()
-    except Exception as error:
-        raise StreamError(f"stream {name} failed: {root_cause(error)}") from error
+def _busy(query: StreamingQuery) -> bool:
+    return bool(query.isActive and query.status.get("isTriggerActive"))
+
+
+def _current_batch(query: StreamingQuery) -> int | None:
+    last = query.lastProgress
+    return None if last is None else int(last.batchId) + 1
 
 
 def _raise_if_failed(running: list[StreamingQuery]) -> None:
@@ -307,4 +417,3 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-

@@ -1,71 +1,93 @@
-"""One micro-batch of change rows -> silver, quarantine and the key positions, exactly once.
+"""One micro-batch of change rows -> silver and quarantine, exactly once.
 
-Every write carries a Delta transaction id (query, table, step) with the micro-batch id as its
-version, so a micro-batch replayed after a crash skips the commits it had already made. The
-steps after the silver MERGE are idempotent by construction (insert-if-absent, newer-wins).
+Every change is judged once, in one pass per table (`_judged`): malformed, a tombstone, an
+older version of a key the same micro-batch changes again, stale (not newer than what silver
+or the positions table already hold for the key), a delete, or a fresh upsert that the rules
+find valid or reject. One Spark job counts the outcomes of every table. The writes follow,
+each one only when it has rows, each a Delta transaction (query, table, step) with the
+micro-batch id as its version, so a micro-batch replayed after a crash skips the commits it
+had already made. A replayed micro-batch judges against silver as it was before its first
+attempt (Delta time travel), so it takes the same decisions and logs the same counts.
+
+Per-key order: the order of the version silver holds (Debezium's LSN, or a landing file's
+time) is kept on the silver row (`_source_position`). Changes that leave no row in silver
+(deletes, and fresh versions the rules reject) append their order to ops/change_positions;
+a later change of the key is stale when it is not newer than either.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import reduce
 from zoneinfo import ZoneInfo
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.window import WindowSpec
 
-from condolake.errors import CondoLakeError
 from condolake.lake import delta
-from condolake.lake.layout import Layer, quarantine_schema, silver_schema, table_path
+from condolake.lake.layout import (
+    INGESTED_AT_COL,
+    POSITION_COL,
+    REASONS_COL,
+    SOURCE_COL,
+    Layer,
+    quarantine_schema,
+    silver_schema,
+    table_path,
+)
 from condolake.lake.types import struct
-from condolake.monitoring.runlog import RunRecord, TableCounts, write_run
+from condolake.monitoring.runlog import RunRecord, TableCounts
 from condolake.pipelines.load import (
     LoadContext,
     close_quarantined_keys,
     reprocess_quarantined,
     supersede_quarantined,
-    valid_parent_keys,
     write_quarantine,
 )
-from condolake.source.tables import SOURCE_TABLES, SourceTable
+from condolake.source.tables import SOURCE_TABLES, TABLES_BY_NAME, SourceTable
 from condolake.streaming.changes import (
     DELETE_OP,
     KEY_COL,
     MALFORMED_COL,
     OP_COL,
     ORDER_COL,
+    TIEBREAK_COL,
     TOMBSTONE_OP,
-    is_stale,
-    malformed_records,
-    ranked_changes,
+    typed_key,
 )
 from condolake.transforms.silver.quarantine import malformed_to_quarantine, to_quarantine
 from condolake.transforms.silver.validate import (
-    DUPLICATE_RANK_COL,
     LINEAGE_COLS,
     is_valid,
     to_silver,
     validated,
 )
 
-Progress = Callable[[str], None]
-
-
-class ConservationError(CondoLakeError):
-    """A micro-batch's counts do not add up: read != valid + quarantined + duplicate."""
-
-
 POSITIONS = "change_positions"
 POSITIONS_SCHEMA = struct(
     "source: string, table: string, key: int, order: long, op: string, run_id: string, "
     "updated_at: timestamp"
 )
-KNOWN_ORDER = "_known_order"
-OUTCOME_COL = "_outcome"
 CDC_SOURCE = "kafka"  # change events of the PostgreSQL source itself
 LANDING_SOURCE = "landing"
+# How the rows of each source are named in `_source` (kafka:<topic>/<partition>/<offset>,
+# landing:<file>): a silver row's order counts only for changes of the same source.
+SOURCE_PREFIXES = {CDC_SOURCE: "kafka:", LANDING_SOURCE: "landing:"}
+OUTCOME_COL = "_outcome"
+KNOWN_ORDER = "_known_order"
+IN_SILVER = "_in_silver"
+LATEST_COL = "_latest"
+# The outcomes of a record, and where each is counted.
+MALFORMED, TOMBSTONE, OLDER, STALE = "malformed", "tombstone", "older", "stale"
+DELETE, VALID, REJECTED = "delete", "valid", "rejected"
+DUPLICATES = (TOMBSTONE, OLDER, STALE)
+APPLIED = (DELETE, VALID)
+QUARANTINED = (MALFORMED, REJECTED)
 
 
 def positions_path(lake_root: str) -> str:
@@ -83,6 +105,17 @@ def stream_context(spark: SparkSession, lake_root: str, timezone: str, query: st
                           run_date=run_date)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """A table's records of one micro-batch with their `_outcome` (checkpointed)."""
+
+    table: SourceTable
+    records: DataFrame
+
+    def having(self, *outcomes: str) -> DataFrame:
+        return self.records.where(F.col(OUTCOME_COL).isin(*outcomes))
+
+
 def apply_changes(
     ctx: LoadContext,
     run: RunRecord,
@@ -91,153 +124,195 @@ def apply_changes(
     app_id: str,
     batch_id: int,
     source: str,
-    progress: Progress | None = None,
-) -> RunRecord:
-    """Applies one micro-batch of change rows per table, parents first, and logs the run.
+    replay: bool = False,
+) -> list[str]:
+    """Applies one micro-batch of change rows per table; adds each table's counts to `run`
+    and returns the silver tables it changed (gold follows those).
 
     `app_id` names the query and its checkpoint: with `batch_id` it makes each commit's
     Delta transaction id (a reset checkpoint starts a new app id, so nothing is skipped).
+    `replay`: this micro-batch may have run before (the first one after a start); it then
+    judges against the silver versions from before its first attempt.
     """
     tables = [table for table in SOURCE_TABLES if table.name in changes]
-    frames = {table.name: changes[table.name].persist(StorageLevel.MEMORY_AND_DISK)
-              for table in tables}
-    pending: dict[str, tuple[TableCounts, DataFrame]] = {}
-    try:
-        for table in tables:
-            pending[table.name] = _judge_versions(ctx, table, frames[table.name], source)
-        _save_all_positions(ctx, source, {name: latest for name, (_, latest) in pending.items()},
-                            app_id, batch_id)
-        parents_changed: set[str] = set()
-        for table in SOURCE_TABLES:  # parents first; a table without records may have orphans
-            if table.name in pending:
-                counts, latest = pending[table.name]
-                if counts.rows_read:
-                    _write_table(ctx, table, frames[table.name], latest, counts,
-                                 app_id=f"{app_id}.{table.name}", batch_id=batch_id)
-            else:
-                counts = TableCounts(table.name, source)
-            if any(fk.parent in parents_changed for fk in table.foreign_keys):
-                # Orphans waiting in quarantine for a parent that this micro-batch brought.
-                counts.rows_reprocessed = reprocess_quarantined(ctx, table)
-            if counts.rows_read or counts.rows_reprocessed:
-                run.tables.append(counts)
-            if counts.rows_valid or counts.rows_reprocessed:
-                parents_changed.add(table.name)
-    finally:
-        for _, latest in pending.values():
-            latest.unpersist()
-        for frame in frames.values():
-            frame.unpersist()
-    run.status = "succeeded" if run.conserved else "failed"
-    if not run.conserved:
-        run.error = "conservation broken (rows read != valid + quarantined + duplicate)"
-    if run.tables:
-        run.finished_at = dt.datetime.now(dt.UTC)
-        with delta.idempotent(ctx.spark, f"{app_id}.runlog", batch_id):
-            write_run(ctx.spark, ctx.lake_root, run)
-        if progress:
-            progress(_summary(run))
-    if not run.conserved:
-        # A counting bug must stop the stream loudly, not let it run on uncounted.
-        raise ConservationError(f"{run.run_id}: {run.error}")
-    return run
+    silver = {table.name: _silver_before(ctx, table, replay) for table in SOURCE_TABLES}
+    judged: dict[str, Judged] = {}
+    for table in tables:  # parents first: a child's parent may arrive in this batch
+        parents = {fk.parent: _valid_keys(TABLES_BY_NAME[fk.parent], silver[fk.parent],
+                                          judged.get(fk.parent))
+                   for fk in table.foreign_keys}
+        judged[table.name] = _judged(ctx, table, changes[table.name], source,
+                                     silver[table.name], parents)
+    outcomes = _outcomes(judged)
+    counts = {name: _table_counts(name, source, found) for name, found in outcomes.items()}
+    changed: list[str] = []
+    for table in tables:
+        started = time.monotonic()
+        table_counts = counts[table.name]
+        if _write(ctx, judged[table.name], outcomes[table.name], table_counts,
+                  app_id=f"{app_id}.{table.name}", batch_id=batch_id):
+            changed.append(table.name)
+        table_counts.seconds = round(time.monotonic() - started, 3)
+    leaving = [j for name, j in judged.items()
+               if outcomes[name].get(DELETE) or outcomes[name].get(REJECTED)]
+    _save_positions(ctx, source, leaving, app_id, batch_id)
+    for table in SOURCE_TABLES:
+        table_counts = counts.get(table.name) or TableCounts(table.name, source)
+        if any(fk.parent in changed for fk in table.foreign_keys):
+            # Orphans waiting in quarantine for a parent that this micro-batch brought.
+            started = time.monotonic()
+            table_counts.rows_reprocessed = reprocess_quarantined(ctx, table)
+            table_counts.seconds += round(time.monotonic() - started, 3)
+            if table_counts.rows_reprocessed and table.name not in changed:
+                changed.append(table.name)
+        if table_counts.rows_read or table_counts.rows_reprocessed:
+            run.tables.append(table_counts)
+    return changed
 
 
-def _summary(run: RunRecord) -> str:
-    return f"{run.run_id}: " + "; ".join(
-        f"{c.table} {c.rows_read:,} read, {c.rows_valid:,} applied, "
-        f"{c.rows_quarantined:,} quarantined, {c.rows_duplicate:,} duplicate"
-        for c in run.tables
+def _silver_before(ctx: LoadContext, table: SourceTable, replay: bool) -> DataFrame:
+    """Silver/`table` as this micro-batch first found it: the latest version, or, when it
+    may be a replay that already committed there, the version before its first commit."""
+    path = ctx.path(Layer.SILVER, table.name)
+    if replay:
+        mine = delta.versions_of_run(ctx.spark, path, ctx.run_id)
+        if mine:
+            return delta.read_version(ctx.spark, path, mine[0] - 1)
+    return delta.read(ctx.spark, path, silver_schema(table))
+
+
+def _valid_keys(parent: SourceTable, silver: DataFrame, judged: Judged | None) -> DataFrame:
+    """Keys of a parent table's valid rows once this micro-batch is applied."""
+    key = parent.primary_key
+    keys = silver.select(key)
+    if judged is None:
+        return keys
+    applied = judged.having(*APPLIED).select(F.col(KEY_COL).cast("int").alias(key),
+                                             F.col(OUTCOME_COL))
+    deleted = applied.where(F.col(OUTCOME_COL) == DELETE).select(key)
+    added = applied.where(F.col(OUTCOME_COL) == VALID).select(key)
+    return keys.join(deleted, on=key, how="left_anti").unionByName(added).distinct()
+
+
+def _known_orders(ctx: LoadContext, table: SourceTable, source: str,
+                  silver: DataFrame) -> DataFrame:
+    """Per key: whether silver has a row, and the highest order of `source` applied to it
+    (the order of silver's row when it came from `source`, or of a delete or a rejected
+    version recorded in the positions table)."""
+    key = table.primary_key
+    from_source = F.col(SOURCE_COL).startswith(SOURCE_PREFIXES[source])
+    in_silver = silver.select(
+        F.col(key).alias(KEY_COL), F.lit(True).alias(IN_SILVER),
+        F.when(from_source, F.col(POSITION_COL)).alias(KNOWN_ORDER),
+    )
+    recorded = delta.read(ctx.spark, positions_path(ctx.lake_root), POSITIONS_SCHEMA).where(
+        (F.col("source") == source) & (F.col("table") == table.name)
+        & (F.col("run_id") != ctx.run_id)  # a replay must not find its own positions
+    ).select(F.col("key").alias(KEY_COL), F.lit(None).cast("boolean").alias(IN_SILVER),
+             F.col("order").alias(KNOWN_ORDER))
+    return in_silver.unionByName(recorded).groupBy(KEY_COL).agg(
+        F.max(IN_SILVER).alias(IN_SILVER), F.max(KNOWN_ORDER).alias(KNOWN_ORDER))
+
+
+def _judged(ctx: LoadContext, table: SourceTable, changes: DataFrame, source: str,
+            silver: DataFrame, parents: Mapping[str, DataFrame]) -> Judged:
+    """Every record of `table` in the micro-batch with its outcome (checkpointed)."""
+    readable = F.col(MALFORMED_COL).isNull() & (F.col(OP_COL) != TOMBSTONE_OP)
+    keyed = changes.select("*", F.when(readable, typed_key(table)).alias(KEY_COL))
+    newest_first = F.row_number().over(
+        _window_by_key().orderBy(F.col(ORDER_COL).desc(), F.col(TIEBREAK_COL).desc()))
+    # A key that does not parse cannot be a duplicate of anything: the rules judge it.
+    ranked = keyed.select("*", (F.col(KEY_COL).isNull() | (newest_first == 1)).alias(
+        LATEST_COL))
+    known = ranked.join(_known_orders(ctx, table, source, silver), on=KEY_COL, how="left")
+    checked = validated(known, table, ctx.run_date, parents)
+    outcome = (
+        F.when(F.col(MALFORMED_COL).isNotNull(), F.lit(MALFORMED))
+        .when(F.col(OP_COL) == TOMBSTONE_OP, F.lit(TOMBSTONE))
+        .when(~F.col(LATEST_COL), F.lit(OLDER))
+        .when(_stale(source), F.lit(STALE))
+        .when(F.col(OP_COL) == DELETE_OP, F.lit(DELETE))
+        .when(is_valid(), F.lit(VALID))
+        .otherwise(F.lit(REJECTED))
+    )
+    # A local checkpoint, not a cache: a cached plan that reads silver would be recomputed
+    # after this micro-batch writes silver (Spark refreshes caches of a written path), and
+    # then judge against the new rows (the records just applied would look stale).
+    records = checked.select("*", outcome.alias(OUTCOME_COL)).localCheckpoint(
+        eager=False, storageLevel=StorageLevel.MEMORY_AND_DISK)
+    return Judged(table, records)
+
+
+def _window_by_key() -> WindowSpec:
+    return Window.partitionBy(KEY_COL).rowsBetween(Window.unboundedPreceding,
+                                                   Window.currentRow)
+
+
+def _stale(source: str) -> Column:
+    """No newer than what was applied before. An LSN belongs to one change, so an equal one
+    is the same change again; a landing file's time is shared by all its records and by
+    files written in the same millisecond, so there only an older order is stale."""
+    known = F.col(KNOWN_ORDER)
+    if source == CDC_SOURCE:
+        return known.isNotNull() & (known >= F.col(ORDER_COL))
+    return known.isNotNull() & (known > F.col(ORDER_COL))
+
+
+def _outcomes(judged: Mapping[str, Judged]) -> dict[str, dict[str, int]]:
+    """Table -> outcome -> records, from one Spark job over all the micro-batch's records."""
+    found: dict[str, dict[str, int]] = {name: {} for name in judged}
+    frames = [j.records.select(F.lit(name).alias("table"), F.col(OUTCOME_COL))
+              for name, j in judged.items()]
+    if frames:
+        for row in reduce(DataFrame.unionByName, frames).groupBy(
+                "table", OUTCOME_COL).count().collect():
+            found[row["table"]][row[OUTCOME_COL]] = int(row["count"])
+    return found
+
+
+def _table_counts(name: str, source: str, outcomes: Mapping[str, int]) -> TableCounts:
+    return TableCounts(
+        name, source, rows_read=sum(outcomes.values()),
+        rows_valid=sum(outcomes.get(outcome, 0) for outcome in APPLIED),
+        rows_quarantined=sum(outcomes.get(outcome, 0) for outcome in QUARANTINED),
+        rows_duplicate=sum(outcomes.get(outcome, 0) for outcome in DUPLICATES),
     )
 
 
-def _judge_versions(ctx: LoadContext, table: SourceTable, changes: DataFrame,
-                    source: str) -> tuple[TableCounts, DataFrame]:
-    """Counts the micro-batch's records of `table` and keeps the newest version per key
-    that is newer than what was applied before (persisted, with `_op` and `_order`)."""
-    counts = TableCounts(table.name, source)
-    totals = changes.agg(
-        F.count(F.lit(1)).alias("read"),
-        F.count(F.when(F.col(OP_COL) == TOMBSTONE_OP, True)).alias("tombstones"),
-        F.count(F.col(MALFORMED_COL)).alias("malformed"),
-    ).first()
-    assert totals is not None
-    counts.rows_read = int(totals["read"])
-    counts.rows_quarantined = int(totals["malformed"])
-    # For now every readable record that is not the newest version counts as a duplicate;
-    # `_write_table` moves the newest ones to valid or quarantined.
-    counts.rows_duplicate = counts.rows_read - counts.rows_quarantined
-    ranked = _with_known_order(ctx, table, ranked_changes(changes, table), source)
-    latest = ranked.where(
-        (F.col(DUPLICATE_RANK_COL) == 1)
-        & ~is_stale(F.col(KNOWN_ORDER), unique_orders=source == CDC_SOURCE)
-    ).persist(StorageLevel.MEMORY_AND_DISK)
-    return counts, latest
-
-
-def _write_table(ctx: LoadContext, table: SourceTable, changes: DataFrame, latest: DataFrame,
-                 counts: TableCounts, *, app_id: str, batch_id: int) -> None:
-    if counts.rows_quarantined:
-        with delta.idempotent(ctx.spark, f"{app_id}.malformed", batch_id):
-            write_quarantine(ctx, table, malformed_to_quarantine(
-                malformed_records(changes), table, ctx.started_at),
-                step=f"malformed.{table.name}")
-    valid, rejected = _write_fresh(ctx, table, latest, app_id, batch_id)
-    counts.rows_valid = valid
-    counts.rows_quarantined += rejected
-    counts.rows_duplicate -= valid + rejected
-    if valid:
-        counts.rows_superseded = supersede_quarantined(ctx, table)
-
-
-def _with_known_order(ctx: LoadContext, table: SourceTable, ranked: DataFrame,
-                      source: str) -> DataFrame:
-    """Adds `_known_order`: the order of the last change from `source` applied to the key.
-
-    Orders are only comparable within one source (LSNs, file times), so each keeps its own.
-    Positions this very run saved are ignored: a replayed micro-batch must apply its changes.
-    """
-    known = delta.read(ctx.spark, positions_path(ctx.lake_root), POSITIONS_SCHEMA).where(
-        (F.col("source") == source) & (F.col("table") == table.name)
-        & (F.col("run_id") != ctx.run_id)
-    ).select(F.col("key").alias(KEY_COL), F.col("order").alias(KNOWN_ORDER))
-    return ranked.join(known, on=KEY_COL, how="left")
-
-
-def _write_fresh(ctx: LoadContext, table: SourceTable, latest: DataFrame, app: str,
-                 batch_id: int) -> tuple[int, int]:
-    """Validates the upserts, MERGEs them and the deletes into silver; quarantines the rest.
-
-    Returns (changes applied to silver, records quarantined).
-    """
-    checked = validated(latest.drop(MALFORMED_COL), table, ctx.run_date,
-                        valid_parent_keys(ctx, table))
-    outcome = (F.when(F.col(OP_COL) == DELETE_OP, F.lit("delete"))
-               .when(is_valid(), F.lit("valid")).otherwise(F.lit("rejected")))
-    judged = checked.select("*", outcome.alias(OUTCOME_COL)).persist(
-        StorageLevel.MEMORY_AND_DISK)
-    try:
-        outcomes = {row[OUTCOME_COL]: int(row["count"])
-                    for row in judged.groupBy(OUTCOME_COL).count().collect()}
-        n_valid, n_rejected = outcomes.get("valid", 0), outcomes.get("rejected", 0)
-        n_deletes = outcomes.get("delete", 0)
-        if n_rejected:
-            rejected = judged.where(F.col(OUTCOME_COL) == "rejected")
-            with delta.idempotent(ctx.spark, f"{app}.quarantine", batch_id):
-                write_quarantine(ctx, table, to_quarantine(rejected, table, ctx.started_at),
-                                 step=f"quarantine.{table.name}")
-        deletes = judged.where(F.col(OUTCOME_COL) == "delete")
-        if n_valid or n_deletes:
-            rows = to_silver(judged.where(F.col(OUTCOME_COL) == "valid"), table).select(
-                "*", F.lit("u").alias(OP_COL))
-            _merge_silver(ctx, table, rows.unionByName(_delete_rows(deletes, table)), app,
-                          batch_id)
-        if n_deletes:
-            close_quarantined_keys(ctx, table, deletes.select(
-                F.col(KEY_COL).cast("int").alias(table.primary_key)), "deleted")
-        return n_valid + n_deletes, n_rejected
-    finally:
-        judged.unpersist()
+def _write(ctx: LoadContext, judged: Judged, outcomes: Mapping[str, int],
+           counts: TableCounts, *, app_id: str, batch_id: int) -> bool:
+    """Quarantine, silver and the quarantine's bookkeeping of one table; whether silver
+    changed."""
+    table = judged.table
+    if outcomes.get(MALFORMED) or outcomes.get(REJECTED):
+        rows = malformed_to_quarantine(judged.having(MALFORMED).drop(REASONS_COL).select(
+            "*", F.array(F.col(MALFORMED_COL)).alias(REASONS_COL)), table, ctx.started_at
+        ).unionByName(to_quarantine(judged.having(REJECTED), table, ctx.started_at))
+        with delta.idempotent(ctx.spark, f"{app_id}.quarantine", batch_id):
+            write_quarantine(ctx, table, rows, step=f"quarantine.{table.name}")
+    if not (outcomes.get(VALID) or outcomes.get(DELETE)):
+        return False
+    upserts = to_silver(judged.having(VALID), table)
+    path = ctx.path(Layer.SILVER, table.name)
+    tag = ctx.tag(f"silver.{table.name}")
+    with delta.idempotent(ctx.spark, f"{app_id}.silver", batch_id):
+        if not outcomes.get(DELETE) and judged.having(VALID).where(
+                F.col(IN_SILVER)).isEmpty():
+            # Only keys silver does not hold: an append is the same as a MERGE, and cheaper.
+            delta.append(upserts, path, tag)
+        else:
+            rows = upserts.select("*", F.lit("u").alias(OP_COL)).unionByName(
+                _delete_rows(judged.having(DELETE), table))
+            delta.apply_changes(ctx.spark, rows, path, table.primary_key,
+                                [*table.column_names, *LINEAGE_COLS], table.column_names,
+                                commit_tag=tag)
+    if outcomes.get(DELETE):
+        close_quarantined_keys(ctx, table, judged.having(DELETE).select(
+            F.col(KEY_COL).cast("int").alias(table.primary_key)), "deleted")
+    if outcomes.get(VALID):
+        counts.rows_superseded = supersede_quarantined(
+            ctx, table, written=upserts.select(table.primary_key, INGESTED_AT_COL))
+    return True
 
 
 def _delete_rows(deletes: DataFrame, table: SourceTable) -> DataFrame:
@@ -252,69 +327,60 @@ def _delete_rows(deletes: DataFrame, table: SourceTable) -> DataFrame:
     )
 
 
-def _merge_silver(ctx: LoadContext, table: SourceTable, rows: DataFrame, app: str,
-                  batch_id: int) -> None:
-    path = ctx.path(Layer.SILVER, table.name)
-    delta.ensure_table(ctx.spark, path, silver_schema(table))
-    columns = [*table.column_names, *LINEAGE_COLS]
-    with delta.idempotent(ctx.spark, f"{app}.silver", batch_id):
-        delta.apply_changes(ctx.spark, rows, path, table.primary_key, columns,
-                            table.column_names, commit_tag=ctx.tag(f"silver.{table.name}"))
-
-
-def _save_all_positions(ctx: LoadContext, source: str, latest: Mapping[str, DataFrame],
-                        app_id: str, batch_id: int) -> None:
-    """Remembers the newest order applied per key (a later, older event is then stale).
-
-    Saved before silver is written: a batch run that MERGEs silver meanwhile then leaves these
-    keys to the stream (see `stream_owned_keys`). One commit for all tables.
-    """
+def _save_positions(ctx: LoadContext, source: str, judged: list[Judged], app_id: str,
+                    batch_id: int) -> None:
+    """Appends the orders of the changes that leave no row in silver (deletes, rejected
+    fresh versions): a later, older event of those keys is then stale. One commit for all
+    tables, none when there is nothing to record."""
     frames = [
-        frame.select(
-            F.lit(source).alias("source"), F.lit(name).alias("table"),
-            F.col(KEY_COL).cast("int").alias("key"),
-            F.col(ORDER_COL).alias("order"), F.col(OP_COL).alias("op"),
-            F.lit(ctx.run_id).alias("run_id"), F.current_timestamp().alias("updated_at"),
-        ).where(F.col("key").isNotNull())
-        for name, frame in latest.items()
+        j.having(DELETE, REJECTED).where(F.col(KEY_COL).isNotNull()).select(
+            F.lit(source).alias("source"), F.lit(j.table.name).alias("table"),
+            F.col(KEY_COL).cast("int").alias("key"), F.col(ORDER_COL).alias("order"),
+            F.col(OP_COL).alias("op"), F.lit(ctx.run_id).alias("run_id"),
+            F.lit(ctx.started_at).cast("timestamp").alias("updated_at"),
+        )
+        for j in judged
     ]
     if not frames:
         return
-    rows = reduce(DataFrame.unionByName, frames)
-    path = positions_path(ctx.lake_root)
-    delta.ensure_table(ctx.spark, path, POSITIONS_SCHEMA)
     with delta.idempotent(ctx.spark, f"{app_id}.positions", batch_id):
-        delta.upsert_positions(ctx.spark, rows, path)
+        delta.append(reduce(DataFrame.unionByName, frames), positions_path(ctx.lake_root),
+                     ctx.tag("positions"))
 
 
 def stream_owned_keys(spark: SparkSession, lake_root: str, table: SourceTable) -> DataFrame:
-    """Keys of `table` that a change stream has applied: the stream owns their versions.
+    """Keys of `table` that the change stream has applied: the stream owns their versions.
 
     A batch snapshot read from PostgreSQL has no commit order to compare with the stream's,
     so a batch run leaves these keys alone instead of overwriting a newer change (or bringing
-    back a deleted row).
+    back a deleted row): silver rows that came from Kafka, and the keys Kafka deleted or whose
+    latest change the rules rejected.
     """
-    return delta.read(spark, positions_path(lake_root), POSITIONS_SCHEMA).where(
+    key = table.primary_key
+    streamed = delta.read(spark, table_path(lake_root, Layer.SILVER, table.name),
+                          silver_schema(table)).where(
+        F.col(SOURCE_COL).startswith(SOURCE_PREFIXES[CDC_SOURCE])).select(key)
+    recorded = delta.read(spark, positions_path(lake_root), POSITIONS_SCHEMA).where(
         (F.col("source") == CDC_SOURCE) & (F.col("table") == table.name)
-    ).select(F.col("key").alias(table.primary_key)).distinct()
+    ).select(F.col("key").alias(key))
+    return streamed.unionByName(recorded).distinct()
 
 
 def forget_positions(spark: SparkSession, lake_root: str, source: str) -> None:
-    """Drops the per-key positions of `source`: its next replay applies every change again.
-
-    Applying them again in commit order ends in the same silver rows; forgetting is what makes
-    a replay after a reset safe even if a crash came between a position and its MERGE.
-    """
+    """Drops the recorded positions (deletes, rejected versions) of `source`."""
     path = positions_path(lake_root)
     if delta.exists(spark, path):
         delta.delete_where(spark, path, F.col("source") == source)
 
 
 def ensure_stream_tables(spark: SparkSession, lake_root: str) -> None:
-    """Silver and quarantine tables exist (with the change data feed on) before streams start."""
+    """Silver, quarantine and positions tables exist (silver with its change data feed on)
+    before streams start, so a micro-batch never has to create one."""
     for table in SOURCE_TABLES:
         silver = table_path(lake_root, Layer.SILVER, table.name)
         delta.ensure_table(spark, silver, silver_schema(table))
         delta.enable_change_feed(spark, silver)
         delta.ensure_table(spark, table_path(lake_root, Layer.QUARANTINE, table.name),
                            quarantine_schema(table))
+    delta.ensure_table(spark, positions_path(lake_root), POSITIONS_SCHEMA)
+

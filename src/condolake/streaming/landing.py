@@ -110,7 +110,9 @@ def changes_from_lines(lines: DataFrame, table: SourceTable, run_id: str) -> Dat
         reason.alias(DETAIL_COL),
         F.col(LINE).alias(RAW_COL),
         F.concat(F.lit("landing:"), F.col(FILE_PATH)).alias(SOURCE_COL),
-        F.lit(None).cast("long").alias(POSITION_COL),
+        # The file's time is the record's position in the landing zone's order: silver
+        # keeps it, so a later, older file of the key is found stale.
+        F.unix_micros(F.col(FILE_MODIFIED)).alias(POSITION_COL),
         F.lit(run_id).alias(RUN_ID_COL),
         F.current_timestamp().alias(INGESTED_AT_COL),
     )

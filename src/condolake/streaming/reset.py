@@ -1,10 +1,10 @@
 """Deleting a query's checkpoint so that it starts over (see docs/streaming.md).
 
 Safe by design: a restarted query gets a new query id, hence new Delta transaction ids, so its
-writes are not mistaken for replays. Resetting a silver query also forgets its source's per-key
-positions, so every change is applied again in commit order (ending in the same rows); resetting
-kafka_bronze re-reads Kafka into bronze, and the repeated events are then counted as
-duplicates; resetting silver_gold recomputes gold from silver. Refused while a stream runs.
+writes are not mistaken for replays. Resetting a query also forgets its source's per-key
+positions, so every change is applied again in commit order (ending in the same rows, and the
+same gold); a reset `kafka` reads the topics from their earliest offsets again, appending the
+retained events to bronze/kafka_events once more. Refused while a stream runs.
 """
 
 from __future__ import annotations

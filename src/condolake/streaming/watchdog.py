@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from condolake.config import Settings
-from condolake.streaming.queries import KAFKA_BRONZE, KAFKA_SILVER, LANDING_SILVER
+from condolake.streaming.queries import KAFKA, LANDING
 from condolake.streaming.status import process_alive
 
 STATUS_FILE = "status.json"
@@ -171,9 +171,9 @@ def restart_arguments(document: Mapping[str, Any] | None) -> list[str]:
     if not names:
         return ["stream", "start"]
     arguments = ["stream", "start"]
-    if not names & {KAFKA_BRONZE, KAFKA_SILVER}:
+    if KAFKA not in names:
         arguments.append("--no-kafka")
-    if LANDING_SILVER not in names:
+    if LANDING not in names:
         arguments.append("--no-landing")
     return arguments
 

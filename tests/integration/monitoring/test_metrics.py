@@ -26,14 +26,15 @@ from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 from tests.integration.conftest import new_database, new_topic_prefix
 from tests.integration.pipelines.run_cli import run_condolake
+from tests.integration.streaming.streams import end_offsets_total
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.monitoring.exporter import CACHE_S
 from condolake.monitoring.quality import INGEST_JOBS
-from condolake.pipelines.batch import GOLD_TABLES, batch
+from condolake.pipelines.batch import batch
 from condolake.pipelines.stream import StreamOptions, run_streams
-from condolake.services.kafka import LocalKafkaBroker, describe_topics, ensure_topics
+from condolake.services.kafka import LocalKafkaBroker, ensure_topics
 from condolake.services.ports import LOOPBACK, free_port
 from condolake.services.postgres import SourceDatabase
 from condolake.serving.server import BackgroundServer, settings_environment
@@ -42,6 +43,7 @@ from condolake.source.generator import generate
 from condolake.source.simulator import Simulator
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES, topics
+from condolake.transforms.gold.marts import MART_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -71,13 +73,6 @@ def samples(text: str) -> Samples:
 
 def value(scraped: Samples, metric: str, **labels: str) -> float:
     return scraped[(f"condolake_{metric}", tuple(sorted(labels.items())))]
-
-
-def end_offsets_total(settings: Settings) -> int:
-    assert settings.kafka_bootstrap
-    wanted = set(topics(settings.kafka_topic_prefix))
-    return sum(sum(topic.end_offsets) for topic in describe_topics(settings.kafka_bootstrap)
-               if topic.name in wanted)
 
 
 def publish(settings: Settings, source: SourceDatabase, events: int, seed: int) -> int:
@@ -153,12 +148,13 @@ class MetricsProcess:
 
 
 def expected_last_run_tables(spark: SparkSession, lake: str, job: str) -> dict[str, list[int]]:
-    """{table: [read, valid, quarantined, duplicate]} of the job's latest run, by Spark."""
+    """{table: [read, valid, quarantined, duplicate]} of the job's latest run into silver (the
+    exporter's job_rows; gold and bronze rows of the run log are not exported), by Spark."""
     runs = spark.read.format("delta").load(table_path(lake, Layer.OPS, "runs"))
     last = runs.where(F.col("job") == job).orderBy(F.col("started_at").desc()).first()
     assert last is not None
     rows = (spark.read.format("delta").load(table_path(lake, Layer.OPS, "run_tables"))
-            .where(F.col("run_id") == last["run_id"]).collect())
+            .where((F.col("run_id") == last["run_id"]) & (F.col("layer") == "silver")).collect())
     return {row["table"]: [row["rows_read"], row["rows_valid"], row["rows_quarantined"],
                            row["rows_duplicate"]] for row in rows}
 
@@ -182,7 +178,7 @@ def gold_commit_times(spark: SparkSession, lake: str) -> dict[str, float]:
     """Seconds since the epoch of each gold table's latest commit: the version from the Delta
     history (Spark), the time from that commit's `commitInfo.timestamp` in the log."""
     times = {}
-    for name in GOLD_TABLES:
+    for name in MART_NAMES:
         path = table_path(lake, Layer.GOLD, name)
         latest = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").agg(F.max("version")).first()
         assert latest is not None
@@ -206,7 +202,7 @@ def test_metrics_and_status_after_a_batch_and_a_stream(
         # Jobs: the batch, and the stream's micro-batches, exactly as ops/ has them.
         assert value(scraped, "job_last_status", job="batch") == 1.0
         assert value(scraped, "job_runs", job="batch", status="succeeded") == 1.0
-        for job in ("batch", "stream:kafka_silver", "stream:silver_gold"):
+        for job in ("batch", "stream:kafka"):
             tables = expected_last_run_tables(spark, lake, job)
             assert tables, job
             for table, counts in tables.items():
@@ -234,11 +230,11 @@ def test_metrics_and_status_after_a_batch_and_a_stream(
         # The stream ran with --once: nothing is up; everything published was read.
         for query in QUERY_NAMES:
             assert value(scraped, "stream_up", query=query) == 0.0
-        assert value(scraped, "stream_kafka_lag_offsets", query="kafka_bronze") == 0.0
+        assert value(scraped, "stream_kafka_lag_offsets", query="kafka") == 0.0
         assert ("condolake_stream_kafka_lag_offsets",
-                (("query", "kafka_silver"),)) not in scraped  # reads Delta, not Kafka
+                (("query", "landing"),)) not in scraped  # reads files, not Kafka
         progress_at = value(scraped, "stream_last_progress_timestamp_seconds",
-                            query="kafka_bronze")
+                            query="kafka")
         assert progress_at <= monitored_lake.streamed_at
         assert value(scraped, "exporter_up") == 1.0
         errors = {labels[0][1]: count for (name, labels), count in scraped.items()
@@ -254,7 +250,7 @@ def test_metrics_and_status_after_a_batch_and_a_stream(
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             later, _, _ = exporter.scrape()
-            lag = value(later, "stream_kafka_lag_offsets", query="kafka_bronze")
+            lag = value(later, "stream_kafka_lag_offsets", query="kafka")
             if lag != 0.0 or time.monotonic() > deadline:
                 break
             time.sleep(POLL_S)
@@ -267,7 +263,7 @@ def test_metrics_and_status_after_a_batch_and_a_stream(
         from_api = samples(response.text)
         rows = {key: count for key, count in later.items() if key[0] == "condolake_job_rows"}
         assert rows and {key: from_api[key] for key in rows} == rows
-        assert value(from_api, "stream_kafka_lag_offsets", query="kafka_bronze") == published
+        assert value(from_api, "stream_kafka_lag_offsets", query="kafka") == published
     finally:
         code, output = exporter.stop()
     assert code == 0, output
@@ -288,9 +284,9 @@ def test_metrics_and_status_after_a_batch_and_a_stream(
             jobs["batch"]["rows_quarantined"]) == (
         batch_run["run_id"], "succeeded", batch_run["rows_read"], batch_run["rows_quarantined"])
     streams = {query["query"]: query for query in document["streams"]["queries"]}
-    assert streams["kafka_bronze"]["kafka_lag"] == published
-    assert streams["landing_silver"]["state"] == "never run"
-    assert {gold["table"] for gold in document["gold"]} == set(GOLD_TABLES)
+    assert streams["kafka"]["kafka_lag"] == published
+    assert streams["landing"]["state"] == "never run"
+    assert {gold["table"] for gold in document["gold"]} == set(MART_NAMES)
     assert not any(gold["breached"] for gold in document["gold"])
     open_rows = {
         table.name: spark.read.format("delta").load(

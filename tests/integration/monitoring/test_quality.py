@@ -12,13 +12,15 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from tests.integration.conftest import new_database
-from tests.integration.pipelines.reconcile import VALID_ROWS, expected_valid_counts
+from tests.integration.pipelines.reconcile import VALID_ROWS, expected_gold, expected_valid_counts
 
 import condolake.cli as cli
 import condolake.spark
@@ -26,11 +28,12 @@ from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.monitoring.quality import CheckResult
 from condolake.monitoring.runlog import RunRecord
-from condolake.pipelines.batch import GOLD_TABLES, batch
+from condolake.pipelines.batch import batch
 from condolake.pipelines.quality import open_quarantined_keys, run_checks
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import generate
 from condolake.source.tables import SOURCE_TABLES, TABLES_BY_NAME
+from condolake.transforms.gold.marts import MART_NAMES
 from condolake.transforms.silver.rules import RULES
 
 SCALE = 0.002  # 1 condominio, 40 moradores, 60 imoveis, 2 000 transacoes
@@ -199,17 +202,24 @@ class TestDataQuality:
                 "passed", invalid / counts[table], RATE_MAX, invalid)
             assert by(results, "duplicate_rate")[table].observed == 0.0
         freshness = by(results, "freshness")
-        assert sorted(freshness) == sorted(GOLD_TABLES)
+        assert sorted(freshness) == sorted(MART_NAMES)
         assert all(r.status == "passed" and r.threshold == settings.freshness_sla_s
                    and r.observed is not None and 0 <= r.observed < 600
                    for r in freshness.values())
+        totals = by(results, "gold_totals")["gold"]
+        assert (totals.status, totals.observed) == ("passed", 0.0)
+        gold = expected_gold(source, run_date(settings))
+        count = sum(row[-2] for row in gold["transacoes_por_morador"])
+        value = sum(row[-1] for row in gold["transacoes_por_morador"])
+        assert totals.detail == "the marts agree: " + "; ".join(
+            f"{name} {count:,} transactions, {value:,} total" for name in MART_NAMES)
         # One append per check run, and the run itself in ops/runs.
         lake = settings.lake_path
         runs = spark.read.format("delta").load(table_path(lake, Layer.OPS, "runs")).where(
             F.col("job") == "check").collect()
         assert [(r["status"], r["error"]) for r in runs] == [("succeeded", None)]
         rows = dq_rows(spark, settings, runs[0]["run_id"])
-        assert len(rows) == len(results) == 4 + 3 + 4 + 4
+        assert len(rows) == len(results) == 4 + 3 + 1 + 4 + 4
         assert {(r["job"], r["kind"]) for r in rows} == {("check", "table")}
         assert {(r["check"], r["table"], r["status"], r["observed"]) for r in rows} == {
             (r.check, r.table, r.status, r.observed) for r in results}
@@ -222,7 +232,7 @@ class TestDataQuality:
         out = capsys.readouterr().out.splitlines()
         assert out[0].split() == ["check", "table", "status", "observed", "threshold",
                                   "detail"]
-        assert len(out) == 1 + 15
+        assert len(out) == 1 + 16
         assert check_cli(monkeypatch, settings, "--json") == 0
         document = json.loads(capsys.readouterr().out)
         assert [(d["check"], d["status"]) for d in document][:4] == [
@@ -250,9 +260,10 @@ class TestDataQuality:
         rules = {(r["table"], r["check"]): r["failures"]
                  for r in dq_rows(spark, settings, run.run_id)}
         expected = expected_rule_failures(source, run_date(settings))
-        # Dimensions are re-read whole; transactions incrementally (none new).
+        # Changed dimensions are re-read whole, an unchanged one (imoveis) not at all;
+        # transactions incrementally (none new, but their parents changed).
         assert {k: v for k, v in rules.items() if k[0] != "transacoes"} == {
-            k: v for k, v in expected.items() if k[0] != "transacoes"}
+            k: v for k, v in expected.items() if k[0] in ("condominios", "moradores")}
         assert {v for k, v in rules.items() if k[0] == "transacoes"} == {0}
         results = run_checks(spark, settings, source)
         counts = source_counts(source)
@@ -297,3 +308,29 @@ class TestDataQuality:
         assert check_cli(monkeypatch, dead) == 1
         err = " ".join(capsys.readouterr().err.split())
         assert "reconciliation(condominios), reconciliation(moradores)" in err
+
+    def test_a_broken_gold_table_fails_the_totals_check_with_the_three_figures(
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase,
+        first_run: RunRecord,
+    ) -> None:
+        path = table_path(settings.lake_path, Layer.GOLD, "transacoes_por_morador")
+        table = DeltaTable.forPath(spark, path)
+        before = table.history(1).first()
+        assert before is not None
+        removed = spark.read.format("delta").load(path).orderBy("morador_id").first()
+        assert removed is not None
+        table.delete(F.col("morador_id") == removed["morador_id"])
+        try:
+            totals = by(run_checks(spark, settings, source), "gold_totals")["gold"]
+        finally:
+            table.restoreToVersion(before["version"])
+        assert (totals.status, totals.observed) == ("failed", removed["quantidade_transacoes"])
+        figures = dict(part.split(" ", 1) for part in
+                       totals.detail.removeprefix("the marts disagree: ").split("; "))
+        whole = figures["transacoes_por_condominio"]
+        assert figures["transacoes_diarias_por_tipo"] == whole
+        count, value = (int(whole.split(" ")[0].replace(",", "")),
+                        Decimal(whole.split(", ")[1].split(" ")[0].replace(",", "")))
+        assert figures["transacoes_por_morador"] == (
+            f"{count - removed['quantidade_transacoes']:,} transactions, "
+            f"{value - removed['valor_total']:,} total")

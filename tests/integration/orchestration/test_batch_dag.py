@@ -30,10 +30,10 @@ from tests.integration.pipelines.run_cli import for_short_lived_driver
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.orchestration import DAGS_FOLDER
-from condolake.pipelines.batch import GOLD_TABLES
 from condolake.services.ports import free_port
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import generate
+from condolake.transforms.gold.marts import MART_NAMES
 
 SCALE = 0.01  # 1 condominio, 200 moradores, 300 imoveis, 10 000 transacoes
 SEED = 20261126
@@ -172,7 +172,7 @@ def _runs(spark: SparkSession, lake: str, job: str) -> list[Any]:
 def _gold_of_run(spark: SparkSession, lake: str, run_id: str) -> dict[str, set[tuple[Any, ...]]]:
     """Each gold table as the transform run `run_id` committed it (Delta time travel)."""
     tables = {}
-    for name in GOLD_TABLES:
+    for name in MART_NAMES:
         path = table_path(lake, Layer.GOLD, name)
         version = (spark.sql(f"DESCRIBE HISTORY delta.`{path}`")
                    .where(F.col("userMetadata") == f"{run_id}:gold.{name}")
@@ -202,7 +202,7 @@ class TestBatchDag:
         # The logical date decides: validated as of today, the same source gives other gold.
         assert expected != expected_gold(source, dt.date.today())
         first = _gold_of_run(spark, scenario["lake"], transforms[0]["run_id"])
-        for name in GOLD_TABLES:
+        for name in MART_NAMES:
             assert first[name] == expected[name], name
         total = sum(row[3] for row in first["transacoes_por_condominio"])
         assert total == sum(row[4] for row in expected["transacoes_por_morador"])

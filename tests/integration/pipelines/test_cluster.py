@@ -22,10 +22,10 @@ from tests.integration.pipelines.run_cli import run_condolake
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
-from condolake.pipelines.batch import GOLD_TABLES
 from condolake.services.postgres import SourceDatabase
 from condolake.services.spark_cluster import LocalSparkCluster
 from condolake.source.generator import generate
+from condolake.transforms.gold.marts import MART_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ def gold(spark: SparkSession, lake: str) -> Gold:
             tuple(row) for row in spark.read.format("delta")
             .load(table_path(lake, Layer.GOLD, name)).select(*GOLD_COLUMNS[name]).collect()
         )
-        for name in GOLD_TABLES
+        for name in MART_NAMES
     }
 
 
@@ -148,7 +148,7 @@ def test_cluster_gold_equals_local_gold_row_for_row(
     (on_cluster, cluster_lake), (local, local_lake) = cluster_run, local_run
     assert (on_cluster.returncode, local.returncode) == (0, 0), local.stderr
     cluster_gold, local_gold = gold(spark, cluster_lake), gold(spark, local_lake)
-    for name in GOLD_TABLES:
+    for name in MART_NAMES:
         assert cluster_gold[name] == local_gold[name], name
         assert cluster_gold[name], f"{name} is empty: the comparison would prove nothing"
 
@@ -161,6 +161,6 @@ def test_cluster_gold_equals_postgres_reconciliation(
     assert done.returncode == 0, done.stderr
     expected = expected_gold(source, batch_run_date(spark, lake))
     actual = gold(spark, lake)
-    for name in GOLD_TABLES:
+    for name in MART_NAMES:
         # Counter: every expected row exactly once (a set would hide a duplicated row).
         assert actual[name] == Counter(expected[name]), name

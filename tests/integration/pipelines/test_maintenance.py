@@ -24,7 +24,7 @@ from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
 from condolake.lake.maintenance import RETENTION_CHECK_CONF, LakeTable
 from condolake.lake.types import struct
-from condolake.pipelines.batch import GOLD_TABLES, batch
+from condolake.pipelines.batch import batch
 from condolake.pipelines.maintenance import (
     LISTING_PARALLELISM_CONF,
     MaintenanceReport,
@@ -35,14 +35,15 @@ from condolake.pipelines.stream_silver import POSITIONS_SCHEMA, positions_path
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import generate
 from condolake.source.tables import SOURCE_TABLES
+from condolake.transforms.gold.marts import MART_NAMES
 
 SCALE = 0.01  # 1 condominio, 200 moradores, 300 imoveis, 10 000 transacoes
 SEED = 20261126
 PROBE = LakeTable(Layer.BRONZE, "maintenance_probe")  # a table of many small appends
 PROBE_APPENDS = 6
 PROBE_SCHEMA = struct("id: int, valor: decimal(15,2)")
-ORPHAN = "kafka_silver_before_rename"  # a checkpoint no query uses any more
-KEPT = "kafka_silver"
+ORPHAN = "kafka_silver"  # a checkpoint of the former topology: no query uses it
+KEPT = "kafka"
 
 
 def data_files(table_dir: Path) -> set[str]:
@@ -77,7 +78,7 @@ def contents(spark: SparkSession, lake: str) -> dict[str, object]:
     assert silver_money is not None and gold_money is not None
     return {
         **{f"silver/{t.name}": rows(Layer.SILVER, t.name) for t in SOURCE_TABLES},
-        **{f"gold/{name}": rows(Layer.GOLD, name) for name in GOLD_TABLES},
+        **{f"gold/{name}": rows(Layer.GOLD, name) for name in MART_NAMES},
         "silver money": silver_money[0], "gold money": gold_money[0],
     }
 
@@ -128,8 +129,8 @@ def scenario(spark: SparkSession, base_settings: Settings, postgres: SourceDatab
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     delta.ensure_table(spark, positions_path(settings.lake_path), POSITIONS_SCHEMA)
     delta.append(spark.createDataFrame([
-        ("kafka", "condominios", 1, 10, "u", "stream-x", long_ago),  # kafka_silver: kept
-        ("landing", "imoveis", 2, 20, "u", "stream-y", long_ago),  # no landing_silver query
+        ("kafka", "condominios", 1, 10, "u", "stream-x", long_ago),  # kafka query: kept
+        ("landing", "imoveis", 2, 20, "u", "stream-y", long_ago),  # no landing checkpoint
         ("kafka", "old_table", 3, 30, "d", "stream-x", long_ago),  # no such table
     ], POSITIONS_SCHEMA).coalesce(1), positions_path(settings.lake_path))
 
@@ -171,7 +172,7 @@ class TestMaintain:
         assert set(outcomes) == set(scenario.disk_before)
         expected = {f"{layer.value}/{t.name}" for t in SOURCE_TABLES
                     for layer in (Layer.BRONZE, Layer.SILVER, Layer.QUARANTINE)}
-        expected |= {f"gold/{name}" for name in GOLD_TABLES}
+        expected |= {f"gold/{name}" for name in MART_NAMES}
         expected |= {str(PROBE), "ops/runs", "ops/run_tables", "ops/change_positions"}
         assert expected <= set(outcomes)
         for name, t in outcomes.items():

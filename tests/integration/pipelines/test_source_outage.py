@@ -19,10 +19,11 @@ from tests.integration.pipelines.run_cli import for_short_lived_driver
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
-from condolake.pipelines.batch import GOLD_TABLES, batch
+from condolake.pipelines.batch import batch
 from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 from condolake.source.generator import append_transactions, generate
 from condolake.source.tables import SOURCE_TABLES
+from condolake.transforms.gold.marts import MART_NAMES
 
 # The read of the new transactions is made long (small fetches, one connection) so the
 # server can be killed while it is surely under way.
@@ -41,7 +42,7 @@ def server() -> Iterator[EmbeddedPostgres]:
 def lake_tables(lake: str) -> list[str]:
     paths = [table_path(lake, layer, t.name) for layer in (Layer.BRONZE, Layer.SILVER,
                                                            Layer.QUARANTINE) for t in SOURCE_TABLES]
-    paths += [table_path(lake, Layer.GOLD, name) for name in GOLD_TABLES]
+    paths += [table_path(lake, Layer.GOLD, name) for name in MART_NAMES]
     return paths + [table_path(lake, Layer.OPS, "watermarks")]
 
 

@@ -24,10 +24,10 @@ from pyspark.sql import functions as F
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
-from condolake.pipelines.batch import GOLD_TABLES
 from condolake.serving.auth import KeyRing
 from condolake.serving.queries import GOLD_SPECS
 from condolake.serving.server import BackgroundServer
+from condolake.transforms.gold.marts import MART_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +121,7 @@ def gold(spark: SparkSession, serving_settings: Settings) -> dict[str, list[Row]
     return {
         name: [row.asDict() for row in spark.read.format("delta").load(
             table_path(serving_settings.lake_path, Layer.GOLD, name)).collect()]
-        for name in GOLD_TABLES
+        for name in MART_NAMES
     }
 
 
@@ -157,7 +157,7 @@ def test_the_lake_has_several_condominios_and_a_quarantine(
 def test_health_needs_no_key_and_lists_every_table(client: httpx.Client) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "tables": dict.fromkeys(GOLD_TABLES, True)}
+    assert response.json() == {"status": "ok", "tables": dict.fromkeys(MART_NAMES, True)}
 
 
 def commit_info_time(table_dir: Path, version: int) -> dt.datetime:
@@ -177,7 +177,7 @@ def test_freshness_is_the_latest_delta_commit_of_each_table(
     response = client.get("/v1/freshness", headers=headers(api_keys["sindico"]))
     assert response.status_code == 200
     tables = response.json()["tables"]
-    assert [t["table"] for t in tables] == list(GOLD_TABLES)
+    assert [t["table"] for t in tables] == list(MART_NAMES)
     for entry in tables:
         path = table_path(serving_settings.lake_path, Layer.GOLD, entry["table"])
         last = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").orderBy(

@@ -30,7 +30,7 @@ from tests.integration.serving.browser import headless_chromium
 from condolake.config import Settings
 from condolake.formatting import format_brl, format_count
 from condolake.lake.layout import Layer, table_path
-from condolake.pipelines.batch import GOLD_TABLES
+from condolake.transforms.gold.marts import MART_NAMES
 
 LOAD_TIMEOUT_S = 90
 POLL_S = 0.1
@@ -113,7 +113,7 @@ def gold(spark: SparkSession, serving_settings: Settings) -> Gold:
         condominios=condominios,
         moradores=moradores,
         transacoes_por_tipo={row.tipo: row.total for row in por_tipo},
-        committed_at={name: last_commit(serving_settings, name) for name in GOLD_TABLES},
+        committed_at={name: last_commit(serving_settings, name) for name in MART_NAMES},
     )
 
 

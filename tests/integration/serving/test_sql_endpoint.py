@@ -29,7 +29,6 @@ from pyspark.sql import functions as F
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
-from condolake.pipelines.batch import GOLD_TABLES
 from condolake.services.jars import pyspark_home
 from condolake.services.ports import LOOPBACK, free_port
 from condolake.serving.sql_catalog import (
@@ -39,6 +38,7 @@ from condolake.serving.sql_catalog import (
     local_delta_folders,
     sync_catalog,
 )
+from condolake.transforms.gold.marts import MART_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -219,7 +219,7 @@ def test_every_lake_table_is_in_the_database_of_its_layer(endpoint: Endpoint,
                                  *(f"SHOW TABLES IN {layer.value}" for layer in layers))
     assert {row[0] for row in databases} >= {"bronze", "silver", "gold", "quarantine", "ops"}
     listed = {layer: {row[1] for row in rows} for layer, rows in zip(layers, tables, strict=True)}
-    assert listed[Layer.GOLD] == set(GOLD_TABLES)
+    assert listed[Layer.GOLD] == set(MART_NAMES)
     for layer in layers:
         expected = delta_folders(sql_settings.lake_path, layer)
         assert expected and listed[layer] == expected, layer

@@ -17,19 +17,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from psycopg import sql
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from tests.integration.pipelines.run_cli import for_short_lived_driver
 
 from condolake.config import Settings
 from condolake.lake.layout import Layer, checkpoint_path, table_path
-from condolake.pipelines.batch import GOLD_TABLES
-from condolake.services.kafka import ensure_topics
+from condolake.services.kafka import describe_topics, ensure_topics
 from condolake.services.postgres import SourceDatabase
 from condolake.source.event_sink import KafkaSink
 from condolake.source.simulator import SimulationStats, Simulator
+from condolake.source.tables import CONDOMINIOS, IMOVEIS, MORADORES, TRANSACOES, SourceTable
 from condolake.streaming.queries import topics
 from condolake.streaming.status import last_committed_batch
+from condolake.transforms.gold.diarias_por_tipo import transacoes_diarias_por_tipo
+from condolake.transforms.gold.marts import MART_NAMES
+from condolake.transforms.gold.por_condominio import transacoes_por_condominio
+from condolake.transforms.gold.por_morador import transacoes_por_morador
 
 # Shorter than production's 5 s: a scenario waits for a few micro-batches in a row.
 TRIGGER_S = 0.5
@@ -72,6 +76,28 @@ def stream_settings(base: Settings, folder: Path, prefix: str, bootstrap: str) -
     )
 
 
+def end_offsets_total(settings: Settings) -> int:
+    """Records published to the scenario's topics so far (the sum of their end offsets)."""
+    assert settings.kafka_bootstrap
+    wanted = set(topics(settings.kafka_topic_prefix))
+    return sum(sum(topic.end_offsets) for topic in describe_topics(settings.kafka_bootstrap)
+               if topic.name in wanted)
+
+
+def batch_in_progress(settings: Settings, query: str) -> tuple[int, int] | None:
+    """(batch id, records up to its end offsets) of the micro-batch `query` has planned but
+    not committed, or None between micro-batches."""
+    checkpoint = Path(checkpoint_path(settings.lake_path, query))
+    planned = [int(p.name) for p in (checkpoint / "offsets").glob("[0-9]*")]
+    if not planned:
+        return None
+    last = max(planned)
+    if last == last_committed_batch(checkpoint):
+        return None
+    offsets = json.loads((checkpoint / "offsets" / str(last)).read_text().splitlines()[-1])
+    return last, sum(int(o) for partitions in offsets.values() for o in partitions.values())
+
+
 def create_topics(settings: Settings) -> None:
     assert settings.kafka_bootstrap
     ensure_topics(settings.kafka_bootstrap, topics(settings.kafka_topic_prefix), PARTITIONS)
@@ -98,8 +124,25 @@ def gold_rows(spark: SparkSession, settings: Settings) -> dict[str, set[tuple[ob
     return {
         name: {tuple(row) for row in spark.read.format("delta").load(
             table_path(settings.lake_path, Layer.GOLD, name)).collect()}
-        for name in GOLD_TABLES
+        for name in MART_NAMES
     }
+
+
+def batch_recomputation(spark: SparkSession,
+                        settings: Settings) -> dict[str, set[tuple[object, ...]]]:
+    """The gold tables as `condolake transform` computes them from the same silver."""
+    def silver(table: SourceTable) -> DataFrame:
+        return spark.read.format("delta").load(
+            table_path(settings.lake_path, Layer.SILVER, table.name))
+
+    marts = {
+        "transacoes_por_condominio": transacoes_por_condominio(
+            silver(CONDOMINIOS), silver(IMOVEIS), silver(TRANSACOES)),
+        "transacoes_por_morador": transacoes_por_morador(silver(MORADORES), silver(TRANSACOES)),
+        "transacoes_diarias_por_tipo": transacoes_diarias_por_tipo(
+            silver(IMOVEIS), silver(TRANSACOES)),
+    }
+    return {name: {tuple(row) for row in mart.collect()} for name, mart in marts.items()}
 
 
 def stream_totals(spark: SparkSession, settings: Settings, job: str) -> dict[str, int]:
@@ -107,7 +150,8 @@ def stream_totals(spark: SparkSession, settings: Settings, job: str) -> dict[str
     lake = settings.lake_path
     runs = spark.read.format("delta").load(table_path(lake, Layer.OPS, "runs")).where(
         F.col("job") == job).select("run_id")
-    per_table = spark.read.format("delta").load(table_path(lake, Layer.OPS, "run_tables"))
+    per_table = spark.read.format("delta").load(
+        table_path(lake, Layer.OPS, "run_tables")).where(F.col("layer") == "silver")
     totals = per_table.join(runs, on="run_id", how="left_semi").agg(
         *[F.sum(name).alias(name) for name in
           ("rows_read", "rows_valid", "rows_quarantined", "rows_duplicate")]
@@ -152,8 +196,9 @@ class StreamProcess:
         self._log_file.close()
 
     def terminate(self, timeout_s: float) -> int:
-        """SIGTERM: the stream stops after its current micro-batch and exits."""
-        self.process.terminate()
+        """SIGTERM to the whole group, JVM included, as a terminal's job control, `kill --
+        -PGID` or systemd deliver it: the stream finishes its current micro-batch and exits."""
+        os.killpg(self.process.pid, signal.SIGTERM)
         return self.wait(timeout_s)
 
     def wait(self, timeout_s: float) -> int:

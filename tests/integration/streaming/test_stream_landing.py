@@ -20,11 +20,11 @@ from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.pipelines.stream_silver import LANDING_SOURCE, forget_positions
-from condolake.streaming.queries import LANDING_SILVER
+from condolake.streaming.queries import LANDING
 from condolake.streaming.reset import reset_checkpoints
 
 LANDING_ONLY = StreamOptions(kafka=False, once=True)
-JOB = f"stream:{LANDING_SILVER}"
+JOB = f"stream:{LANDING}"
 
 FIRST_DROP = {
     "condominios/c1.csv": "condominio_id,nome,endereco\n1,Aurora,Rua A\n2,Bela Vista,Rua B\n"
@@ -145,7 +145,7 @@ class TestLandingZone:
     ) -> None:
         before = (gold_rows(spark, settings),
                   silver(spark, settings, "transacoes", "transacao_id", "valor_transacao"))
-        reset_checkpoints(settings, [LANDING_SILVER])
+        reset_checkpoints(settings, [LANDING])
         forget_positions(spark, settings.lake_path, LANDING_SOURCE)
         run_streams(spark, settings, None, LANDING_ONLY)
         assert (gold_rows(spark, settings),

@@ -27,9 +27,9 @@ from condolake.bench.stream_report import render_markdown, to_json
 def throughput(**changes: object) -> Throughput:
     values: dict[str, object] = {
         "events": 200_000, "records": 201_000, "produce_s": 30.0, "pipeline_s": 8.0,
-        "queries": (QueryTime("kafka_bronze", 2.0, 1, 201_000),
-                    QueryTime("kafka_silver", 5.0, 1, 201_000),
-                    QueryTime("silver_gold", 1.0, 1, 199_000)),
+        "stages": (QueryTime("bronze kafka_events", 2.0, 1, 201_000),
+                   QueryTime("silver transacoes", 5.0, 1, 201_000),
+                   QueryTime("gold transacoes_por_morador", 1.0, 1, 199_000)),
         "consumer": Timing((0.5, 0.4)), "consumer_records": 201_000,
         "consumer_bytes": 120_000_000,
     }
@@ -102,7 +102,7 @@ def test_markdown_states_both_targets_met() -> None:
     assert "| sustained throughput into gold | 25,000 events/s | ≥ 20,000 events/s | yes |" in markdown
     assert "| p95 end-to-end latency | 6.75 s | ≤ 10 s | yes |" in markdown
     assert "| publish -> visible in gold | 28,990 | 4.50 | 6.75 | 7.90 | 9.00 |" in markdown
-    assert "| of which kafka_silver | 201,000 input rows, 1 micro-batches | 5.00 | 40,200 rows/s |" in markdown
+    assert "| of which silver transacoes | 201,000 input rows, 1 micro-batches | 5.00 | 40,200 rows/s |" in markdown
     assert "| plain Kafka consumer, same topics (best of 2 (0.50, 0.40)) | 201,000 records, 120.0 MB | 0.40 | 502,500 records/s |" in markdown
     assert "20.0× as fast" in markdown
     assert "10 were deleted in the source before reaching silver" in markdown

@@ -48,22 +48,22 @@ def finished_producer() -> threading.Thread:
 
 
 def test_quiet_queries_after_production_count_as_drained() -> None:
-    queries = [FakeQuery("kafka_bronze"), FakeQuery("silver_gold")]
+    queries = [FakeQuery("kafka"), FakeQuery("landing")]
     assert _supervise(queries, finished_producer(), [], TINY_TRIGGER_S, drain_limit_s=30.0)
 
 
 def test_a_query_still_busy_at_the_limit_is_not_drained() -> None:
-    queries = [FakeQuery("kafka_bronze"), FakeQuery("kafka_silver", busy=True)]
+    queries = [FakeQuery("kafka"), FakeQuery("kafka", busy=True)]
     assert not _supervise(queries, finished_producer(), [], TINY_TRIGGER_S, drain_limit_s=0.2)
 
 
 def test_a_failed_query_stops_the_run() -> None:
-    queries = [FakeQuery("silver_gold", error=RuntimeError("boom"))]
-    with pytest.raises(StreamError, match="stream silver_gold failed"):
+    queries = [FakeQuery("landing", error=RuntimeError("boom"))]
+    with pytest.raises(StreamError, match="stream landing failed"):
         _supervise(queries, finished_producer(), [], TINY_TRIGGER_S, drain_limit_s=30.0)
 
 
 def test_a_producer_failure_is_raised() -> None:
     with pytest.raises(ValueError, match="no source"):
-        _supervise([FakeQuery("kafka_bronze")], finished_producer(), [ValueError("no source")],
+        _supervise([FakeQuery("kafka")], finished_producer(), [ValueError("no source")],
                    TINY_TRIGGER_S, drain_limit_s=30.0)

@@ -72,15 +72,14 @@ def test_tables_are_folders_with_a_delta_log_in_known_layers_in_order() -> None:
 
 
 def test_orphan_checkpoints_are_folders_of_unknown_queries() -> None:
-    folders = ["kafka_bronze", "old_query", "silver_gold", ".hidden", "kafka_silver_v0"]
-    assert orphan_checkpoints(folders) == ["kafka_silver_v0", "old_query"]
-    assert orphan_checkpoints(["kafka_bronze", "kafka_silver", "landing_silver",
-                               "silver_gold"]) == []
+    folders = ["kafka", "old_query", "landing", ".hidden", "kafka_v0", "silver_gold"]
+    assert orphan_checkpoints(folders) == ["kafka_v0", "old_query", "silver_gold"]
+    assert orphan_checkpoints(["kafka", "landing"]) == []
 
 
 class TestPositionsRule:
     def test_sources_whose_query_has_a_checkpoint_are_kept(self) -> None:
-        rule = positions_rule({"kafka_silver", "silver_gold"}, False, PLANNED_AT)
+        rule = positions_rule({"kafka", "silver_gold"}, False, PLANNED_AT)
         assert rule == PositionsRule(("kafka",), TABLES, PLANNED_AT)
         assert not rule.is_prunable("kafka", "imoveis", BEFORE)
         assert rule.is_prunable("landing", "imoveis", BEFORE)  # replays from the start
@@ -100,7 +99,7 @@ class TestPositionsRule:
         assert not rule.is_prunable("kafka", "imoveis", None)
 
     def test_condition_states_the_same_rule_in_sql(self) -> None:
-        rule = positions_rule({"kafka_silver", "landing_silver"}, False, PLANNED_AT)
+        rule = positions_rule({"kafka", "landing"}, False, PLANNED_AT)
         micros = int(PLANNED_AT.timestamp()) * 1_000_000
         assert rule.condition() == (
             "NOT (source IN ('kafka', 'landing') AND `table` IN ('condominios', 'moradores', "
@@ -111,7 +110,7 @@ class TestPositionsRule:
 
 
 def test_plan_names_everything_it_will_do() -> None:
-    plan = make_plan(LISTING, ["kafka_silver", "old_query"], retention_h=0,
+    plan = make_plan(LISTING, ["kafka", "old_query"], retention_h=0,
                      unsafe_retention=True, stream_running=False, planned_at=PLANNED_AT,
                      positions_table="ops/change_positions")
     assert plan.orphan_checkpoints == ("old_query",)

@@ -34,7 +34,7 @@ SPEC_ALERTS = {
     "CondoLakeBatchFailed", "CondoLakeBatchLate", "CondoLakeStreamDown",
     "CondoLakeStreamLagging", "CondoLakeStreamStale", "CondoLakeFreshnessSLABreached",
     "CondoLakeQuarantineRateHigh", "CondoLakeDuplicateRateHigh",
-    "CondoLakeReconciliationMismatch", "CondoLakeExporterDown",
+    "CondoLakeReconciliationMismatch", "CondoLakeGoldTotalsDisagree", "CondoLakeExporterDown",
 }
 SEVERITIES = {"critical", "warning"}
 

@@ -140,7 +140,7 @@ def test_breaches_of_the_sample() -> None:
     lagging = dataclasses.replace(clean, thresholds=dataclasses.replace(
         clean.thresholds, stream_lag_max=41, quarantine_rate_max=0.04))
     assert breaches(lagging) == ["transacoes: quarantine rate 0.0500 > 0.04",
-                                 "stream kafka_bronze: Kafka lag 42 > 41"]
+                                 "stream kafka: Kafka lag 42 > 41"]
 
 
 def test_an_empty_lake_is_reported_not_raised(base_settings: Settings, tmp_path: Path) -> None:
@@ -151,8 +151,7 @@ def test_an_empty_lake_is_reported_not_raised(base_settings: Settings, tmp_path:
     assert (health.jobs, health.rates, health.quarantine, health.checks, health.gold) == (
         (), (), (), (), ())
     assert [(s.query, s.state, s.kafka_lag) for s in health.streams] == [
-        ("kafka_bronze", "never run", None), ("kafka_silver", "never run", None),
-        ("landing_silver", "never run", None), ("silver_gold", "never run", None)]
+        ("kafka", "never run", None), ("landing", "never run", None)]
     assert health.absent == (
         "ops/runs", "ops/dq_results", "quarantine/condominios", "quarantine/moradores",
         "quarantine/imoveis", "quarantine/transacoes",
@@ -169,7 +168,7 @@ def test_a_broken_table_and_an_unreachable_broker_are_counted(base_settings: Set
     log = Path(settings.lake_path) / "ops" / "runs" / "_delta_log"
     log.mkdir(parents=True)
     (log / f"{0:020d}.json").write_text("this is not a Delta commit\n")
-    offsets = Path(checkpoint_path(settings.lake_path, "kafka_bronze")) / "offsets"
+    offsets = Path(checkpoint_path(settings.lake_path, "kafka")) / "offsets"
     offsets.mkdir(parents=True)
     (offsets / "0").write_text(offsets_file(KAFKA_SOURCE))
     health = HealthCollector(settings).collect()
@@ -178,5 +177,5 @@ def test_a_broken_table_and_an_unreachable_broker_are_counted(base_settings: Set
     assert health.errors["runs"][0].startswith("ops/runs could not be read: ")
     assert len(health.errors["kafka"]) == 1
     bronze = health.streams[0]
-    assert (bronze.query, bronze.state, bronze.kafka_lag) == ("kafka_bronze", "never run", None)
+    assert (bronze.query, bronze.state, bronze.kafka_lag) == ("kafka", "never run", None)
     assert bronze.last_progress_at == 1795672215.463  # from the checkpoint's offsets file

@@ -24,7 +24,7 @@ def report(batch_id: int, rows: int, *, ran: bool = True, qid: str = QID,
     duration = {"triggerExecution": 1500 + batch_id, "latestOffset": 3}
     if ran:
         duration["addBatch"] = 1200
-    return {"id": qid, "runId": RID, "name": "kafka_bronze",
+    return {"id": qid, "runId": RID, "name": "kafka",
             "timestamp": f"2026-11-26T07:59:{batch_id:02d}.250Z", "batchId": batch_id,
             "durationMs": duration, "numInputRows": rows, "inputRowsPerSecond": 10.5,
             "processedRowsPerSecond": 200.0, "sources": sources or []}
@@ -32,9 +32,9 @@ def report(batch_id: int, rows: int, *, ran: bool = True, qid: str = QID,
 
 def test_one_row_per_batch_with_exact_values() -> None:
     sources = [kafka_source('{"t":{"0":10,"1":5}}', '{"t":{"0":12,"1":9}}')]
-    rows = progress.progress_rows("kafka_bronze", [report(0, 15, sources=sources)], {}, NOW)
+    rows = progress.progress_rows("kafka", [report(0, 15, sources=sources)], {}, NOW)
     assert rows == [ProgressRow(
-        query="kafka_bronze", query_id=QID, stream_run_id=RID, batch_id=0,
+        query="kafka", query_id=QID, stream_run_id=RID, batch_id=0,
         batch_at=dt.datetime(2026, 11, 26, 7, 59, 0, 250_000, tzinfo=dt.UTC),
         input_rows=15, input_rows_per_s=10.5, processed_rows_per_s=200.0, duration_ms=1500,
         source_end_offsets='[{"t": {"0": 10, "1": 5}}]', lag=6, recorded_at=NOW,
@@ -45,7 +45,7 @@ def test_one_row_per_batch_with_exact_values() -> None:
 def test_lag_is_none_without_a_kafka_source_and_offsets_keep_their_order() -> None:
     delta_sources = [{"description": "DeltaSource[a]", "endOffset": '{"reservoirVersion": 3}'},
                      {"description": "DeltaSource[b]", "endOffset": "not json"}]
-    (row,) = progress.progress_rows("silver_gold", [report(4, 2, sources=delta_sources)], {},
+    (row,) = progress.progress_rows("landing", [report(4, 2, sources=delta_sources)], {},
                                     NOW)
     assert row.lag is None
     assert row.source_end_offsets == '[{"reservoirVersion": 3}, "not json"]'
@@ -54,10 +54,10 @@ def test_lag_is_none_without_a_kafka_source_and_offsets_keep_their_order() -> No
 def test_idle_reports_and_recorded_batches_are_skipped() -> None:
     reports = [report(3, 5), report(4, 7), report(4, 0, ran=False), report(5, 1),
                report(5, 1), report(0, 9, qid="other")]
-    rows = progress.progress_rows("kafka_bronze", reports, {QID: 3}, NOW)
+    rows = progress.progress_rows("kafka", reports, {QID: 3}, NOW)
     assert [(r.query_id, r.batch_id, r.input_rows) for r in rows] == [
         (QID, 4, 7), (QID, 5, 1), ("other", 0, 9)]
-    assert progress.progress_rows("kafka_bronze", reports, {QID: 5, "other": 0}, NOW) == []
+    assert progress.progress_rows("kafka", reports, {QID: 5, "other": 0}, NOW) == []
 
 
 def test_recorded_after_keeps_the_highest_batch_per_query() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from condolake.monitoring import quality
 from condolake.monitoring.quality import CheckResult, IngestCounts
@@ -65,6 +66,29 @@ def test_unavailable_source_is_a_failed_reconciliation() -> None:
     result = quality.reconciliation_unavailable("imoveis", "connection refused")
     assert result == CheckResult("table", "reconciliation", "imoveis", "failed", None, 0.0, 0,
                                  "source not available: connection refused")
+
+
+def test_gold_totals_pass_when_the_three_marts_agree() -> None:
+    same = (1_204, Decimal("98765.43"))
+    result = quality.gold_totals({"por_condominio": same, "por_morador": same, "diarias": same})
+    assert result == CheckResult(
+        "table", "gold_totals", "gold", "passed", 0.0, 0.0, 0,
+        "the marts agree: por_condominio 1,204 transactions, 98,765.43 total; por_morador "
+        "1,204 transactions, 98,765.43 total; diarias 1,204 transactions, 98,765.43 total")
+
+
+def test_gold_totals_fail_on_a_cent_or_a_missing_mart() -> None:
+    cent = quality.gold_totals({"a": (10, Decimal("5.00")), "b": (10, Decimal("5.01")),
+                                "c": (10, Decimal("5.00"))})
+    assert (cent.status, cent.observed, cent.failures) == ("failed", 0.0, 3)
+    assert cent.detail == ("the marts disagree: a 10 transactions, 5.00 total; "
+                           "b 10 transactions, 5.01 total; c 10 transactions, 5.00 total")
+    stale = quality.gold_totals({"a": (212, Decimal("1.00")), "b": (129, Decimal("1.00")),
+                                 "c": (212, Decimal("1.00"))})
+    assert (stale.status, stale.observed) == ("failed", 83.0)
+    missing = quality.gold_totals({"a": (1, Decimal("1.00")), "b": None})
+    assert missing.status == "failed"
+    assert missing.detail == "the marts disagree: a 1 transactions, 1.00 total; b missing"
 
 
 def test_freshness_against_the_sla() -> None:

@@ -55,7 +55,7 @@ def test_json_document_of_the_sample() -> None:
     assert [check["status"] for check in document["checks"]] == ["passed", "failed"]
     assert document["streams"]["process_running"] is True
     assert document["streams"]["queries"][0] == {
-        "query": "kafka_bronze", "state": "running", "up": True, "last_batch": 12,
+        "query": "kafka", "state": "running", "up": True, "last_batch": 12,
         "last_progress_at": "2027-01-15T07:59:58+00:00", "input_rows_per_s": 150.5,
         "processed_rows_per_s": 300.25, "batch_duration_s": 1.5, "kafka_lag": 42}
     assert document["thresholds"]["stream_lag_max"] == 100.0
@@ -87,14 +87,14 @@ def test_terminal_view_shows_every_section() -> None:
     assert [c.strip() for c in quarantine.split("│")[1:-1]] == [
         "transacoes", "50", "75", "5.00%", "1.00%"]
     assert "reconciliation" in text and "source 1007 rows, lake 1000" in text
-    stream = next(line for line in lines if line.startswith("│ kafka_bronze "))
+    stream = next(line for line in lines if line.startswith("│ kafka "))
     assert [c.strip() for c in stream.split("│")[1:-1]] == [
-        "kafka_bronze", "running", "12", "01-15 07:59:58", "150.5", "300.2", "1.5 s", "42"]
+        "kafka", "running", "12", "01-15 07:59:58", "150.5", "300.2", "1.5 s", "42"]
     assert "needs attention:" in text
     assert "  - transform: last run transform-1 failed" in lines
 
 
 def test_terminal_view_fits_the_minimum_width_without_cutting_values() -> None:
     text = rendered(width=110)
-    assert "2027-01-15 07:52:00" in text and "kafka_bronze" in text
+    assert "2027-01-15 07:52:00" in text and "kafka" in text
     assert "…" not in text

@@ -77,7 +77,7 @@ class TestDiscovery:
         delta_table(lake / "silver" / "transacoes")
         delta_table(lake / "ops" / "runs")
         delta_table(lake / "bronze" / "_staging")  # hidden, as Hadoop names go
-        delta_table(lake / "_checkpoints" / "kafka_bronze")  # not a layer
+        delta_table(lake / "_checkpoints" / "kafka")  # not a layer
         (lake / "silver" / "not_delta").mkdir()
         (lake / "silver" / "file.parquet").write_text("x")
         assert discover_tables(str(lake), local_delta_folders) == [

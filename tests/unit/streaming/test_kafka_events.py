@@ -19,8 +19,8 @@ from condolake.streaming.kafka_events import changes_from_events, table_of_topic
 from condolake.streaming.queries import KAFKA_EVENTS_SCHEMA
 
 TOPIC = "condomanage.public.transacoes"
-RUN_ID = "stream-kafka_silver-7"
-BRONZE_RUN_ID = "stream-kafka_bronze"
+RUN_ID = "stream-kafka-7"
+BRONZE_RUN_ID = "stream-kafka-7"
 KAFKA_TIME = dt.datetime(2024, 6, 30, 11, 59, 0)
 INGESTED_AT = dt.datetime(2024, 6, 30, 12, 0, 0)
 DAY_2024_01_31 = 19753  # days since 1970-01-01

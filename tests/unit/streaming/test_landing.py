@@ -13,7 +13,7 @@ from condolake.source.tables import CONDOMINIOS, IMOVEIS
 from condolake.streaming.changes import change_columns
 from condolake.streaming.landing import changes_from_lines
 
-RUN_ID = "stream-landing_silver-3"
+RUN_ID = "stream-landing-3"
 CSV_FILE = "file:/lake/landing/condominios/batch-1.csv"
 JSON_FILE = "file:/lake/landing/condominios/batch-2.jsonl"
 # Modification times as UTC instants, so `_order` does not depend on the session's time zone.
@@ -35,9 +35,10 @@ def lines(spark: SparkSession, file_path: str, modified: dt.datetime, table: str
 
 
 def expected(spark: SparkSession, rows: list[tuple[Any, ...]]) -> DataFrame:
-    """(condominio_id, nome, endereco, _order, _malformed, _detail, _raw, file path)"""
+    """(condominio_id, nome, endereco, _order, _malformed, _detail, _raw, file path); the
+    position is the order: the file's modification time."""
     return spark.createDataFrame(
-        [(key, nome, endereco, "r", order, malformed, detail, raw, f"landing:{path}", None,
+        [(key, nome, endereco, "r", order, malformed, detail, raw, f"landing:{path}", order,
           RUN_ID) for key, nome, endereco, order, malformed, detail, raw, path in rows],
         "condominio_id string, nome string, endereco string, _op string, _order long, "
         "_malformed string, _detail string, _raw string, _source string, "

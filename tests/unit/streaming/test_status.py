@@ -40,17 +40,17 @@ def test_states_come_from_the_running_process_and_the_checkpoints(
 ) -> None:
     settings = dataclasses.replace(base_settings, state_dir=str(tmp_path / "state"),
                                    lake_root=str(tmp_path / "lake"))
-    commits = Path(checkpoint_path(settings.lake_path, "kafka_silver")) / "commits"
+    commits = Path(checkpoint_path(settings.lake_path, "kafka")) / "commits"
     commits.mkdir(parents=True)
     (commits / "4").write_text("v1")
     status = settings.state_path / "stream" / "status.json"
     status.parent.mkdir(parents=True)
     status.write_text(json.dumps({"pid": os.getpid(), "running": True, "queries": [
-        {"name": "kafka_silver", "state": "running", "last_batch": 4,
+        {"name": "kafka", "state": "running", "last_batch": 4,
          "last_batch_at": "2026-11-26T01:00:00.000Z", "input_rows_per_s": 1500.0,
          "processed_rows_per_s": 1400.0, "lag": 12},
     ]}))
-    alive, states = read_states(settings, ["kafka_silver", "silver_gold"])
+    alive, states = read_states(settings, ["kafka", "landing"])
     assert alive
     silver, gold = states
     assert (silver.state, silver.last_batch, silver.lag, silver.input_rows_per_s) == (

@@ -27,7 +27,7 @@ from condolake.streaming.watchdog import (
 NOW = dt.datetime(2026, 11, 26, 12, 0, 0, tzinfo=dt.UTC)
 STALE_S = 300.0
 LAG_MAX = 1000
-ALL_QUERIES = ("kafka_bronze", "kafka_silver", "landing_silver", "silver_gold")
+ALL_QUERIES = ("kafka", "landing")
 
 
 def ago(seconds: float) -> str:
@@ -74,69 +74,69 @@ class TestJudge:
         assert {q.health for q in verdict.queries} == {Health.DEAD}
 
     def test_stopped_stream_is_dead_and_names_the_failed_query(self) -> None:
-        document = status(query("kafka_bronze", state="stopped"),
-                          query("kafka_silver", state="failed", message="Delta conflict"),
+        document = status(query("kafka", state="stopped"),
+                          query("landing", state="failed", message="Delta conflict"),
                           running=False, updated_s=900)
         verdict = decide(document, alive=False)
         assert verdict.reasons == (f"the stream stopped (last report at {ago(900)})",)
         assert verdict.queries == (
-            QueryVerdict("kafka_bronze", Health.DEAD),
-            QueryVerdict("kafka_silver", Health.DEAD, ("query failed: Delta conflict",)),
+            QueryVerdict("kafka", Health.DEAD),
+            QueryVerdict("landing", Health.DEAD, ("query failed: Delta conflict",)),
         )
 
     def test_failed_query_in_a_live_process_is_dead_but_not_restarted_yet(self) -> None:
-        document = status(query("kafka_bronze"),
-                          query("kafka_silver", state="failed", message="boom"))
+        document = status(query("kafka"),
+                          query("landing", state="failed", message="boom"))
         verdict = decide(document)
         assert verdict.health == Health.DEAD
-        assert verdict.queries[1] == QueryVerdict("kafka_silver", Health.DEAD,
+        assert verdict.queries[1] == QueryVerdict("landing", Health.DEAD,
                                                   ("query failed: boom",))
         assert not verdict.restartable  # the process is still exiting: no second one yet
 
     def test_no_progress_for_longer_than_the_limit_is_stale(self) -> None:
-        verdict = decide(status(query("kafka_bronze", last_s=301), query("silver_gold",
+        verdict = decide(status(query("kafka", last_s=301), query("landing",
                                                                          last_s=300)))
         assert verdict.health == Health.STALE
         assert verdict.queries == (
-            QueryVerdict("kafka_bronze", Health.STALE, ("no progress for 301 s (max 300 s)",)),
-            QueryVerdict("silver_gold", Health.HEALTHY),
+            QueryVerdict("kafka", Health.STALE, ("no progress for 301 s (max 300 s)",)),
+            QueryVerdict("landing", Health.HEALTHY),
         )
 
     def test_a_query_without_any_progress_is_judged_from_the_start(self) -> None:
-        young = decide(status(query("landing_silver", last_s=None), started_s=60))
-        old = decide(status(query("landing_silver", last_s=None), started_s=400))
+        young = decide(status(query("landing", last_s=None), started_s=60))
+        old = decide(status(query("landing", last_s=None), started_s=400))
         assert young.health == Health.HEALTHY
-        assert old.queries == (QueryVerdict("landing_silver", Health.STALE, (
+        assert old.queries == (QueryVerdict("landing", Health.STALE, (
             "no progress since the stream started 400 s ago (max 300 s)",)),)
 
     def test_status_file_not_rewritten_means_a_stuck_supervisor(self) -> None:
-        verdict = decide(status(query("kafka_bronze"), updated_s=600))
+        verdict = decide(status(query("kafka"), updated_s=600))
         assert verdict.health == Health.STALE and not verdict.restartable
         assert verdict.reasons == (
             "status not rewritten for 600 s (max 300 s): supervisor stuck",)
 
     def test_lag_above_the_limit_is_lagging(self) -> None:
-        verdict = decide(status(query("kafka_bronze", lag=1001), query("kafka_silver", lag=1000)))
+        verdict = decide(status(query("kafka", lag=1001), query("landing", lag=1000)))
         assert verdict.health == Health.LAGGING
         assert verdict.queries == (
-            QueryVerdict("kafka_bronze", Health.LAGGING,
+            QueryVerdict("kafka", Health.LAGGING,
                          ("1,001 Kafka offsets behind (max 1,000)",)),
-            QueryVerdict("kafka_silver", Health.HEALTHY),
+            QueryVerdict("landing", Health.HEALTHY),
         )
 
     def test_the_worst_query_decides(self) -> None:
-        verdict = decide(status(query("kafka_bronze", lag=5000), query("silver_gold", last_s=999)))
+        verdict = decide(status(query("kafka", lag=5000), query("landing", last_s=999)))
         assert verdict.health == Health.STALE
 
     def test_describe_and_json(self) -> None:
-        verdict = decide(status(query("kafka_bronze", lag=5000)))
+        verdict = decide(status(query("kafka", lag=5000)))
         assert verdict.describe() == [
             "stream: lagging (pid 4242)",
-            "  kafka_bronze: lagging: 5,000 Kafka offsets behind (max 1,000)",
+            "  kafka: lagging: 5,000 Kafka offsets behind (max 1,000)",
         ]
         assert verdict.to_dict() == {
             "health": "lagging", "process_alive": True, "pid": 4242, "reasons": [],
-            "queries": [{"name": "kafka_bronze", "health": "lagging",
+            "queries": [{"name": "kafka", "health": "lagging",
                          "reasons": ["5,000 Kafka offsets behind (max 1,000)"]}],
         }
 
@@ -144,9 +144,9 @@ class TestJudge:
 class TestRestartArguments:
     def test_same_sources_as_the_dead_stream(self) -> None:
         assert restart_arguments(healthy_stream()) == ["stream", "start"]
-        assert restart_arguments(status(query("landing_silver"), query("silver_gold"))) == [
+        assert restart_arguments(status(query("landing"))) == [
             "stream", "start", "--no-kafka"]
-        assert restart_arguments(status(query("kafka_bronze"), query("kafka_silver"))) == [
+        assert restart_arguments(status(query("kafka"))) == [
             "stream", "start", "--no-landing"]
         assert restart_arguments(None) == ["stream", "start"]
 
@@ -169,8 +169,7 @@ DEAD_PID = 2**22 + 12345  # above pid_max's default ceiling: never a live proces
 
 class TestWatch:
     def test_dead_stream_is_restarted_once_with_its_sources(self, settings: Settings) -> None:
-        write_status(settings, status(query("landing_silver"), query("silver_gold"),
-                                      pid=DEAD_PID))
+        write_status(settings, status(query("landing"), pid=DEAD_PID))
         launched: list[Sequence[str]] = []
 
         def launch(_: Settings, arguments: Sequence[str]) -> int:
@@ -188,14 +187,14 @@ class TestWatch:
         assert launched == [["stream", "start", "--no-kafka"]]
 
     def test_no_restart_when_switched_off(self, settings: Settings) -> None:
-        write_status(settings, status(query("silver_gold"), pid=DEAD_PID))
+        write_status(settings, status(query("landing"), pid=DEAD_PID))
         result = watch(dataclasses.replace(settings, watchdog_restart=0), now=NOW,
                        launch=lambda *_: pytest.fail("must not restart"))
         assert not result.ok
         assert result.notes == ["not restarted: CONDOLAKE_WATCHDOG_RESTART=0"]
 
     def test_a_live_but_stale_stream_is_not_restarted(self, settings: Settings) -> None:
-        write_status(settings, status(query("silver_gold", last_s=1000), pid=os.getpid()))
+        write_status(settings, status(query("landing", last_s=1000), pid=os.getpid()))
         result = watch(settings, now=NOW, launch=lambda *_: pytest.fail("must not restart"))
         assert result.verdict.health == Health.STALE and not result.ok
 
@@ -205,7 +204,7 @@ class TestCommand:
         self, settings: Settings, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]
     ) -> None:
-        write_status(settings, status(query("silver_gold"), running=False, pid=DEAD_PID,
+        write_status(settings, status(query("landing"), running=False, pid=DEAD_PID,
                                       updated_s=0))
         for name in [k for k in os.environ if k.startswith("CONDOLAKE_")]:
             monkeypatch.delenv(name)
@@ -217,6 +216,6 @@ class TestCommand:
         captured = capsys.readouterr()
         document = json.loads(captured.out)
         assert document["health"] == "dead" and document["ok"] is False
-        assert document["queries"] == [{"name": "silver_gold", "health": "dead", "reasons": []}]
+        assert document["queries"] == [{"name": "landing", "health": "dead", "reasons": []}]
         assert document["restarted_pid"] is None
         assert "the stream is dead and is not being restarted" in captured.err

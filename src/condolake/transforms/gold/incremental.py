@@ -21,7 +21,20 @@ from condolake.transforms.gold.por_morador import transacoes_por_morador
 # Columns of the changed-keys frame (NULL where the changed table has no such column).
 CHANGED_KEYS = "condominio_id: int, morador_id: int, imovel_id: int, data_transacao: date, " \
     "tipo: string"
+CHANGED_KEY_TYPES = {"condominio_id": "int", "morador_id": "int", "imovel_id": "int",
+                     "data_transacao": "date", "tipo": "string"}
 PRESENT_COL = "_present"
+# The columns of each silver table that can move a gold row (a resident's own condominium
+# is a column of its row in transacoes_por_morador, not a key of transacoes_por_condominio).
+KEYS_OF_TABLE = {
+    "condominios": ("condominio_id",),
+    "moradores": ("morador_id",),
+    "imoveis": ("condominio_id", "imovel_id", "tipo"),
+    "transacoes": ("morador_id", "imovel_id", "data_transacao"),
+}
+CHANGE_TYPE_COL = "_change_type"
+# Rows of a change data feed that carry a row image (every kind there is, named for clarity).
+CHANGE_TYPES = ("insert", "update_preimage", "update_postimage", "delete")
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,17 @@ class Silver:
     moradores: DataFrame
     imoveis: DataFrame
     transacoes: DataFrame
+
+
+def changed_keys(feed: DataFrame, table: str) -> DataFrame:
+    """The keys named by the change data feed rows of silver/`table` (pre- and post-images
+    alike), as the changed-keys frame (NULL in the columns that are not the table's keys)."""
+    images = feed.where(F.col(CHANGE_TYPE_COL).isin(*CHANGE_TYPES))
+    own = KEYS_OF_TABLE[table]
+    return images.select(*[
+        (F.col(name) if name in own else F.lit(None)).cast(sql_type).alias(name)
+        for name, sql_type in CHANGED_KEY_TYPES.items()
+    ])
 
 
 def affected_condominios(changed: DataFrame, silver: Silver) -> DataFrame:

@@ -1,0 +1,62 @@
+"""The gold marts, each declared once: its table, key, contract, full build and the
+incremental recompute of the keys a set of silver changes touched (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql.types import StructType
+
+from condolake.transforms.gold.diarias_por_tipo import (
+    TRANSACOES_DIARIAS_POR_TIPO_SCHEMA,
+    transacoes_diarias_por_tipo,
+)
+from condolake.transforms.gold.incremental import (
+    Silver,
+    affected_condominios,
+    affected_days,
+    affected_moradores,
+    recomputed_diarias,
+    recomputed_por_condominio,
+    recomputed_por_morador,
+)
+from condolake.transforms.gold.por_condominio import (
+    TRANSACOES_POR_CONDOMINIO_SCHEMA,
+    transacoes_por_condominio,
+)
+from condolake.transforms.gold.por_morador import (
+    TRANSACOES_POR_MORADOR_SCHEMA,
+    transacoes_por_morador,
+)
+
+
+@dataclass(frozen=True)
+class Mart:
+    name: str  # gold/<name>
+    keys: tuple[str, ...]  # one row per key
+    schema: StructType
+    build: Callable[[Silver], DataFrame]  # the whole table from silver
+    affected: Callable[[DataFrame, Silver], DataFrame]  # changed keys frame -> its keys
+    recompute: Callable[[DataFrame, Silver], DataFrame]  # keys -> rows + `_present`
+
+
+POR_CONDOMINIO = Mart(
+    "transacoes_por_condominio", ("condominio_id",), TRANSACOES_POR_CONDOMINIO_SCHEMA,
+    lambda s: transacoes_por_condominio(s.condominios, s.imoveis, s.transacoes),
+    affected_condominios, recomputed_por_condominio,
+)
+POR_MORADOR = Mart(
+    "transacoes_por_morador", ("morador_id",), TRANSACOES_POR_MORADOR_SCHEMA,
+    lambda s: transacoes_por_morador(s.moradores, s.transacoes),
+    lambda changed, _: affected_moradores(changed), recomputed_por_morador,
+)
+DIARIAS_POR_TIPO = Mart(
+    "transacoes_diarias_por_tipo", ("data_transacao", "tipo"),
+    TRANSACOES_DIARIAS_POR_TIPO_SCHEMA,
+    lambda s: transacoes_diarias_por_tipo(s.imoveis, s.transacoes),
+    affected_days, recomputed_diarias,
+)
+MARTS: tuple[Mart, ...] = (POR_CONDOMINIO, POR_MORADOR, DIARIAS_POR_TIPO)
+MART_NAMES: tuple[str, ...] = tuple(mart.name for mart in MARTS)
