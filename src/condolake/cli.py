@@ -395,16 +395,15 @@ def cmd_stream_watchdog(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stream_reset(args: argparse.Namespace, settings: Settings) -> int:
-    from condolake.pipelines.stream_silver import CDC_SOURCE, LANDING_SOURCE, forget_positions
+    from condolake.lake.maintenance import POSITION_QUERIES
+    from condolake.pipelines.stream_silver import forget_positions
     from condolake.spark import build_spark
-    from condolake.streaming.queries import KAFKA, LANDING
     from condolake.streaming.reset import queries_to_reset, reset_checkpoints
 
     names = queries_to_reset(args.query)
     for path in reset_checkpoints(settings, names):
         progress(f"removed checkpoint {path}")
-    sources = {KAFKA: CDC_SOURCE, LANDING: LANDING_SOURCE}
-    forgotten = [sources[name] for name in names if name in sources]
+    forgotten = [source for source, query in POSITION_QUERIES.items() if query in names]
     if forgotten:
         spark = build_spark(settings, "condolake-stream-reset", progress=progress)
         for source in forgotten:
