@@ -636,7 +636,8 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--page-size", type=int, default=1000)
 
     add("transform", cmd_transform, "rebuild the three gold tables from silver")
-    add("batch", cmd_batch, "ingest PostgreSQL and rebuild gold, as one all-or-nothing run")
+    add("batch", cmd_batch,
+        "ingest PostgreSQL and update gold for what changed, as one all-or-nothing run")
     show = add("show", cmd_show, "print the gold tables (pt-BR formatting)")
     show.add_argument("--rows", type=int, default=10)
     # --- check (issue 5 task C) ---
@@ -696,9 +697,9 @@ def build_parser() -> argparse.ArgumentParser:
     watchdog.add_argument("--json", action="store_true", help="the verdict as JSON")
     # --- end stream watchdog ---
     reset = add("reset", cmd_stream_reset,
-                "delete a query's checkpoint so it starts over (a silver query also forgets "
-                "its source's per-key positions and applies every change again, in commit "
-                "order); only while no stream runs", stream_commands)
+                "delete a query's checkpoint so it starts over (it also forgets its source's "
+                "per-key positions and applies every change again, in commit order); only "
+                "while no stream runs", stream_commands)
     reset.add_argument("query", help="query name (kafka, landing) or 'all'")
 
     # --- maintain (task F) ---

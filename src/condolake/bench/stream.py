@@ -4,11 +4,11 @@ One run, on its own database (new, on the configured or embedded PostgreSQL), it
 (a unique prefix, deleted afterwards) and its own lake, state and landing folders under
 `<state_dir>/bench/` (deleted afterwards):
 
-0. generate the source, `condolake batch` it into a fresh lake, and run the streams once over
-   empty topics (checkpoints made, silver's initial snapshot in gold, JVM warm);
+0. generate the source, `condolake batch` it into a fresh lake, and run the stream once over
+   empty topics (checkpoint made, JVM warm);
 1. throughput: the simulator produces a backlog of N events first; a plain Kafka consumer
-   reads it (the baseline, BASELINE_RUNS times); then the three Kafka queries drain it into
-   gold, timed from their start to the end of the last one;
+   reads it (the baseline, BASELINE_RUNS times); then the Kafka query drains it into gold,
+   timed from its start to its end;
 2. latency: the queries run continuously at the trigger interval while the simulator produces
    at a steady rate in a thread; each new transacao's publish time is matched with the gold
    commit that made it visible (see `latency`).

@@ -71,7 +71,7 @@ class RunRecord:
     error: str | None = None
 
     def total(self, name: str) -> int:
-        """Sum over the ingested tables (marts rebuilt by the run are not reads)."""
+        """Sum over the ingested tables (marts the run wrote are not reads)."""
         return sum(int(getattr(counts, name)) for counts in self.tables if counts.layer == "silver")
 
     @property

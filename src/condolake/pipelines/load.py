@@ -59,7 +59,9 @@ class LoadContext:
     rule_failures: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
 
     def count_failures(self, table: str, groups: list[tuple[list[str] | None, int]]) -> None:
-        add_failures(self.rule_failures.setdefault(table, {}), count_rule_failures(groups))
+        """Adds the rule failures of records judged (none judged: the table has no results)."""
+        if groups:
+            add_failures(self.rule_failures.setdefault(table, {}), count_rule_failures(groups))
 
     def path(self, layer: Layer, table: str) -> str:
         return table_path(self.lake_root, layer, table)

@@ -268,7 +268,7 @@ def _land(ctx: LoadContext, table: SourceTable, changes: DataFrame, app_id: str,
 
 def prepare(spark: SparkSession, settings: Settings) -> None:
     """Every table and folder the queries read from exists before they start; checkpoints of
-    the former three-query topology are refused with what to do."""
+    the former four-query topology are refused with what to do."""
     former = [name for name in queries.FORMER_QUERY_NAMES
               if last_committed_batch(_checkpoint(settings, name)) is not None]
     if former:

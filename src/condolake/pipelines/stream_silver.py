@@ -25,9 +25,8 @@ from functools import reduce
 from zoneinfo import ZoneInfo
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.window import WindowSpec
 
 from condolake.lake import delta
 from condolake.lake.layout import (
@@ -53,12 +52,14 @@ from condolake.source.tables import SOURCE_TABLES, TABLES_BY_NAME, SourceTable
 from condolake.streaming.changes import (
     DELETE_OP,
     KEY_COL,
+    LATEST_COL,
     MALFORMED_COL,
     OP_COL,
     ORDER_COL,
-    TIEBREAK_COL,
     TOMBSTONE_OP,
-    typed_key,
+    is_stale,
+    malformed_records,
+    with_latest,
 )
 from condolake.transforms.silver.quarantine import malformed_to_quarantine, to_quarantine
 from condolake.transforms.silver.validate import (
@@ -80,8 +81,6 @@ LANDING_SOURCE = "landing"
 SOURCE_PREFIXES = {CDC_SOURCE: "kafka:", LANDING_SOURCE: "landing:"}
 OUTCOME_COL = "_outcome"
 KNOWN_ORDER = "_known_order"
-IN_SILVER = "_in_silver"
-LATEST_COL = "_latest"
 # The outcomes of a record, and where each is counted.
 MALFORMED, TOMBSTONE, OLDER, STALE = "malformed", "tombstone", "older", "stale"
 DELETE, VALID, REJECTED = "delete", "valid", "rejected"
@@ -196,41 +195,33 @@ def _valid_keys(parent: SourceTable, silver: DataFrame, judged: Judged | None) -
 
 def _known_orders(ctx: LoadContext, table: SourceTable, source: str,
                   silver: DataFrame) -> DataFrame:
-    """Per key: whether silver has a row, and the highest order of `source` applied to it
-    (the order of silver's row when it came from `source`, or of a delete or a rejected
-    version recorded in the positions table)."""
+    """Per key: the highest order of `source` applied to it (the order of silver's row when
+    it came from `source`, or of a delete or a rejected version recorded in the positions
+    table)."""
     key = table.primary_key
     from_source = F.col(SOURCE_COL).startswith(SOURCE_PREFIXES[source])
-    in_silver = silver.select(
-        F.col(key).alias(KEY_COL), F.lit(True).alias(IN_SILVER),
-        F.when(from_source, F.col(POSITION_COL)).alias(KNOWN_ORDER),
-    )
+    in_silver = silver.where(from_source).select(
+        F.col(key).alias(KEY_COL), F.col(POSITION_COL).alias(KNOWN_ORDER))
     recorded = delta.read(ctx.spark, positions_path(ctx.lake_root), POSITIONS_SCHEMA).where(
         (F.col("source") == source) & (F.col("table") == table.name)
         & (F.col("run_id") != ctx.run_id)  # a replay must not find its own positions
-    ).select(F.col("key").alias(KEY_COL), F.lit(None).cast("boolean").alias(IN_SILVER),
-             F.col("order").alias(KNOWN_ORDER))
+    ).select(F.col("key").alias(KEY_COL), F.col("order").alias(KNOWN_ORDER))
     return in_silver.unionByName(recorded).groupBy(KEY_COL).agg(
-        F.max(IN_SILVER).alias(IN_SILVER), F.max(KNOWN_ORDER).alias(KNOWN_ORDER))
+        F.max(KNOWN_ORDER).alias(KNOWN_ORDER))
 
 
 def _judged(ctx: LoadContext, table: SourceTable, changes: DataFrame, source: str,
             silver: DataFrame, parents: Mapping[str, DataFrame]) -> Judged:
     """Every record of `table` in the micro-batch with its outcome (checkpointed)."""
-    readable = F.col(MALFORMED_COL).isNull() & (F.col(OP_COL) != TOMBSTONE_OP)
-    keyed = changes.select("*", F.when(readable, typed_key(table)).alias(KEY_COL))
-    newest_first = F.row_number().over(
-        _window_by_key().orderBy(F.col(ORDER_COL).desc(), F.col(TIEBREAK_COL).desc()))
-    # A key that does not parse cannot be a duplicate of anything: the rules judge it.
-    ranked = keyed.select("*", (F.col(KEY_COL).isNull() | (newest_first == 1)).alias(
-        LATEST_COL))
-    known = ranked.join(_known_orders(ctx, table, source, silver), on=KEY_COL, how="left")
+    known = with_latest(changes, table).join(_known_orders(ctx, table, source, silver),
+                                             on=KEY_COL, how="left")
     checked = validated(known, table, ctx.run_date, parents)
     outcome = (
         F.when(F.col(MALFORMED_COL).isNotNull(), F.lit(MALFORMED))
         .when(F.col(OP_COL) == TOMBSTONE_OP, F.lit(TOMBSTONE))
         .when(~F.col(LATEST_COL), F.lit(OLDER))
-        .when(_stale(source), F.lit(STALE))
+        .when(is_stale(F.col(KNOWN_ORDER), unique_orders=source == CDC_SOURCE),
+              F.lit(STALE))
         .when(F.col(OP_COL) == DELETE_OP, F.lit(DELETE))
         .when(is_valid(), F.lit(VALID))
         .otherwise(F.lit(REJECTED))
@@ -241,21 +232,6 @@ def _judged(ctx: LoadContext, table: SourceTable, changes: DataFrame, source: st
     records = checked.select("*", outcome.alias(OUTCOME_COL)).localCheckpoint(
         eager=False, storageLevel=StorageLevel.MEMORY_AND_DISK)
     return Judged(table, records)
-
-
-def _window_by_key() -> WindowSpec:
-    return Window.partitionBy(KEY_COL).rowsBetween(Window.unboundedPreceding,
-                                                   Window.currentRow)
-
-
-def _stale(source: str) -> Column:
-    """No newer than what was applied before. An LSN belongs to one change, so an equal one
-    is the same change again; a landing file's time is shared by all its records and by
-    files written in the same millisecond, so there only an older order is stale."""
-    known = F.col(KNOWN_ORDER)
-    if source == CDC_SOURCE:
-        return known.isNotNull() & (known >= F.col(ORDER_COL))
-    return known.isNotNull() & (known > F.col(ORDER_COL))
 
 
 def _outcomes(judged: Mapping[str, Judged]) -> dict[str, dict[str, int]]:
@@ -285,8 +261,9 @@ def _write(ctx: LoadContext, judged: Judged, outcomes: Mapping[str, int],
     changed."""
     table = judged.table
     if outcomes.get(MALFORMED) or outcomes.get(REJECTED):
-        rows = malformed_to_quarantine(judged.having(MALFORMED).drop(REASONS_COL).select(
-            "*", F.array(F.col(MALFORMED_COL)).alias(REASONS_COL)), table, ctx.started_at
+        rows = malformed_to_quarantine(
+            malformed_records(judged.having(MALFORMED).drop(REASONS_COL)), table,
+            ctx.started_at,
         ).unionByName(to_quarantine(judged.having(REJECTED), table, ctx.started_at))
         with delta.idempotent(ctx.spark, f"{app_id}.quarantine", batch_id):
             write_quarantine(ctx, table, rows, step=f"quarantine.{table.name}")
@@ -295,17 +272,15 @@ def _write(ctx: LoadContext, judged: Judged, outcomes: Mapping[str, int],
     upserts = to_silver(judged.having(VALID), table)
     path = ctx.path(Layer.SILVER, table.name)
     tag = ctx.tag(f"silver.{table.name}")
+    # Always a MERGE, even when silver held none of the keys at judging: a blind append
+    # does not conflict with a batch's concurrent MERGE of the same new keys (Delta lets
+    # blind appends through), and silver would hold both rows.
+    rows = upserts.select("*", F.lit("u").alias(OP_COL)).unionByName(
+        _delete_rows(judged.having(DELETE), table))
     with delta.idempotent(ctx.spark, f"{app_id}.silver", batch_id):
-        if not outcomes.get(DELETE) and judged.having(VALID).where(
-                F.col(IN_SILVER)).isEmpty():
-            # Only keys silver does not hold: an append is the same as a MERGE, and cheaper.
-            delta.append(upserts, path, tag)
-        else:
-            rows = upserts.select("*", F.lit("u").alias(OP_COL)).unionByName(
-                _delete_rows(judged.having(DELETE), table))
-            delta.apply_changes(ctx.spark, rows, path, table.primary_key,
-                                [*table.column_names, *LINEAGE_COLS], table.column_names,
-                                commit_tag=tag)
+        delta.apply_changes(ctx.spark, rows, path, table.primary_key,
+                            [*table.column_names, *LINEAGE_COLS], table.column_names,
+                            commit_tag=tag)
     if outcomes.get(DELETE):
         close_quarantined_keys(ctx, table, judged.having(DELETE).select(
             F.col(KEY_COL).cast("int").alias(table.primary_key)), "deleted")

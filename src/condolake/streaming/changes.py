@@ -28,7 +28,7 @@ from condolake.lake.layout import (
     SOURCE_COL,
 )
 from condolake.source.tables import SourceTable
-from condolake.transforms.silver.validate import DUPLICATE_RANK_COL, parsed
+from condolake.transforms.silver.validate import parsed
 
 OP_COL = "_op"
 ORDER_COL = "_order"
@@ -39,6 +39,7 @@ DELETE_OP = "d"
 TOMBSTONE_OP = "tombstone"
 MALFORMED_EVENT = "malformed_event"
 KEY_COL = "_key"
+LATEST_COL = "_latest"
 
 
 def change_columns(table: SourceTable) -> list[str]:
@@ -53,23 +54,20 @@ def typed_key(table: SourceTable) -> Column:
     return parsed(table.primary_key, "int")
 
 
-def ranked_changes(changes: DataFrame, table: SourceTable) -> DataFrame:
-    """Adds `_rank`: 1 for the latest change of each key in the frame, 2+ for older ones.
+def with_latest(changes: DataFrame, table: SourceTable) -> DataFrame:
+    """Adds `_key` (the primary key as an integer) and `_latest`: whether the record is the
+    latest change of its key in the frame (highest order, then highest tiebreak).
 
-    Malformed records and tombstones are not versions of a key and are left out.
+    Malformed records and tombstones are not versions of a key (their `_key` is NULL), and a
+    key that does not parse cannot be a duplicate of anything: each of those is its own
+    latest, for the rules to judge.
     """
-    readable = changes.where(
-        F.col(MALFORMED_COL).isNull() & (F.col(OP_COL) != TOMBSTONE_OP)
-    )
-    latest_first = Window.partitionBy(KEY_COL).orderBy(
+    readable = F.col(MALFORMED_COL).isNull() & (F.col(OP_COL) != TOMBSTONE_OP)
+    keyed = changes.select("*", F.when(readable, typed_key(table)).alias(KEY_COL))
+    newest_first = F.row_number().over(Window.partitionBy(KEY_COL).orderBy(
         F.col(ORDER_COL).desc(), F.col(TIEBREAK_COL).desc()
-    ).rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    # A key that does not parse cannot be a duplicate of anything: the rules judge it.
-    return readable.select("*", typed_key(table).alias(KEY_COL)).select(
-        "*",
-        F.when(F.col(KEY_COL).isNull(), F.lit(1))
-        .otherwise(F.row_number().over(latest_first)).alias(DUPLICATE_RANK_COL),
-    )
+    ).rowsBetween(Window.unboundedPreceding, Window.currentRow))
+    return keyed.select("*", (F.col(KEY_COL).isNull() | (newest_first == 1)).alias(LATEST_COL))
 
 
 def malformed_records(changes: DataFrame) -> DataFrame:

@@ -41,7 +41,7 @@ from condolake.streaming.landing import with_file_columns
 KAFKA = "kafka"
 LANDING = "landing"
 QUERY_NAMES = (KAFKA, LANDING)
-# The queries of the three-query topology this one replaced (their checkpoints are refused).
+# The queries of the four-query topology this one replaced (their checkpoints are refused).
 FORMER_QUERY_NAMES = ("kafka_bronze", "kafka_silver", "landing_silver", "silver_gold")
 KAFKA_EVENTS = "kafka_events"
 KAFKA_EVENTS_SCHEMA = struct(

@@ -41,9 +41,10 @@ def micro_batch(spark: SparkSession, lake: str, batch_id: int, op: str, nome: st
                               prefix=PREFIX, database="condomanage", lsn=lsn, tx_id=lsn,
                               commit_ms=lsn, produced_ms=lsn)
     topic = topic_name(PREFIX, CONDOMINIOS.name)
+    at = AT + dt.timedelta(seconds=batch_id)  # each micro-batch ingests later
     records = spark.createDataFrame(
-        [(key.decode(), value.decode(), topic, 0, batch_id, AT, f"kafka:{topic}/0/{batch_id}",
-          batch_id, ctx.run_id, AT)], KAFKA_EVENTS_SCHEMA)
+        [(key.decode(), value.decode(), topic, 0, batch_id, at, f"kafka:{topic}/0/{batch_id}",
+          batch_id, ctx.run_id, at)], KAFKA_EVENTS_SCHEMA)
     changed = apply_changes(
         ctx, run, {CONDOMINIOS.name: changes_from_events(records, CONDOMINIOS, ctx.run_id)},
         app_id=APP_ID, batch_id=batch_id, source=CDC_SOURCE)

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from condolake.lake.types import struct
 from condolake.source.tables import CONDOMINIOS
-from condolake.streaming.changes import is_stale, malformed_records, ranked_changes
+from condolake.streaming.changes import is_stale, malformed_records, with_latest
 
 INGESTED_AT = dt.datetime(2024, 6, 30, 12, 0, 0)
 CHANGE_SCHEMA = struct(
@@ -37,79 +37,85 @@ def changes(spark: SparkSession, rows: list[Change]) -> DataFrame:
     )
 
 
-def ranks(spark: SparkSession, rows: list[tuple[str, int]]) -> DataFrame:
-    return spark.createDataFrame(rows, "nome string, _rank int")
+def latest(spark: SparkSession, rows: list[tuple[str, bool]]) -> DataFrame:
+    return spark.createDataFrame(rows, "nome string, _latest boolean")
 
 
-# --- ranked_changes --------------------------------------------------------------------------
+# --- with_latest -----------------------------------------------------------------------------
 
-def test_latest_order_of_a_key_ranks_first(spark: SparkSession) -> None:
-    result = ranked_changes(changes(spark, [
+def test_only_the_highest_order_of_a_key_is_latest(spark: SparkSession) -> None:
+    result = with_latest(changes(spark, [
         ("1", "v10", "u", 10, 1, None),
         ("1", "v30", "u", 30, 2, None),
         ("1", "v20", "u", 20, 3, None),
         ("2", "only", "c", 5, 4, None),
     ]), CONDOMINIOS)
     assert_df_equality(
-        result.select("nome", "_rank"),
-        ranks(spark, [("v30", 1), ("v20", 2), ("v10", 3), ("only", 1)]),
+        result.select("nome", "_latest"),
+        latest(spark, [("v30", True), ("v20", False), ("v10", False), ("only", True)]),
         ignore_nullable=True, ignore_row_order=True,
     )
 
 
 def test_key_text_is_compared_as_its_integer(spark: SparkSession) -> None:
-    result = ranked_changes(changes(spark, [
+    result = with_latest(changes(spark, [
         ("7", "older", "u", 1, 1, None),
         (" 7 ", "newer", "u", 2, 2, None),
         ("+7", "newest", "u", 3, 3, None),
     ]), CONDOMINIOS)
     assert_df_equality(
-        result.select("nome", "_key", "_rank"),
-        spark.createDataFrame([("newest", 7, 1), ("newer", 7, 2), ("older", 7, 3)],
-                              "nome string, _key int, _rank int"),
+        result.select("nome", "_key", "_latest"),
+        spark.createDataFrame([("newest", 7, True), ("newer", 7, False), ("older", 7, False)],
+                              "nome string, _key int, _latest boolean"),
         ignore_nullable=True, ignore_row_order=True,
     )
 
 
 def test_same_order_is_broken_by_the_higher_tiebreak(spark: SparkSession) -> None:
-    result = ranked_changes(changes(spark, [
+    result = with_latest(changes(spark, [
         ("1", "offset 8", "u", 100, 8, None),
         ("1", "offset 9", "u", 100, 9, None),
         ("1", "offset 7", "u", 100, 7, None),
     ]), CONDOMINIOS)
     assert_df_equality(
-        result.select("nome", "_rank"),
-        ranks(spark, [("offset 9", 1), ("offset 8", 2), ("offset 7", 3)]),
+        result.select("nome", "_latest"),
+        latest(spark, [("offset 9", True), ("offset 8", False), ("offset 7", False)]),
         ignore_nullable=True, ignore_row_order=True,
     )
 
 
 def test_a_delete_is_a_version_of_its_key(spark: SparkSession) -> None:
-    result = ranked_changes(changes(spark, [
+    result = with_latest(changes(spark, [
         ("1", "created", "c", 1, 1, None),
         ("1", "deleted", "d", 2, 2, None),
     ]), CONDOMINIOS)
     assert_df_equality(
-        result.select("nome", "_op", "_rank"),
-        spark.createDataFrame([("deleted", "d", 1), ("created", "c", 2)],
-                              "nome string, _op string, _rank int"),
+        result.select("nome", "_op", "_latest"),
+        spark.createDataFrame([("deleted", "d", True), ("created", "c", False)],
+                              "nome string, _op string, _latest boolean"),
         ignore_nullable=True, ignore_row_order=True,
     )
 
 
-def test_malformed_records_and_tombstones_are_left_out(spark: SparkSession) -> None:
-    result = ranked_changes(changes(spark, [
+def test_malformed_records_and_tombstones_are_no_version_of_a_key(spark: SparkSession) -> None:
+    result = with_latest(changes(spark, [
         ("1", "kept", "u", 10, 1, None),
         (None, "broken", "x", 99, 2, "malformed_event"),
         ("1", "broken with key", "u", 98, 3, "malformed_event"),
         ("1", "tombstone", "tombstone", None, 4, None),
     ]), CONDOMINIOS)
-    assert_df_equality(result.select("nome", "_rank"), ranks(spark, [("kept", 1)]),
-                       ignore_nullable=True)
+    assert_df_equality(
+        result.select("nome", "_key", "_latest"),
+        spark.createDataFrame(
+            [("kept", 1, True), ("broken", None, True), ("broken with key", None, True),
+             ("tombstone", None, True)],
+            "nome string, _key int, _latest boolean"),
+        ignore_nullable=True, ignore_row_order=True,
+    )
 
 
-def test_keys_that_do_not_parse_rank_first_each(spark: SparkSession) -> None:
-    result = ranked_changes(changes(spark, [
+def test_keys_that_do_not_parse_are_each_latest(spark: SparkSession) -> None:
+    result = with_latest(changes(spark, [
         ("abc", "abc 1", "u", 1, 1, None),
         ("abc", "abc 2", "u", 2, 2, None),
         ("", "empty", "u", 3, 3, None),
@@ -118,20 +124,20 @@ def test_keys_that_do_not_parse_rank_first_each(spark: SparkSession) -> None:
         ("1.5", "decimal", "u", 6, 6, None),
     ]), CONDOMINIOS)
     assert_df_equality(
-        result.select("nome", "_key", "_rank"),
+        result.select("nome", "_key", "_latest"),
         spark.createDataFrame(
-            [("abc 1", None, 1), ("abc 2", None, 1), ("empty", None, 1), ("null 1", None, 1),
-             ("null 2", None, 1), ("decimal", None, 1)],
-            "nome string, _key int, _rank int",
+            [("abc 1", None, True), ("abc 2", None, True), ("empty", None, True),
+             ("null 1", None, True), ("null 2", None, True), ("decimal", None, True)],
+            "nome string, _key int, _latest boolean",
         ),
         ignore_nullable=True, ignore_row_order=True,
     )
 
 
-def test_ranked_changes_keep_every_column(spark: SparkSession) -> None:
+def test_with_latest_keeps_every_column(spark: SparkSession) -> None:
     frame = changes(spark, [("1", "Aurora", "c", 1, 1, None)])
-    result = ranked_changes(frame, CONDOMINIOS)
-    assert result.columns == [*frame.columns, "_key", "_rank"]
+    result = with_latest(frame, CONDOMINIOS)
+    assert result.columns == [*frame.columns, "_key", "_latest"]
 
 
 # --- malformed_records -----------------------------------------------------------------------
@@ -160,6 +166,22 @@ def test_stale_when_the_known_order_is_not_older(spark: SparkSession) -> None:
         result,
         spark.createDataFrame(
             [(None, 5, False), (4, 5, False), (5, 5, True), (6, 5, True)],
+            "known long, _order long, stale boolean",
+        ),
+        ignore_nullable=True, ignore_row_order=True,
+    )
+
+
+def test_with_shared_orders_only_an_older_one_is_stale(spark: SparkSession) -> None:
+    frame = spark.createDataFrame(
+        [(None, 5), (4, 5), (5, 5), (6, 5)], "known long, _order long"
+    )
+    result = frame.select("known", "_order",
+                          is_stale(F.col("known"), unique_orders=False).alias("stale"))
+    assert_df_equality(
+        result,
+        spark.createDataFrame(
+            [(None, 5, False), (4, 5, False), (5, 5, False), (6, 5, True)],
             "known long, _order long, stale boolean",
         ),
         ignore_nullable=True, ignore_row_order=True,
