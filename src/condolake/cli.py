@@ -697,9 +697,10 @@ def build_parser() -> argparse.ArgumentParser:
     watchdog.add_argument("--json", action="store_true", help="the verdict as JSON")
     # --- end stream watchdog ---
     reset = add("reset", cmd_stream_reset,
-                "delete a query's checkpoint so it starts over (it also forgets its source's "
-                "per-key positions and applies every change again, in commit order); only "
-                "while no stream runs", stream_commands)
+                "delete a query's checkpoint so it reads its source again from the start (it "
+                "also forgets its source's recorded deletes and rejected versions; changes "
+                "not newer than silver's rows count as duplicates); only while no stream runs",
+                stream_commands)
     reset.add_argument("query", help="query name (kafka, landing) or 'all'")
 
     # --- maintain (task F) ---

@@ -281,19 +281,6 @@ def replace_keys(
         )
 
 
-def upsert_positions(spark: SparkSession, rows: DataFrame, path: str) -> None:
-    """MERGE (source, table, key) -> order, keeping the higher order of the two."""
-    target = DeltaTable.forPath(spark, path)
-    on = "t.source = s.source AND t.`table` = s.`table` AND t.key = s.key"
-    retrying(
-        lambda: target.alias("t")
-        .merge(rows.alias("s"), on)
-        .whenMatchedUpdateAll(condition="s.order > t.order")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-
-
 def delete_where(spark: SparkSession, path: str, condition: Column) -> None:
     target = DeltaTable.forPath(spark, path)
     retrying(lambda: target.delete(condition))

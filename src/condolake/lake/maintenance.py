@@ -89,14 +89,15 @@ def orphan_checkpoints(folders: Iterable[str],
 class PositionsRule:
     """Which rows of ops/change_positions can go: those no query could need again.
 
-    A row (source, table, key) -> order is read by that source's query, to drop a late
-    event older than what was applied, and (source kafka) by the batch, to leave stream-owned
-    keys alone. Pruning by age is unsafe: a late or replayed event can come at any time and a
-    forgotten delete would bring the row back. What no query reads again:
+    A row (source, table, key) -> order records a delete or a rejected version (a change that
+    left no silver row to carry its order). It is read by that source's query, to drop a late
+    event older than it, and (source kafka) by the batch, to leave stream-owned keys alone.
+    Pruning by age is unsafe: a late or replayed event can come at any time and a forgotten
+    delete would bring the row back. What no query reads again:
       * rows of a source or table the code does not know (nothing reads them);
-      * rows of a source whose query has no checkpoint: its next start replays every
-        change from the beginning, exactly as after `condolake stream reset`, which forgets
-        the same rows (and must, for the replay to apply every change again).
+      * rows of a source whose query has no checkpoint: its next start replays its source
+        from the beginning, exactly as after `condolake stream reset`, which forgets the
+        same rows.
     While a stream process runs, a missing checkpoint may be one being created, so only the
     first kind goes. Rows updated after `planned_at` are always kept (a query that started
     since the plan was made).

@@ -55,7 +55,6 @@ QUARANTINE_RATE = "quarantine_rate"
 DUPLICATE_RATE = "duplicate_rate"
 GOLD_TOTALS = "gold_totals"
 GOLD = "gold"  # the `table` of the gold_totals check: all the marts
-TABLE_CHECKS = (RECONCILIATION, FRESHNESS, QUARANTINE_RATE, DUPLICATE_RATE, GOLD_TOTALS)
 # Jobs whose per-table counts are "an ingest run" for the rate checks (streams' micro-batches
 # are too small for a rate to mean anything).
 INGEST_JOBS = frozenset({"batch", "ingest_postgres", "ingest_csv", "ingest_api"})

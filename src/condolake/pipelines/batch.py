@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -43,6 +44,12 @@ Progress = Callable[[str], None]
 POSTGRES_SOURCE = "postgres"
 # Tables read incrementally by key; the others are snapshotted and merged.
 INCREMENTAL_TABLES = frozenset({TRANSACOES.name})
+
+
+def snapshot_mark(fingerprint: int, run_date: dt.date) -> int:
+    """The mark saved for a snapshot read on `run_date` (a 63-bit number, like the
+    fingerprint)."""
+    return (fingerprint * 1_000_003 + run_date.toordinal()) % 2**63
 
 
 def _layer_paths(lake_root: str, layers: Sequence[Layer],
@@ -87,8 +94,10 @@ def ingest_postgres_body(
                     marks[table.name] = (table.primary_key, counts.watermark_to)
                 scope = f" with {table.primary_key} > {after}" if after is not None else ""
             else:
-                # A snapshot equal to the one last loaded is not read at all.
-                fingerprint = snapshot_fingerprint(db, table)
+                # A snapshot equal to the one last loaded on the same run date is not read
+                # at all (the rules compare dates with the run date: a record rejected today
+                # may pass tomorrow, so each run date reads every snapshot once).
+                fingerprint = snapshot_mark(snapshot_fingerprint(db, table), ctx.run_date)
                 if fingerprint == read_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE,
                                                  table.name, SNAPSHOT_FINGERPRINT):
                     if progress:

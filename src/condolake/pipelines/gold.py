@@ -72,6 +72,8 @@ def silver_changes(ctx: LoadContext, tables: Iterable[str]) -> DataFrame | None:
     frames = []
     for name in tables:
         path = ctx.path(Layer.SILVER, name)
+        if not delta.exists(ctx.spark, path):  # an empty source table never made one
+            continue
         versions = delta.versions_of_run(ctx.spark, path, ctx.run_id)
         if versions:
             feed = delta.change_feed(ctx.spark, path, versions[0], versions[-1])

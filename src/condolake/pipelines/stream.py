@@ -1,9 +1,10 @@
 """`condolake stream start`: the streaming queries, their handlers, and their supervision.
 
 Each query's handler takes one micro-batch through every layer: bronze, silver and
-quarantine, then the gold keys its silver commits moved, then the run log. Every commit is a
-Delta transaction (`<query>.<query id>.<step>`, batch id), so a micro-batch replayed after a
-crash completes what its first attempt left undone and repeats nothing.
+quarantine, then the gold keys its silver commits moved, then the run log. Every append and
+MERGE of rows it read is a Delta transaction (`<query>.<query id>[.<table>].<step>`, batch
+id), so a micro-batch replayed after a crash completes what its first attempt left undone and
+repeats nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ SUPERVISE_EVERY_S = 1.0
 PROGRESS_FLUSH_EVERY_S = 10.0  # micro-batches to ops/stream_progress
 KAFKA_EVENTS_COLUMNS = [field.name for field in queries.KAFKA_EVENTS_SCHEMA.fields]
 
+
+# The two queries' handlers run in threads of one driver: each recomputes gold keys from the
+# silver it reads and MERGEs them, so one at a time (otherwise the later MERGE could write
+# totals computed before the other's silver commit).
+_GOLD_UPDATES = threading.Lock()
 
 class StreamError(CondoLakeError):
     """A streaming query stopped with an error."""
@@ -125,7 +131,8 @@ class MicroBatch:
                      "conservation broken (rows read != valid + quarantined + duplicate)")
             # A counting bug must stop the stream loudly, not let it run on uncounted.
             raise ConservationError(f"{run.run_id}: {run.error}")
-        update_gold(ctx, run, silver_changed, app_id=app_id, batch_id=batch_id)
+        with _GOLD_UPDATES:
+            update_gold(ctx, run, silver_changed, app_id=app_id, batch_id=batch_id)
         if run.tables:
             _log_run(ctx, run, app_id, batch_id, "succeeded")
             if self.progress:

@@ -7,7 +7,9 @@ find valid or reject. One Spark job counts the outcomes of every table. The writ
 each one only when it has rows, each a Delta transaction (query, table, step) with the
 micro-batch id as its version, so a micro-batch replayed after a crash skips the commits it
 had already made. A replayed micro-batch judges against silver as it was before its first
-attempt (Delta time travel), so it takes the same decisions and logs the same counts.
+attempt (Delta time travel), so it takes the same decisions and logs the same read, valid,
+quarantined and duplicate counts (what its first attempt already re-processed or superseded
+in quarantine is not counted again).
 
 Per-key order: the order of the version silver holds (Debezium's LSN, or a landing file's
 time) is kept on the silver row (`_source_position`). Changes that leave no row in silver
@@ -144,6 +146,12 @@ def apply_changes(
                                      silver[table.name], parents)
     outcomes = _outcomes(judged)
     counts = {name: _table_counts(name, source, found) for name, found in outcomes.items()}
+    # Positions first: a batch running at the same time leaves keys with a stream position
+    # alone, so a deleted key must have its position before silver loses the row (a batch
+    # holding an older PostgreSQL snapshot would otherwise bring it back).
+    leaving = [j for name, j in judged.items()
+               if outcomes[name].get(DELETE) or outcomes[name].get(REJECTED)]
+    _save_positions(ctx, source, leaving, app_id, batch_id)
     changed: list[str] = []
     for table in tables:
         started = time.monotonic()
@@ -152,9 +160,6 @@ def apply_changes(
                   app_id=f"{app_id}.{table.name}", batch_id=batch_id):
             changed.append(table.name)
         table_counts.seconds = round(time.monotonic() - started, 3)
-    leaving = [j for name, j in judged.items()
-               if outcomes[name].get(DELETE) or outcomes[name].get(REJECTED)]
-    _save_positions(ctx, source, leaving, app_id, batch_id)
     for table in SOURCE_TABLES:
         table_counts = counts.get(table.name) or TableCounts(table.name, source)
         if any(fk.parent in changed for fk in table.foreign_keys):
@@ -162,7 +167,9 @@ def apply_changes(
             started = time.monotonic()
             table_counts.rows_reprocessed = reprocess_quarantined(ctx, table)
             table_counts.seconds += round(time.monotonic() - started, 3)
-            if table_counts.rows_reprocessed and table.name not in changed:
+            # A replay finds nothing left to re-process if its first attempt did it; gold
+            # must still follow that attempt's commits.
+            if (table_counts.rows_reprocessed or replay) and table.name not in changed:
                 changed.append(table.name)
         if table_counts.rows_read or table_counts.rows_reprocessed:
             run.tables.append(table_counts)
@@ -274,13 +281,14 @@ def _write(ctx: LoadContext, judged: Judged, outcomes: Mapping[str, int],
     tag = ctx.tag(f"silver.{table.name}")
     # Always a MERGE, even when silver held none of the keys at judging: a blind append
     # does not conflict with a batch's concurrent MERGE of the same new keys (Delta lets
-    # blind appends through), and silver would hold both rows.
+    # blind appends through), and silver would hold both rows. A newer change with the same
+    # values still updates the row's position: it is the order a later event is judged by.
     rows = upserts.select("*", F.lit("u").alias(OP_COL)).unionByName(
         _delete_rows(judged.having(DELETE), table))
     with delta.idempotent(ctx.spark, f"{app_id}.silver", batch_id):
         delta.apply_changes(ctx.spark, rows, path, table.primary_key,
-                            [*table.column_names, *LINEAGE_COLS], table.column_names,
-                            commit_tag=tag)
+                            [*table.column_names, *LINEAGE_COLS],
+                            [*table.column_names, POSITION_COL], commit_tag=tag)
     if outcomes.get(DELETE):
         close_quarantined_keys(ctx, table, judged.having(DELETE).select(
             F.col(KEY_COL).cast("int").alias(table.primary_key)), "deleted")

@@ -1,9 +1,10 @@
 """Deleting a query's checkpoint so that it starts over (see docs/streaming.md).
 
 Safe by design: a restarted query gets a new query id, hence new Delta transaction ids, so its
-writes are not mistaken for replays. Resetting a query also forgets its source's per-key
-positions, so every change is applied again in commit order (ending in the same rows, and the
-same gold); a reset `kafka` reads the topics from their earliest offsets again, appending the
+writes are not mistaken for replays. Resetting a query also forgets its source's recorded
+positions (deletes and rejected versions); the order of each silver row stays on the row, so
+a change not newer than silver's row is counted as a duplicate and silver ends in the same
+rows. A reset `kafka` reads the topics from their earliest offsets again, appending the
 retained events to bronze/kafka_events once more. Refused while a stream runs.
 """
 

@@ -23,6 +23,7 @@ from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
+from condolake.pipelines.runs import as_of
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import append_transactions, generate
 from condolake.source.tables import SOURCE_TABLES
@@ -207,3 +208,29 @@ class TestBatchScenario:
         assert count(spark, lake, Layer.SILVER, "transacoes") == valid["transacoes"]
         assert count(spark, lake, Layer.QUARANTINE, "transacoes",
                      "_resolution = 'reprocessed'") == transacoes.rows_reprocessed
+
+    def test_an_unchanged_snapshot_is_read_again_on_the_next_run_date(
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase, first_run: None
+    ) -> None:
+        # Last in the scenario: it leaves the lake a day ahead of the source's run date.
+        lake = settings.lake_path
+        tomorrow = run_date(settings) + dt.timedelta(days=1)
+        silver = spark.read.format("delta").load(table_path(lake, Layer.SILVER, "moradores"))
+        morador = silver.agg(F.min("morador_id")).first()[0]  # type: ignore[index]
+        with source.connect() as conn:
+            conn.execute("UPDATE moradores SET data_registro = %s WHERE morador_id = %s",
+                         (tomorrow, morador))
+            (residents,) = conn.execute("SELECT count(*) FROM moradores").fetchone()  # type: ignore[misc]
+
+        def registered() -> dt.date:
+            return spark.read.format("delta").load(table_path(
+                lake, Layer.SILVER, "moradores")).where(F.col("morador_id") == morador).first()[
+                "data_registro"]  # type: ignore[index]
+
+        today_run = batch(spark, settings, source)  # registered tomorrow: rejected today
+        assert next(t.rows_quarantined for t in today_run.tables if t.table == "moradores") > 0
+        assert registered() != tomorrow
+        with as_of(tomorrow):
+            next_day = batch(spark, settings, source)
+        assert next(t.rows_read for t in next_day.tables if t.table == "moradores") == residents
+        assert registered() == tomorrow

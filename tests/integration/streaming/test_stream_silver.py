@@ -1,7 +1,8 @@
 """One table's change rows applied micro-batch by micro-batch (real Spark + Delta, no broker).
 
 The quarantine's bookkeeping after a silver write: a rejected version of a key, then a newer
-valid one in a later micro-batch, which closes the quarantined record as superseded.
+valid one in a later micro-batch, which closes the quarantined record as superseded. The
+order a late event is judged by, after a newer change that left the values as they were.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from condolake.lake.layout import RESOLUTION_COL, RESOLVED_RUN_ID_COL, Layer, table_path
+from condolake.lake.layout import (
+    POSITION_COL,
+    RESOLUTION_COL,
+    RESOLVED_RUN_ID_COL,
+    Layer,
+    table_path,
+)
 from condolake.pipelines.stream_silver import (
     CDC_SOURCE,
     apply_changes,
@@ -51,7 +58,7 @@ def micro_batch(spark: SparkSession, lake: str, batch_id: int, op: str, nome: st
     (counts,) = run.tables
     return changed, {"read": counts.rows_read, "valid": counts.rows_valid,
                      "quarantined": counts.rows_quarantined,
-                     "superseded": counts.rows_superseded}
+                     "duplicate": counts.rows_duplicate, "superseded": counts.rows_superseded}
 
 
 @pytest.mark.integration
@@ -60,9 +67,10 @@ def test_a_newer_valid_version_supersedes_the_quarantined_one(spark: SparkSessio
     lake = str(tmp_path / "lake")
     ensure_stream_tables(spark, lake)
     assert micro_batch(spark, lake, 0, "c", "   ", lsn=100) == (
-        [], {"read": 1, "valid": 0, "quarantined": 1, "superseded": 0})
+        [], {"read": 1, "valid": 0, "quarantined": 1, "duplicate": 0, "superseded": 0})
     assert micro_batch(spark, lake, 1, "u", "Aurora", lsn=200) == (
-        [CONDOMINIOS.name], {"read": 1, "valid": 1, "quarantined": 0, "superseded": 1})
+        [CONDOMINIOS.name],
+        {"read": 1, "valid": 1, "quarantined": 0, "duplicate": 0, "superseded": 1})
     silver = spark.read.format("delta").load(table_path(lake, Layer.SILVER, CONDOMINIOS.name))
     assert [(r["condominio_id"], r["nome"]) for r in silver.collect()] == [(7, "Aurora")]
     quarantine = spark.read.format("delta").load(
@@ -70,3 +78,19 @@ def test_a_newer_valid_version_supersedes_the_quarantined_one(spark: SparkSessio
     assert [(r[RESOLUTION_COL], r[RESOLVED_RUN_ID_COL] is not None)
             for r in quarantine.where(F.col("condominio_id") == "7").collect()] == [
         ("superseded", True)]
+
+
+@pytest.mark.integration
+def test_a_change_with_the_same_values_still_advances_the_order(spark: SparkSession,
+                                                                tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    ensure_stream_tables(spark, lake)
+    applied = {"read": 1, "valid": 1, "quarantined": 0, "duplicate": 0, "superseded": 0}
+    assert micro_batch(spark, lake, 0, "c", "Aurora", lsn=100) == ([CONDOMINIOS.name], applied)
+    assert micro_batch(spark, lake, 1, "u", "Aurora", lsn=200) == ([CONDOMINIOS.name], applied)
+    # A late event from between the two: older than what silver holds, so a duplicate.
+    assert micro_batch(spark, lake, 2, "u", "Antiga", lsn=150) == (
+        [], {"read": 1, "valid": 0, "quarantined": 0, "duplicate": 1, "superseded": 0})
+    silver = spark.read.format("delta").load(table_path(lake, Layer.SILVER, CONDOMINIOS.name))
+    assert [(r["condominio_id"], r["nome"], r[POSITION_COL]) for r in silver.collect()] == [
+        (7, "Aurora", 200)]

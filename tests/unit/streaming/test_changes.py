@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -157,32 +158,19 @@ def test_malformed_records_carry_their_reason_as_reasons(spark: SparkSession) ->
 
 # --- is_stale --------------------------------------------------------------------------------
 
-def test_stale_when_the_known_order_is_not_older(spark: SparkSession) -> None:
-    frame = spark.createDataFrame(
-        [(None, 5), (4, 5), (5, 5), (6, 5)], "known long, _order long"
-    )
-    result = frame.select("known", "_order", is_stale(F.col("known")).alias("stale"))
-    assert_df_equality(
-        result,
-        spark.createDataFrame(
-            [(None, 5, False), (4, 5, False), (5, 5, True), (6, 5, True)],
-            "known long, _order long, stale boolean",
-        ),
-        ignore_nullable=True, ignore_row_order=True,
-    )
-
-
-def test_with_shared_orders_only_an_older_one_is_stale(spark: SparkSession) -> None:
-    frame = spark.createDataFrame(
-        [(None, 5), (4, 5), (5, 5), (6, 5)], "known long, _order long"
-    )
+@pytest.mark.parametrize(("unique_orders", "stale"), [
+    (True, [False, False, True, True]),  # an LSN: an equal order is the same change again
+    (False, [False, False, False, True]),  # a file's time, shared: only an older order
+])
+def test_stale_when_the_known_order_is_not_older(spark: SparkSession, unique_orders: bool,
+                                                 stale: list[bool]) -> None:
+    known = [None, 4, 5, 6]
+    frame = spark.createDataFrame([(k, 5) for k in known], "known long, _order long")
     result = frame.select("known", "_order",
-                          is_stale(F.col("known"), unique_orders=False).alias("stale"))
+                          is_stale(F.col("known"), unique_orders=unique_orders).alias("stale"))
     assert_df_equality(
         result,
-        spark.createDataFrame(
-            [(None, 5, False), (4, 5, False), (5, 5, False), (6, 5, True)],
-            "known long, _order long, stale boolean",
-        ),
+        spark.createDataFrame([(k, 5, s) for k, s in zip(known, stale, strict=True)],
+                              "known long, _order long, stale boolean"),
         ignore_nullable=True, ignore_row_order=True,
     )
