@@ -27,7 +27,7 @@ from condolake.monitoring.runlog import (
     save_watermark,
 )
 from condolake.pipelines.errors import mentions_postgres
-from condolake.pipelines.gold import build_gold, gold_paths, update_gold
+from condolake.pipelines.gold import gold_paths, rebuild_gold, update_gold
 from condolake.pipelines.load import LoadContext, load_table, write_quarantine
 from condolake.pipelines.quality import write_rule_results
 from condolake.pipelines.runs import execute
@@ -141,7 +141,7 @@ def ingest_postgres_body(
 
 def transform_body(progress: Progress | None) -> Callable[[LoadContext, RunRecord], None]:
     def body(ctx: LoadContext, run: RunRecord) -> None:
-        build_gold(ctx, run, progress)
+        rebuild_gold(ctx, run, progress)
 
     return body
 
@@ -172,8 +172,9 @@ def batch(spark: SparkSession, settings: Settings, db: SourceDatabase,
 
     def body(ctx: LoadContext, run: RunRecord) -> None:
         ingest(ctx, run)
-        # Gold follows the silver commits of this run only (the whole marts on a first load).
-        update_gold(ctx, run, [table.name for table in SOURCE_TABLES], progress=progress)
+        # Gold follows every silver change since the published set (the whole marts on a
+        # first load), this run's and a concurrent stream's alike.
+        update_gold(ctx, run, progress)
 
     return execute(spark, settings, "batch", body,
                    ingest_paths(settings.lake_path) + gold_paths(settings.lake_path),

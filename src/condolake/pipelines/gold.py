@@ -1,59 +1,116 @@
 """Silver -> gold: the full build of every mart, and the incremental update of the gold keys
-that a run's own silver commits moved.
+silver changed since the published gold set (see `lake/gold_set.py`).
 
-Both paths use the marts of `transforms/gold/marts.py`, so they agree by construction. The
-incremental one reads the change data feed of exactly the silver versions the run committed
-(found by the run's commit tags, so a micro-batch replayed after a crash finds them too) and
-recomputes the affected keys from the current silver tables: applying it twice writes the
-same rows.
+Both paths use the marts of `transforms/gold/marts.py`, so they agree by construction, and both
+read silver at the versions they pin when they start. The incremental one reads the change
+data feed from the silver versions the published set reflects up to those pinned versions,
+whichever writer (a batch, a stream query) made the changes, and recomputes the affected keys:
+applying it twice writes the same rows. After its last commit an update publishes the marts'
+new versions with the silver versions they reflect, so readers never combine marts of two
+updates, and a micro-batch replayed after a crash between two gold commits completes the set.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from functools import reduce
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from condolake.lake import delta
+from condolake.lake.gold_set import gold_lock, publish, read_published
 from condolake.lake.layout import Layer, silver_schema, table_path
 from condolake.lake.metrics import commit_metrics, rows_written
 from condolake.monitoring.runlog import RunRecord, TableCounts
 from condolake.pipelines.load import LoadContext
-from condolake.source.tables import CONDOMINIOS, IMOVEIS, MORADORES, TABLES_BY_NAME, TRANSACOES
+from condolake.source.tables import (
+    CONDOMINIOS,
+    IMOVEIS,
+    MORADORES,
+    SOURCE_TABLES,
+    TABLES_BY_NAME,
+    TRANSACOES,
+)
 from condolake.transforms.gold.incremental import PRESENT_COL, Silver, changed_keys
 from condolake.transforms.gold.marts import MARTS, Mart
 
 Progress = Callable[[str], None]
 GOLD_SOURCE = "silver"
+SilverVersions = Mapping[str, int]  # silver table -> Delta version (tables that exist)
 
 
 def gold_paths(lake_root: str) -> list[str]:
     return [table_path(lake_root, Layer.GOLD, mart.name) for mart in MARTS]
 
 
-def read_silver(spark: SparkSession, lake_root: str) -> Silver:
+def silver_versions(spark: SparkSession, lake_root: str) -> dict[str, int]:
+    """The latest version of each silver table there is (an empty source makes none)."""
+    found = {table.name: delta.version(spark, table_path(lake_root, Layer.SILVER, table.name))
+             for table in SOURCE_TABLES}
+    return {name: number for name, number in found.items() if number is not None}
+
+
+def read_silver(spark: SparkSession, lake_root: str,
+                versions: SilverVersions | None = None) -> Silver:
+    """The silver tables, at `versions` when given (a table not in it: empty)."""
     def silver(name: str) -> DataFrame:
         table = TABLES_BY_NAME[name]
-        return delta.read(spark, table_path(lake_root, Layer.SILVER, name), silver_schema(table))
+        path = table_path(lake_root, Layer.SILVER, name)
+        if versions is None:
+            return delta.read(spark, path, silver_schema(table))
+        if name not in versions:
+            return spark.createDataFrame([], silver_schema(table))
+        return delta.read_version(spark, path, versions[name])
 
     return Silver(silver(CONDOMINIOS.name), silver(MORADORES.name), silver(IMOVEIS.name),
                   silver(TRANSACOES.name))
 
 
-def build_gold(ctx: LoadContext, run: RunRecord, progress: Progress | None = None,
-               marts: Iterable[Mart] = MARTS) -> None:
-    """Writes `marts` whole from silver (one overwrite commit each)."""
-    silver = read_silver(ctx.spark, ctx.lake_root)
+def rebuild_gold(ctx: LoadContext, run: RunRecord, progress: Progress | None = None) -> None:
+    """Every mart written whole from silver's latest versions, then published."""
+    with gold_lock(ctx.lake_root):
+        pinned = silver_versions(ctx.spark, ctx.lake_root)
+        _build(ctx, run, read_silver(ctx.spark, ctx.lake_root, pinned), progress)
+        _publish(ctx, pinned)
+
+
+def update_gold(ctx: LoadContext, run: RunRecord, progress: Progress | None = None) -> None:
+    """Brings gold level with silver's latest versions and publishes the new set: the keys
+    silver changed since the published set recomputed and merged, or every mart built whole
+    when a mart is missing or what gold reflects is unknown. Nothing to do: nothing written."""
+    with gold_lock(ctx.lake_root):
+        published = read_published(ctx.lake_root)
+        pinned = silver_versions(ctx.spark, ctx.lake_root)
+        silver = read_silver(ctx.spark, ctx.lake_root, pinned)
+        if (published is None or published.silver is None
+                or not all(delta.exists(ctx.spark, path) for path in gold_paths(ctx.lake_root))):
+            _build(ctx, run, silver, progress)
+        else:
+            changed = silver_changes(ctx, published.silver, pinned)
+            if changed is None:
+                return
+            _merge(ctx, run, silver, changed, progress)
+        _publish(ctx, pinned)
+
+
+def _publish(ctx: LoadContext, pinned: SilverVersions) -> None:
+    gold = {mart.name: delta.version(ctx.spark, ctx.path(Layer.GOLD, mart.name))
+            for mart in MARTS}
+    publish(ctx.lake_root, ctx.run_id,
+            {name: number for name, number in gold.items() if number is not None}, pinned)
+
+
+def _build(ctx: LoadContext, run: RunRecord, silver: Silver, progress: Progress | None) -> None:
+    """Writes every mart whole from `silver` (one overwrite commit each)."""
     # Every mart scans the transactions: read them once.
     transacoes = silver.transacoes.select(
         "imovel_id", "morador_id", "data_transacao", "valor_transacao"
     ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         shared = Silver(silver.condominios, silver.moradores, silver.imoveis, transacoes)
-        for mart in marts:
+        for mart in MARTS:
             path = ctx.path(Layer.GOLD, mart.name)
             tag = ctx.tag(f"gold.{mart.name}")
             delta.overwrite(mart.build(shared), path, commit_tag=tag)
@@ -66,46 +123,27 @@ def build_gold(ctx: LoadContext, run: RunRecord, progress: Progress | None = Non
         transacoes.unpersist()
 
 
-def silver_changes(ctx: LoadContext, tables: Iterable[str]) -> DataFrame | None:
-    """The changed-keys frame of every commit this run made to silver/`tables` (None when it
-    made none)."""
+def silver_changes(ctx: LoadContext, since: SilverVersions,
+                   until: SilverVersions) -> DataFrame | None:
+    """The changed-keys frame of silver's commits after `since` up to `until` (None when
+    there are none)."""
     frames = []
-    for name in tables:
-        path = ctx.path(Layer.SILVER, name)
-        if not delta.exists(ctx.spark, path):  # an empty source table never made one
-            continue
-        versions = delta.versions_of_run(ctx.spark, path, ctx.run_id)
-        if versions:
-            feed = delta.change_feed(ctx.spark, path, versions[0], versions[-1])
+    for name, last in until.items():
+        first = since.get(name, -1) + 1
+        if first <= last:
+            feed = delta.change_feed(ctx.spark, ctx.path(Layer.SILVER, name), first, last)
             frames.append(changed_keys(feed, name))
     return reduce(DataFrame.unionByName, frames) if frames else None
 
 
-def update_gold(ctx: LoadContext, run: RunRecord, silver_tables: Iterable[str], *,
-                app_id: str | None = None, batch_id: int | None = None,
-                progress: Progress | None = None) -> None:
-    """Brings gold up to date with this run's commits to silver/`silver_tables`: the affected
-    keys of each mart recomputed and merged, a mart that does not exist yet built whole.
-
-    `app_id` and `batch_id` make each gold commit a Delta transaction (a replayed micro-batch
-    skips the marts it had already written).
-    """
-    missing = [mart for mart in MARTS if not delta.exists(ctx.spark, ctx.path(Layer.GOLD,
-                                                                              mart.name))]
-    if missing:
-        build_gold(ctx, run, progress, missing)
-    existing = [mart for mart in MARTS if mart not in missing]
-    changed = silver_changes(ctx, silver_tables) if existing else None
-    if changed is None:
-        return
+def _merge(ctx: LoadContext, run: RunRecord, silver: Silver, changed: DataFrame,
+           progress: Progress | None) -> None:
+    """Recomputes the keys of each mart that `changed` touches and merges them."""
     changed = changed.distinct().persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        silver = read_silver(ctx.spark, ctx.lake_root)
-        for mart in existing:
-            app = None if app_id is None else f"{app_id}.gold.{mart.name}"
-            with delta.idempotent(ctx.spark, app, batch_id):
-                run.tables.append(_update_mart(ctx, mart, mart.recompute(
-                    mart.affected(changed, silver), silver)))
+        for mart in MARTS:
+            run.tables.append(_update_mart(ctx, mart, mart.recompute(
+                mart.affected(changed, silver), silver)))
     finally:
         changed.unpersist()
     if progress:

@@ -13,6 +13,8 @@ from pyspark.sql import SparkSession
 
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
+from condolake.lake.gold_set import forget_silver, gold_lock
+from condolake.lake.layout import Layer, table_path
 from condolake.lake.rollback import LakeCheckpoint
 from condolake.monitoring.runlog import RunRecord, write_run
 from condolake.pipelines.errors import root_cause
@@ -98,7 +100,8 @@ def execute(
         run.status, run.error, run.tables = "failed", summary, []
         kept: list[str] = []
         try:
-            _, kept = checkpoint.restore(progress)
+            restored, kept = checkpoint.restore(progress)
+            _forget_what_gold_reflects(settings.lake_path, restored + kept)
         finally:
             _log(spark, settings, run)
         outcome = (
@@ -115,6 +118,15 @@ def execute(
     run.status = "succeeded"
     _log(spark, settings, run)
     return run
+
+
+def _forget_what_gold_reflects(lake_root: str, paths: Iterable[str]) -> None:
+    """After silver or gold went back to older versions, the published set's silver versions
+    no longer say what gold reflects: the next gold update rebuilds it whole."""
+    layers = {table_path(lake_root, layer, "") for layer in (Layer.SILVER, Layer.GOLD)}
+    if any(path.startswith(prefix) for path in paths for prefix in layers):
+        with gold_lock(lake_root):
+            forget_silver(lake_root)
 
 
 def _log(spark: SparkSession, settings: Settings, run: RunRecord) -> None:

@@ -1,10 +1,10 @@
 """`condolake stream start`: the streaming queries, their handlers, and their supervision.
 
 Each query's handler takes one micro-batch through every layer: bronze, silver and
-quarantine, then the gold keys its silver commits moved, then the run log. Every append and
-MERGE of rows it read is a Delta transaction (`<query>.<query id>[.<table>].<step>`, batch
-id), so a micro-batch replayed after a crash completes what its first attempt left undone and
-repeats nothing.
+quarantine, then the gold keys silver changed since the published gold set, then the run log.
+Every append and MERGE of rows it read is a Delta transaction (`<query>.<query id>[.<table>]
+.<step>`, batch id), and gold is recomputed from silver's versions, so a micro-batch replayed
+after a crash completes what its first attempt left undone and repeats nothing.
 """
 
 from __future__ import annotations
@@ -56,11 +56,6 @@ SUPERVISE_EVERY_S = 1.0
 PROGRESS_FLUSH_EVERY_S = 10.0  # micro-batches to ops/stream_progress
 KAFKA_EVENTS_COLUMNS = [field.name for field in queries.KAFKA_EVENTS_SCHEMA.fields]
 
-
-# The two queries' handlers run in threads of one driver: each recomputes gold keys from the
-# silver it reads and MERGEs them, so one at a time (otherwise the later MERGE could write
-# totals computed before the other's silver commit).
-_GOLD_UPDATES = threading.Lock()
 
 class StreamError(CondoLakeError):
     """A streaming query stopped with an error."""
@@ -122,17 +117,18 @@ class MicroBatch:
         return stream_context(spark, self.settings.lake_path, self.settings.timezone,
                               self.query, self.query_id(spark), batch_id)
 
-    def finish(self, ctx: LoadContext, run: RunRecord, silver_changed: list[str], *,
-               batch_id: int) -> None:
-        """Gold for what silver changed, then the run log: the micro-batch's last commits."""
+    def finish(self, ctx: LoadContext, run: RunRecord, *, batch_id: int) -> None:
+        """Gold for what silver changed, then the run log: the micro-batch's last commits.
+
+        Gold follows silver's versions, not this micro-batch's commits, so a replay whose
+        first attempt stopped between two gold commits completes and publishes the set."""
         app_id = self.app_id(ctx.spark)
         if not run.conserved:
             _log_run(ctx, run, app_id, batch_id, "failed",
                      "conservation broken (rows read != valid + quarantined + duplicate)")
             # A counting bug must stop the stream loudly, not let it run on uncounted.
             raise ConservationError(f"{run.run_id}: {run.error}")
-        with _GOLD_UPDATES:
-            update_gold(ctx, run, silver_changed, app_id=app_id, batch_id=batch_id)
+        update_gold(ctx, run)
         if run.tables:
             _log_run(ctx, run, app_id, batch_id, "succeeded")
             if self.progress:
@@ -166,7 +162,8 @@ def kafka_handler(settings: Settings, progress: Progress | None) -> BatchHandler
         with kafka_batch(micro, batch, batch_id) as step:
             if step.records_read:
                 step.land()
-                step.finish(step.apply())
+                step.apply()
+                step.finish()
 
     return handle
 
@@ -197,19 +194,18 @@ class KafkaBatch:
             KAFKA_EVENTS, CDC_SOURCE, layer="bronze", rows_read=self.records_read,
             rows_valid=self.records_read, seconds=round(time.monotonic() - started, 3)))
 
-    def apply(self) -> list[str]:
-        """Silver and quarantine; returns the silver tables it changed."""
+    def apply(self) -> None:
+        """Silver and quarantine."""
         changes = {
             table.name: changes_from_events(
                 self.records.where(F.col(TABLE) == table.name), table, self.ctx.run_id)
             for table in SOURCE_TABLES if table.name in self.per_table
         }
-        return apply_changes(self.ctx, self.run, changes, app_id=self.app_id,
-                             batch_id=self.batch_id, source=CDC_SOURCE,
-                             replay=self.micro.may_be_replay())
+        apply_changes(self.ctx, self.run, changes, app_id=self.app_id, batch_id=self.batch_id,
+                      source=CDC_SOURCE, replay=self.micro.may_be_replay())
 
-    def finish(self, silver_changed: list[str]) -> None:
-        self.micro.finish(self.ctx, self.run, silver_changed, batch_id=self.batch_id)
+    def finish(self) -> None:
+        self.micro.finish(self.ctx, self.run, batch_id=self.batch_id)
 
 
 @contextmanager
@@ -243,9 +239,9 @@ def landing_handler(settings: Settings, progress: Progress | None) -> BatchHandl
                 if table.name in changes:
                     _land(ctx, table, changes[table.name], f"{app_id}.{table.name}.bronze",
                           batch_id)
-            changed = apply_changes(ctx, run, changes, app_id=app_id, batch_id=batch_id,
-                                    source=LANDING_SOURCE, replay=micro.may_be_replay())
-            micro.finish(ctx, run, changed, batch_id=batch_id)
+            apply_changes(ctx, run, changes, app_id=app_id, batch_id=batch_id,
+                          source=LANDING_SOURCE, replay=micro.may_be_replay())
+            micro.finish(ctx, run, batch_id=batch_id)
         finally:
             for frame in changes.values():
                 frame.unpersist()

@@ -128,7 +128,7 @@ def apply_changes(
     replay: bool = False,
 ) -> list[str]:
     """Applies one micro-batch of change rows per table; adds each table's counts to `run`
-    and returns the silver tables it changed (gold follows those).
+    and returns the silver tables it changed.
 
     `app_id` names the query and its checkpoint: with `batch_id` it makes each commit's
     Delta transaction id (a reset checkpoint starts a new app id, so nothing is skipped).
@@ -167,9 +167,7 @@ def apply_changes(
             started = time.monotonic()
             table_counts.rows_reprocessed = reprocess_quarantined(ctx, table)
             table_counts.seconds += round(time.monotonic() - started, 3)
-            # A replay finds nothing left to re-process if its first attempt did it; gold
-            # must still follow that attempt's commits.
-            if (table_counts.rows_reprocessed or replay) and table.name not in changed:
+            if table_counts.rows_reprocessed and table.name not in changed:
                 changed.append(table.name)
         if table_counts.rows_read or table_counts.rows_reprocessed:
             run.tables.append(table_counts)

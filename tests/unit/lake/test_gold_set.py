@@ -1,0 +1,91 @@
+"""The published gold set: its file, its numbering, forgetting what gold reflects, the lock."""
+
+from __future__ import annotations
+
+import fcntl
+import multiprocessing
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+
+import pytest
+
+from condolake.errors import ConfigError
+from condolake.lake.gold_set import (
+    LOCK_FILE,
+    PUBLISHED_FILE,
+    forget_silver,
+    gold_lock,
+    publish,
+    read_published,
+)
+
+GOLD = {"transacoes_por_condominio": 4, "transacoes_por_morador": 7}
+SILVER = {"condominios": 2, "transacoes": 11}
+
+
+def test_nothing_is_published_in_a_new_lake(tmp_path: Path) -> None:
+    assert read_published(str(tmp_path)) is None
+
+
+def test_each_publication_is_read_back_and_numbered(tmp_path: Path) -> None:
+    lake = str(tmp_path)
+    with gold_lock(lake):
+        first = publish(lake, "batch-1", GOLD, SILVER)
+    assert (first.number, first.run_id, dict(first.gold), first.silver) == (
+        1, "batch-1", GOLD, SILVER)
+    assert read_published(lake) == first
+    with gold_lock(lake):
+        second = publish(lake, "stream-kafka-2", {**GOLD, "transacoes_por_morador": 8}, SILVER)
+    assert read_published(lake) == second
+    assert second.number == 2 and second.gold["transacoes_por_morador"] == 8
+    # Replaced whole: no temporary file is left next to it.
+    assert sorted(p.name for p in (tmp_path / "gold").iterdir()) == [PUBLISHED_FILE, LOCK_FILE]
+
+
+def test_forgetting_keeps_the_marts_versions_and_drops_the_watermark(tmp_path: Path) -> None:
+    lake = str(tmp_path)
+    with gold_lock(lake):
+        published = publish(lake, "batch-1", GOLD, SILVER)
+        forget_silver(lake)
+    forgotten = read_published(lake)
+    assert forgotten is not None
+    assert (forgotten.number, dict(forgotten.gold), forgotten.silver) == (
+        published.number, GOLD, None)
+
+
+def test_forgetting_in_a_new_lake_publishes_nothing(tmp_path: Path) -> None:
+    with gold_lock(str(tmp_path)):
+        forget_silver(str(tmp_path))
+    assert read_published(str(tmp_path)) is None
+
+
+def test_an_object_store_lake_has_no_set_and_cannot_take_the_lock() -> None:
+    assert read_published("s3a://bucket/lake") is None
+    with pytest.raises(ConfigError, match="local file system"), gold_lock("s3a://bucket/lake"):
+        pass
+
+
+def _hold_lock(lake: str, held: EventType, release: EventType) -> None:
+    with gold_lock(lake):
+        held.set()
+        release.wait(60)
+
+
+def test_the_lock_excludes_another_process(tmp_path: Path) -> None:
+    lake = str(tmp_path)
+    context = multiprocessing.get_context("spawn")
+    held, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_lock, args=(lake, held, release))
+    holder.start()
+    try:
+        assert held.wait(60)
+        with (tmp_path / "gold" / LOCK_FILE).open("a") as handle:
+            with pytest.raises(BlockingIOError):  # taken by the other process
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            release.set()
+            holder.join(60)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once it is gone
+    finally:
+        release.set()
+        holder.join(60)
+    assert holder.exitcode == 0
