@@ -5,35 +5,50 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from rich.table import Table
 
 from condolake.formatting import format_brl, format_count, format_date
 from condolake.lake import delta
+from condolake.lake.gold_set import GoldSet, read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.streaming.status import QueryState
 
 DEFAULT_ROWS = 10
 
 
+def served_gold(spark: SparkSession, lake_root: str, name: str,
+                published: GoldSet | None) -> DataFrame:
+    """gold/`name` at the version of the `published` set (the latest when there is none)."""
+    path = table_path(lake_root, Layer.GOLD, name)
+    if published is None:
+        return delta.read(spark, path)
+    return delta.read_version(spark, path, published.gold[name])
+
+
 def gold_tables(spark: SparkSession, lake_root: str, limit: int = DEFAULT_ROWS) -> list[Table]:
-    """The three gold tables, largest totals first, `limit` rows each, plus their totals."""
+    """The three gold tables of the published set, largest totals first, `limit` rows each,
+    plus their totals."""
+    published = read_published(lake_root)
+
+    def gold(name: str) -> DataFrame:
+        return served_gold(spark, lake_root, name, published)
+
     return [
-        _table(spark, lake_root, "transacoes_por_condominio",
+        _table(gold("transacoes_por_condominio"),
                "Transações por condomínio", ["condominio_id", "nome"], limit),
-        _table(spark, lake_root, "transacoes_por_morador",
+        _table(gold("transacoes_por_morador"),
                "Valor total de transações por morador", ["morador_id", "nome", "condominio_id"],
                limit),
-        _table(spark, lake_root, "transacoes_diarias_por_tipo",
+        _table(gold("transacoes_diarias_por_tipo"),
                "Transações diárias por tipo de imóvel (dias mais recentes)",
                ["data_transacao", "tipo"], limit, order=["data_transacao", "valor_total"]),
     ]
 
 
-def _table(spark: SparkSession, lake_root: str, name: str, title: str, keys: list[str],
-           limit: int, order: list[str] | None = None) -> Table:
-    df = delta.read(spark, table_path(lake_root, Layer.GOLD, name))
+def _table(df: DataFrame, title: str, keys: list[str], limit: int,
+           order: list[str] | None = None) -> Table:
     totals = df.agg(F.count(F.lit(1)).alias("linhas"),
                     F.sum("quantidade_transacoes").alias("q"),
                     F.sum("valor_total").alias("v")).collect()[0]
@@ -84,8 +99,9 @@ def _rate(value: float | None) -> str:
 
 
 def gold_totals(spark: SparkSession, lake_root: str) -> tuple[int, Decimal]:
-    """(transactions, total value) over gold/transacoes_por_condominio."""
-    row = delta.read(spark, table_path(lake_root, Layer.GOLD, "transacoes_por_condominio")).agg(
+    """(transactions, total value) over gold/transacoes_por_condominio of the published set."""
+    row = served_gold(spark, lake_root, "transacoes_por_condominio",
+                      read_published(lake_root)).agg(
         F.sum("quantidade_transacoes").alias("q"), F.sum("valor_total").alias("v")).first()
     if row is None or row["q"] is None:
         return 0, Decimal("0.00")

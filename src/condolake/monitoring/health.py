@@ -2,10 +2,10 @@
 
 Sources: the run log and data-quality results in ops/ and the quarantine tables (read with
 DuckDB's delta extension, each query's result kept until its tables get a new Delta version),
-the commit time of each gold table's latest Delta version, the streaming process's status file
-and checkpoints, and the Kafka broker's end offsets. A source that cannot be read is noted in
-`Health.errors` (the exporter counts them) and its part of the snapshot is left empty; it
-never stops the collection.
+the commit time of each gold table's served version (the published gold set's), the streaming
+process's status file and checkpoints, and the Kafka broker's end offsets. A source that
+cannot be read is noted in `Health.errors` (the exporter counts them) and its part of the
+snapshot is left empty; it never stops the collection.
 
 Pure parsing and arithmetic (`parse_offsets_file`, `kafka_lag`, the `*_from_rows` builders)
 are separate from the I/O (`HealthCollector`), so they are tested on exact values.
@@ -30,10 +30,11 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from condolake.bench.duckdb_baseline import load_extensions
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
+from condolake.lake.gold_set import read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.monitoring.quality import INGEST_JOBS
 from condolake.services.kafka import CLIENT_LOG_LEVEL, LocalKafkaBroker
-from condolake.serving.lake_reader import latest_version
+from condolake.serving.lake_reader import latest_version, version_at
 from condolake.serving.queries import GOLD_SPECS
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES
@@ -513,10 +514,19 @@ class HealthCollector:
         return tuple(counts)
 
     def _gold(self, errors: _Errors, absent: list[str]) -> tuple[GoldFreshness, ...]:
+        """The versions readers are served: the published gold set's (else the latest)."""
+        try:
+            published = read_published(self._lake)
+        except (OSError, ValueError) as error:
+            errors.add("gold", f"the published gold set: {type(error).__name__}: {error}")
+            published = None
         fresh = []
         for name in GOLD_SPECS:
+            path = self._path(Layer.GOLD, name)
             try:
-                version = latest_version(self._path(Layer.GOLD, name))
+                version = (latest_version(path) if published is None
+                           else version_at(path, published.gold[name])
+                           if name in published.gold else None)
             except (OSError, ValueError) as error:
                 errors.add("gold", f"gold/{name}: {type(error).__name__}: {error}")
                 continue

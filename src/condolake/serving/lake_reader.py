@@ -1,10 +1,10 @@
 """Gold tables in memory, one snapshot per Delta version, read without a JVM (DuckDB + delta).
 
-When a new version shows up in a table's `_delta_log`, DuckDB reads it with `delta_scan` and
-orders it by every allowlisted sort; the rows and orders become an immutable `TableIndex`
-that answers requests. The log is looked at for a table at most once every `refresh_s`
-seconds, so a new version is served without a restart and the requests in between cost no
-file system access.
+When a new gold set is published (`lake/gold_set.py`), DuckDB reads each table at the set's
+version with `delta_scan` and orders it by every allowlisted sort; the rows and orders become
+an immutable `TableIndex` that answers requests. The set is looked at at most once every
+`refresh_s` seconds, so a new one is served without a restart and the requests in between
+cost no file system access.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import duckdb
 
 from condolake.bench.duckdb_baseline import load_extensions
 from condolake.errors import ConfigError
+from condolake.lake.gold_set import read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.serving.index import TableIndex
 from condolake.serving.queries import GOLD_SPECS, TableSpec, copy_statement
@@ -32,8 +33,6 @@ log = logging.getLogger(__name__)
 
 DELTA_LOG = "_delta_log"
 COMMIT_FILE = re.compile(r"(\d{20})\.json")
-# How often a load is retried when a commit lands while the table is being copied.
-LOAD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,14 @@ def _commit_time(commit_file: Path) -> dt.datetime:
             if isinstance(millis, int):
                 return dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC)
     return dt.datetime.fromtimestamp(commit_file.stat().st_mtime, tz=dt.UTC)
+
+
+def version_at(table_dir: Path, version: int) -> DeltaVersion:
+    """`version` of the table, with its commit time (the time of the log cleaned up: now)."""
+    try:
+        return DeltaVersion(version, _commit_time(table_dir / DELTA_LOG / f"{version:020d}.json"))
+    except FileNotFoundError:
+        return DeltaVersion(version, dt.datetime.now(dt.UTC))
 
 
 def latest_version(table_dir: Path) -> DeltaVersion | None:
@@ -87,15 +94,22 @@ class Snapshot:
 
 
 @dataclass
-class _TableState:
-    snapshot: Snapshot | None = None
+class _Served:
+    """What is being served: one snapshot per table (None: not built), switched together."""
+
+    snapshots: dict[str, Snapshot | None]
     checked_at: float = float("-inf")
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    failure: str | None = None  # why the latest version could not be read
+    failures: dict[str, str] = field(default_factory=dict)  # why a table could not be read
 
 
 class LakeReader:
-    """Snapshots of the gold tables of one lake, shared by every request."""
+    """Snapshots of the gold tables of one lake, shared by every request.
+
+    The tables are read at the versions of the published gold set (`lake/gold_set.py`), which
+    one update produced together, so every answer comes from marts that agree with each other;
+    a new set is switched to only once all its tables are loaded. A lake where no set was
+    published yet is read at each table's latest version.
+    """
 
     def __init__(self, lake_root: str, refresh_s: float, extension_dir: Path,
                  tables: Sequence[str] = tuple(GOLD_SPECS),
@@ -105,7 +119,9 @@ class LakeReader:
         self._lake_root = lake_root.removeprefix("file://")
         self._refresh_s = refresh_s
         self._clock = clock
-        self._states = {name: _TableState() for name in tables}
+        self._tables = tuple(tables)
+        self._served = _Served(dict.fromkeys(self._tables))
+        self._lock = threading.Lock()
         self._extension_dir = extension_dir
         self._conn = duckdb.connect(":memory:")
         self._delta_loaded = False
@@ -113,7 +129,7 @@ class LakeReader:
 
     @property
     def tables(self) -> tuple[str, ...]:
-        return tuple(self._states)
+        return self._tables
 
     def table_dir(self, table: str) -> Path:
         return Path(table_path(self._lake_root, Layer.GOLD, table))
@@ -128,59 +144,69 @@ class LakeReader:
 
     def cached_snapshot(self, table: str) -> tuple[bool, Snapshot | None]:
         """(fresh, snapshot) without touching the disk: fresh when checked within refresh_s."""
-        state = self._states[table]
-        return self._clock() - state.checked_at < self._refresh_s, state.snapshot
+        served = self._served
+        return self._clock() - served.checked_at < self._refresh_s, served.snapshots[table]
 
     def snapshot(self, table: str) -> Snapshot | None:
-        """The table's current snapshot (None: no such Delta table), refreshed when due.
-
-        While one thread loads a new version, the others keep answering from the old one.
-        """
-        state = self._states[table]
-        if self._clock() - state.checked_at < self._refresh_s:
-            return state.snapshot
-        if not state.lock.acquire(blocking=state.snapshot is None):
-            return state.snapshot
+        """The table's snapshot in the served set (None: no such Delta table), refreshed when
+        due. While one thread loads a new set, the others keep answering from the old one."""
+        served = self._served
+        if self._clock() - served.checked_at < self._refresh_s:
+            return served.snapshots[table]
+        if not self._lock.acquire(blocking=served.snapshots[table] is None):
+            return served.snapshots[table]
         try:
-            if self._clock() - state.checked_at >= self._refresh_s:
-                self._refresh(table, state)
-            return state.snapshot
+            if self._clock() - self._served.checked_at >= self._refresh_s:
+                self._refresh()
+            return self._served.snapshots[table]
         finally:
-            state.lock.release()
+            self._lock.release()
 
-    def _refresh(self, table: str, state: _TableState) -> None:
-        """Looks at the log; loads a version not seen yet. A version that cannot be read is
-        logged and tried again after `refresh_s`; meanwhile the previous one is served."""
-        try:
-            version = latest_version(self.table_dir(table))
-            current = state.snapshot
+    def _refresh(self) -> None:
+        """Looks at the published set (or the logs); loads the versions not served yet. If
+        one cannot be read, it is logged and the whole set tried again after `refresh_s`;
+        meanwhile the previous set is served."""
+        current = self._served
+        snapshots, failures = dict(current.snapshots), {}
+        for table, version in self._wanted().items():
+            served = current.snapshots[table]
             if version is None:
-                state.snapshot, state.failure = None, None
-            elif current is None or current.version.version != version.version:
-                state.snapshot, state.failure = self._load(GOLD_SPECS[table], version), None
-        except (OSError, ValueError, duckdb.Error) as error:
-            state.failure = f"{type(error).__name__}: {error}"
-            log.error("gold table %s could not be read: %s", table, state.failure)
-        finally:
-            state.checked_at = self._clock()
+                snapshots[table] = None
+                continue
+            if served is not None and served.version.version == version.version:
+                continue
+            try:
+                snapshots[table] = self._load(GOLD_SPECS[table], version)
+            except (OSError, ValueError, duckdb.Error) as error:
+                failures[table] = f"{type(error).__name__}: {error}"
+                log.error("gold table %s could not be read: %s", table, failures[table])
+        if failures:
+            snapshots = current.snapshots
+        self._served = _Served(snapshots, self._clock(), failures)
+
+    def _wanted(self) -> dict[str, DeltaVersion | None]:
+        """The version of each table to serve: the published set's, else the latest."""
+        try:
+            published = read_published(self._lake_root)
+        except (OSError, ValueError) as error:
+            log.error("the published gold set could not be read: %s", error)
+            published = None
+        if published is None:
+            return {table: latest_version(self.table_dir(table)) for table in self._tables}
+        return {table: version_at(self.table_dir(table), published.gold[table])
+                if table in published.gold else None for table in self._tables}
 
     def failure(self, table: str) -> str | None:
-        """Why the table's latest version could not be read, if it could not."""
-        return self._states[table].failure
+        """Why the table's wanted version could not be read, if it could not."""
+        return self._served.failures.get(table)
 
     def _load(self, spec: TableSpec, version: DeltaVersion) -> Snapshot:
-        """Reads `version` and orders it every allowed way; if a newer commit lands meanwhile,
-        reads that one instead, so the snapshot is exactly the version it is labelled with."""
+        """Reads exactly `version` (time travel) and orders it every allowed way."""
         self._load_delta_extension()
-        path = str(self.table_dir(spec.name))
         relation = f"load_{spec.name}"
         with self._conn.cursor() as cursor:  # temp tables are private to this cursor
-            for _ in range(LOAD_ATTEMPTS):
-                cursor.execute(copy_statement(spec, relation), [path])
-                after = latest_version(Path(path))
-                if after is None or after.version == version.version:
-                    break
-                version = after
+            cursor.execute(copy_statement(spec, relation, "delta_scan(?, version := ?)"),
+                           [str(self.table_dir(spec.name)), version.version])
             index = TableIndex.read(cursor, spec, relation)
         return Snapshot(spec, version, index)
 

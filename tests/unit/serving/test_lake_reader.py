@@ -11,10 +11,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from condolake.lake.gold_set import gold_lock, publish
 from condolake.lake.layout import Layer, table_path
-from condolake.serving.index import TableIndex
+from condolake.serving.index import Grouping, TableIndex
 from condolake.serving.lake_reader import DeltaVersion, LakeReader, Snapshot, latest_version
-from condolake.serving.queries import GOLD_SPECS, POR_CONDOMINIO, TableSpec
+from condolake.serving.queries import GOLD_SPECS, POR_CONDOMINIO, POR_MORADOR, TableSpec
 
 MILLIS = 1_795_000_000_123  # 2026-11-18T11:06:40.123Z
 
@@ -82,7 +83,8 @@ class CountingReader(LakeReader):
     def _load(self, spec: TableSpec, version: DeltaVersion) -> Snapshot:
         self.loaded.append(version.version)
         orders: dict[str, list[int]] = dict.fromkeys(spec.sort_options(), [])
-        return Snapshot(spec, version, TableIndex.build(spec, [], orders, groupings={}))
+        groupings = {column: Grouping.of([], orders) for column in spec.grouped_by}
+        return Snapshot(spec, version, TableIndex.build(spec, [], orders, groupings))
 
 
 @pytest.fixture
@@ -183,3 +185,59 @@ def test_an_unreadable_version_keeps_the_previous_one_and_is_retried_later(
     second = reader.snapshot(POR_CONDOMINIO.name)
     assert second is not None and second.version.version == 1
     assert reader.failure(POR_CONDOMINIO.name) is None
+
+
+# --- the published gold set -----------------------------------------------------------------
+
+BOTH = [POR_CONDOMINIO.name, POR_MORADOR.name]
+
+
+def publish_set(lake: Path, gold: dict[str, int]) -> None:
+    with gold_lock(str(lake)):
+        publish(str(lake), "test", gold, silver={})
+
+
+def served(reader: LakeReader) -> dict[str, int | None]:
+    return {table: None if (s := reader.snapshot(table)) is None else s.version.version
+            for table in reader.tables}
+
+
+def test_the_published_versions_are_served_not_the_latest(
+    lake: Path, clock: FakeClock, tmp_path: Path,
+) -> None:
+    reader = CountingReader(str(lake), refresh_s=2.0, extension_dir=tmp_path / "ext",
+                            tables=BOTH, clock=clock)
+    reader.loaded = []
+    for version in (0, 1, 2):
+        commit(Path(table_path(str(lake), Layer.GOLD, POR_CONDOMINIO.name)), version, MILLIS)
+    commit(Path(table_path(str(lake), Layer.GOLD, POR_MORADOR.name)), 0, MILLIS)
+    publish_set(lake, {POR_CONDOMINIO.name: 1, POR_MORADOR.name: 0})
+    # Version 2 of transacoes_por_condominio is a commit of an update not published yet.
+    assert served(reader) == {POR_CONDOMINIO.name: 1, POR_MORADOR.name: 0}
+    publish_set(lake, {POR_CONDOMINIO.name: 2, POR_MORADOR.name: 0})
+    clock.now += 3.0
+    assert served(reader) == {POR_CONDOMINIO.name: 2, POR_MORADOR.name: 0}
+    assert reader.loaded == [1, 0, 2]  # an unchanged table is not loaded again
+
+
+def test_a_new_set_is_served_only_once_every_table_of_it_is_read(
+    lake: Path, clock: FakeClock, tmp_path: Path,
+) -> None:
+    reader = FlakyReader(str(lake), refresh_s=2.0, extension_dir=tmp_path / "ext",
+                         tables=BOTH, clock=clock)
+    reader.loaded, reader.broken = [], {5}
+    commit(Path(table_path(str(lake), Layer.GOLD, POR_CONDOMINIO.name)), 1, MILLIS)
+    for version in (4, 5):
+        commit(Path(table_path(str(lake), Layer.GOLD, POR_MORADOR.name)), version, MILLIS)
+    publish_set(lake, {POR_CONDOMINIO.name: 0, POR_MORADOR.name: 4})
+    commit(Path(table_path(str(lake), Layer.GOLD, POR_CONDOMINIO.name)), 0, MILLIS)
+    assert served(reader) == {POR_CONDOMINIO.name: 0, POR_MORADOR.name: 4}
+    publish_set(lake, {POR_CONDOMINIO.name: 1, POR_MORADOR.name: 5})
+    clock.now += 3.0
+    # Version 5 cannot be read: the previous set stays whole, not condominio 1 + morador 4.
+    assert served(reader) == {POR_CONDOMINIO.name: 0, POR_MORADOR.name: 4}
+    assert reader.failure(POR_MORADOR.name) == "IOException: cannot read version 5"
+    reader.broken.clear()
+    clock.now += 3.0
+    assert served(reader) == {POR_CONDOMINIO.name: 1, POR_MORADOR.name: 5}
+    assert reader.failure(POR_MORADOR.name) is None
