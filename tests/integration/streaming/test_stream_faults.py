@@ -6,6 +6,7 @@ simulator changes the source and publishes on a thread of the test.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import time
@@ -15,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from pyspark.sql import SparkSession
 from tests.integration.conftest import new_topic_prefix
@@ -39,11 +41,19 @@ from tests.integration.streaming.streams import (
 )
 
 from condolake.config import Settings
+from condolake.lake import delta
+from condolake.lake.gold_set import GoldSet, read_published
+from condolake.lake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
+from condolake.pipelines.quality import gold_totals_result
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.postgres import SourceDatabase
+from condolake.serving.auth import new_key
+from condolake.serving.lake_reader import latest_version
+from condolake.serving.server import BackgroundServer
 from condolake.streaming.queries import KAFKA
+from condolake.transforms.gold.marts import MART_NAMES
 
 SEED = 4242
 KILLS = 10
@@ -58,6 +68,10 @@ CATCH_UP_TIMEOUT_S = 900
 STOP_TIMEOUT_S = 600
 MAX_RUN_BEFORE_KILL_S = 4.0
 KAFKA_ONLY = StreamOptions(once=True, landing=False)
+# A kill aimed between two gold commits can land after the last one (they are a second or
+# more apart, and the kill follows the first within milliseconds): the test then tries again.
+TORN_ATTEMPTS = 5
+KILL_POLL_S = 0.005
 
 
 def today(settings: Settings) -> dt.date:
@@ -190,3 +204,91 @@ class TestStreamFaults:
         totals = set(gold_totals(spark, settings).values())
         assert len(totals) == 1
         assert_exactly_the_source(spark, settings, source)
+
+    def test_sigkill_between_two_gold_commits_keeps_readers_on_the_previous_set(
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase, tmp_path: Path,
+    ) -> None:
+        key, entry = new_key("admin-test", "admin", None)
+        served = dataclasses.replace(settings, serve_keys=entry, serve_refresh_s=0.0)
+        with BackgroundServer(served) as url, httpx.Client(base_url=url, timeout=60) as api:
+            for attempt in range(TORN_ATTEMPTS):
+                stream = StreamProcess(settings, tmp_path, "--no-landing", short_lived=True)
+                wait_until(lambda s=stream: stream_pid(settings) == s.process.pid,
+                           START_TIMEOUT_S, "the stream's queries to start")
+                producer = Producer(source, settings, rate=RATE, seed=SEED + 10 + attempt)
+                kill_after_the_first_gold_commit(stream, settings)
+                producer.stop()
+                published = read_published(settings.lake_path)
+                assert published is not None
+                if torn(spark, settings, published):
+                    break
+            else:
+                pytest.fail(f"no SIGKILL of {TORN_ATTEMPTS} landed between two gold commits")
+            # The tables themselves disagree, and `condolake check` says so with the figures.
+            check = gold_totals_result(spark, settings.lake_path)
+            assert check.status == "failed" and "the marts disagree" in check.detail
+            # The API answers from the published set: its marts agree in every answer.
+            for _ in range(3):
+                versions, totals = api_gold(api, key)
+                assert versions == dict(published.gold)
+                assert len(set(totals.values())) == 1, totals
+            # A restart replays the micro-batch: the set completes and is published.
+            run_streams(spark, settings, settings.kafka_bootstrap, KAFKA_ONLY)
+            assert_exactly_the_source(spark, settings, source)
+            assert gold_totals_result(spark, settings.lake_path).status == "passed"
+            republished = read_published(settings.lake_path)
+            assert republished is not None and republished.number > published.number
+            latest = {name: delta.version(spark, table_path(settings.lake_path, Layer.GOLD,
+                                                            name)) for name in MART_NAMES}
+            assert dict(republished.gold) == latest
+            versions, totals = api_gold(api, key)
+            assert versions == latest
+            assert set(totals.values()) == {only(set(gold_totals(spark, settings).values()))}
+
+
+def kill_after_the_first_gold_commit(stream: StreamProcess, settings: Settings) -> None:
+    """SIGKILL as soon as transacoes_por_condominio, the first mart an update commits, has a
+    version the published set does not have (the others are then usually not committed)."""
+    first = Path(table_path(settings.lake_path, Layer.GOLD, MART_NAMES[0]))
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while True:
+        published = read_published(settings.lake_path)
+        latest = latest_version(first)
+        if published is not None and latest is not None and (
+                latest.version > published.gold[MART_NAMES[0]]):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the stream's next gold commit")
+        time.sleep(KILL_POLL_S)
+    stream.kill()
+
+
+def torn(spark: SparkSession, settings: Settings, published: GoldSet) -> bool:
+    """Some marts, not all, have commits after the published set, and their totals differ."""
+    ahead = [name for name in MART_NAMES if (delta.version(spark, table_path(
+        settings.lake_path, Layer.GOLD, name)) or 0) > published.gold[name]]
+    return 0 < len(ahead) < len(MART_NAMES) and len(set(gold_totals(spark, settings).values())) > 1
+
+
+def api_gold(api: httpx.Client, key: str) -> tuple[dict[str, int], dict[str, tuple[int, Decimal]]]:
+    """(version, (transactions, value) total) of each mart, as the API answers every page."""
+    versions: dict[str, int] = {}
+    totals: dict[str, tuple[int, Decimal]] = {}
+    for name in MART_NAMES:
+        count, value, offset = 0, Decimal(0), 0
+        while offset is not None:
+            response = api.get(f"/v1/{name.replace('_', '-')}", headers={"X-API-Key": key},
+                               params={"limit": 1000, "offset": offset})
+            assert response.status_code == 200, response.text
+            body = response.json()
+            versions[name] = body["table_version"]
+            count += sum(item["quantidade_transacoes"] for item in body["items"])
+            value += sum((Decimal(item["valor_total"]) for item in body["items"]), Decimal(0))
+            offset = body["next_offset"]
+        totals[name] = (count, value)
+    return versions, totals
+
+
+def only(values: set[tuple[int, Decimal]]) -> tuple[int, Decimal]:
+    (value,) = values
+    return value
