@@ -31,7 +31,6 @@ from condolake.transforms.gold import diarias_por_tipo, por_condominio, por_mora
 HERE = Path(__file__).resolve().parent
 DESCRIPTIONS = HERE / "descriptions.toml"
 TEMPLATE = HERE / "dictionary_template.md"
-DEFAULT_OUTPUT = "docs/data-dictionary.md"
 DESCRIPTIONS_NAME = "src/condolake/docs_gen/descriptions.toml"
 TABLE_NOTES = ("summary", "before", "after")
 _PLACEHOLDER = re.compile(r"\{\{ ([a-z-]+)(?: ([a-z]+))? \}\}")

@@ -29,11 +29,11 @@ from condolake.monitoring.quality import add_failures, count_rule_failures
 from condolake.monitoring.runlog import TableCounts
 from condolake.source.tables import TABLES_BY_NAME, SourceTable
 from condolake.transforms.silver.quarantine import to_quarantine
-from condolake.transforms.silver.rules import RETRYABLE_PREFIXES
 from condolake.transforms.silver.validate import (
     DUPLICATE_RANK_COL,
     LINEAGE_COLS,
     is_valid,
+    only_retryable,
     parsed,
     ranked_by_recency,
     to_silver,
@@ -207,12 +207,9 @@ def reprocess_quarantined(ctx: LoadContext, table: SourceTable) -> int:
     """Moves quarantined records whose only faults were retryable (orphans) and are now gone."""
     if not table.foreign_keys:
         return 0
-    only_retryable = F.forall(
-        F.col("_reasons"), lambda reason: reason.startswith(RETRYABLE_PREFIXES[0])
-    )
     # Records quarantined by this very run were just judged against the same parents.
     waiting = _open_quarantine(ctx, table).where(
-        only_retryable & (F.col(RUN_ID_COL) != ctx.run_id)
+        only_retryable(F.col(REASONS_COL)) & (F.col(RUN_ID_COL) != ctx.run_id)
     )
     retried = validated(
         waiting.select(*table.column_names, *LINEAGE_COLS, RECORD_ID_COL),

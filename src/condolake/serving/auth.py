@@ -49,11 +49,6 @@ class Principal:
     def may_see(self, condominio_id: int) -> bool:
         return self.condominio_id is None or self.condominio_id == condominio_id
 
-    @property
-    def cache_key(self) -> tuple[int | None, bool]:
-        """What shapes a query's answer for this principal: its scope and masking."""
-        return self.condominio_id, self.masks_names
-
 
 @dataclass(frozen=True)
 class ApiKey:

@@ -54,11 +54,6 @@ class DiariaPage(_Page):
     items: list[DiariaItem]
 
 
-class Tipos(BaseModel):
-    tipos: list[str]
-    table_version: int
-
-
 class TableFreshness(BaseModel):
     table: str
     layer: Literal["gold"] = "gold"

@@ -104,8 +104,3 @@ RULES: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType({
         **_reference("morador_id", "morador"),
     }),
 })
-
-
-def is_retryable(reasons: list[str]) -> bool:
-    """True when every reason may go away by itself (see RETRYABLE_PREFIXES)."""
-    return bool(reasons) and all(reason.startswith(RETRYABLE_PREFIXES) for reason in reasons)

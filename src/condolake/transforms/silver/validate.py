@@ -17,7 +17,7 @@ from condolake.lake.layout import (
     SOURCE_COL,
 )
 from condolake.source.tables import SourceTable
-from condolake.transforms.silver.rules import RULES, trimmed
+from condolake.transforms.silver.rules import RETRYABLE_PREFIXES, RULES, trimmed
 
 TYPED_SUFFIX = "__typed"
 RESOLVES_SUFFIX = "__resolves"
@@ -92,6 +92,15 @@ def validated(
     """Raw text records with their parsed columns and `_reasons` (empty when valid)."""
     checked = with_resolved_references(with_typed_columns(raw, table), table, valid_parent_keys)
     return checked.select("*", failed_rules(table, run_date).alias(REASONS_COL))
+
+
+def only_retryable(reasons: Column) -> Column:
+    """True when a record has reasons and every one may go away by itself (an orphan whose
+    parent may still arrive: `rules.RETRYABLE_PREFIXES`)."""
+    def retryable(reason: Column) -> Column:
+        return reduce(lambda a, b: a | b, [reason.startswith(p) for p in RETRYABLE_PREFIXES])
+
+    return (F.size(reasons) > 0) & F.forall(reasons, retryable)
 
 
 def is_valid() -> Column:

@@ -18,8 +18,8 @@ from condolake.source.tables import (
     TRANSACOES,
     SourceTable,
 )
-from condolake.transforms.silver.rules import RULES, is_retryable
-from condolake.transforms.silver.validate import validated
+from condolake.transforms.silver.rules import RULES
+from condolake.transforms.silver.validate import only_retryable, validated
 
 from ..frames import bronze
 
@@ -138,8 +138,9 @@ def test_rules_are_read_only() -> None:
     pytest.param(["orphan_imovel", "valor_transacao_not_positive"], False, id="orphan-and-bad"),
     pytest.param(["nome_blank"], False, id="bad-only"),
 ])
-def test_is_retryable(reasons_: list[str], expected: bool) -> None:
-    assert is_retryable(reasons_) is expected
+def test_only_retryable(spark: SparkSession, reasons_: list[str], expected: bool) -> None:
+    frame = spark.createDataFrame([(reasons_,)], f"{REASONS_COL}: array<string>")
+    assert frame.select(only_retryable(F.col(REASONS_COL))).first()[0] is expected
 
 
 # --- condominios -----------------------------------------------------------------------------
