@@ -12,8 +12,6 @@ from condolake.config import Settings, load_settings
 from condolake.services.jars import SPARK_CORE, SPARK_KAFKA
 from condolake.spark import build_spark
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="session")
 def test_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -22,11 +20,11 @@ def test_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def base_settings(test_state_dir: Path) -> Settings:
-    """Settings of the test session: a temp state folder, the project's jar cache."""
+    """Settings of the test session: a temp state folder, the user's jar cache (as `condolake
+    setup` resolved it)."""
     return load_settings(
         environ={},
         state_dir=str(test_state_dir),
-        jar_cache=str(PROJECT_ROOT / ".cache" / "jars"),
         lake_root=str(test_state_dir / "lake"),
         spark_master="local[2]",
         shuffle_partitions=4,

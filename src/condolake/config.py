@@ -8,6 +8,7 @@ the environment only; the config file may not carry them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
@@ -22,6 +23,13 @@ DEFAULT_CONFIG_FILE = "condolake.toml"
 SECRET_FIELDS = frozenset({"source_url", "api_token", "serve_keys", "alert_webhook_url"})
 
 
+def user_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/condolake` (else `~/.cache/condolake`): one per user, shared by every
+    clone and working directory."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "condolake"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a job needs to know about its environment; passed in, never global."""
@@ -29,7 +37,7 @@ class Settings:
     source_url: str | None = None
     lake_root: str = "lakehouse"
     state_dir: str = ".condolake"
-    jar_cache: str = ".cache/jars"
+    jar_cache: str = dataclasses.field(default_factory=lambda: str(user_cache_dir() / "jars"))
     kafka_bootstrap: str | None = None
     kafka_topic_prefix: str = "condomanage"  # topics are <prefix>.public.<table> (Debezium)
     kafka_partitions: int = 2  # partitions of the topics the project creates

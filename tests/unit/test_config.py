@@ -16,6 +16,19 @@ def test_defaults_without_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     assert settings.lake_path == str(tmp_path / "lakehouse")
 
 
+def test_the_jar_cache_is_per_user_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert load_settings(environ={}).jar_cache_path == tmp_path / "home/.cache/condolake/jars"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert load_settings(environ={}).jar_cache_path == tmp_path / "xdg/condolake/jars"
+    assert load_settings(environ={"CONDOLAKE_JAR_CACHE": "jars"}).jar_cache_path == (
+        tmp_path / "jars")
+
+
 def test_environment_is_typed() -> None:
     settings = load_settings(environ={"CONDOLAKE_JDBC_PARTITIONS": "8",
                                       "CONDOLAKE_API_TIMEOUT_S": "2.5",
