@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
@@ -65,6 +68,17 @@ class SourceDatabase:
         """jdbc:postgresql://host:port/database (credentials go as separate JDBC options)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"jdbc:postgresql://{host}:{self.port}/{self.database}"
+
+    def jdbc_credentials(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """`user` and `password` JDBC options, found as libpq finds them: the URL's, else
+        `PGUSER` (else the login name) and `PGPASSWORD`. No password at all: none is passed, and
+        the driver looks in `.pgpass` (`PGPASSFILE`) or the server trusts the connection."""
+        env = os.environ if environ is None else environ
+        credentials = {"user": self.user or env.get("PGUSER") or getpass.getuser()}
+        password = self.password if self.password is not None else env.get("PGPASSWORD")
+        if password is not None:
+            credentials["password"] = password
+        return credentials
 
     @property
     def redacted_url(self) -> str:

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pyspark.sql import SparkSession
 from tests.integration.conftest import running_postgres
 
 from condolake.config import Settings
 from condolake.errors import ServiceError
+from condolake.ingestion.postgres import key_range, read_table
 from condolake.services.postgres import (
     DATABASE,
     SERVICE_USER,
@@ -24,6 +26,8 @@ from condolake.services.postgres import (
     SourceDatabase,
     source_database,
 )
+from condolake.source.ddl import init_schema
+from condolake.source.tables import CONDOMINIOS
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +174,50 @@ def test_a_failed_start_raises_service_error_with_the_log_tail(tmp_path: Path) -
 
 def _postmaster_pid(server: EmbeddedPostgres) -> int:
     return int((server.pgdata / "postmaster.pid").read_text(encoding="utf-8").splitlines()[0])
+
+
+def test_a_url_without_a_password_works_as_libpq_would(
+    own_server: EmbeddedPostgres, spark: SparkSession, base_settings: Settings,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    full = SourceDatabase(own_server.url)
+    bare = SourceDatabase(f"postgresql://{SUPERUSER}@{full.host}:{full.port}/{full.database}")
+    with full.connect(autocommit=True) as conn:
+        init_schema(conn, drop_existing=True)
+        conn.execute("INSERT INTO condominios VALUES (1, 'Aurora', 'Rua 1')")
+
+    def read_over_jdbc() -> list[tuple[int, str]]:
+        rows = read_table(spark, bare, CONDOMINIOS, key_range(bare, CONDOMINIOS, None),
+                          base_settings).collect()
+        return [(row["condominio_id"], row["nome"]) for row in rows]
+
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+    # PGPASSWORD, for psycopg (libpq) and for the JDBC reader alike.
+    monkeypatch.setenv("PGPASSWORD", str(full.password))
+    assert "password" not in bare.url and read_over_jdbc() == [(1, "Aurora")]
+    # .pgpass (here through PGPASSFILE): libpq reads it; pgjdbc reads it on its own too.
+    monkeypatch.delenv("PGPASSWORD")
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"{full.host}:{full.port}:*:{SUPERUSER}:{full.password}\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    with bare.connect() as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (SUPERUSER,)
+    # A server that trusts the connection: no password anywhere, and none is sent.
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+    with pytest.raises(psycopg.OperationalError, match="no password supplied"):
+        bare.connect().close()
+    assert bare.jdbc_credentials({}) == {"user": SUPERUSER}
+    hba = own_server.pgdata / "pg_hba.conf"
+    rules = hba.read_text()
+    hba.write_text(f"host all {SUPERUSER} 127.0.0.1/32 trust\n{rules}")
+    try:
+        with full.connect(autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+        with bare.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM condominios").fetchone() == (1,)
+        assert read_over_jdbc() == [(1, "Aurora")]
+    finally:
+        hba.write_text(rules)
+        with full.connect(autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
