@@ -21,6 +21,7 @@ import duckdb
 from condolake.bench.model import GoldCheck
 from condolake.errors import DependencyError
 from condolake.services.postgres import SourceDatabase
+from condolake.transforms.gold import GOLD_MONEY_TYPE
 
 # The postgres extension only loads under the name DuckDB gives it internally.
 EXTENSION_FILE_NAMES = {"postgres": "postgres_scanner.duckdb_extension",
@@ -28,7 +29,6 @@ EXTENSION_FILE_NAMES = {"postgres": "postgres_scanner.duckdb_extension",
 # Spark's trimmed(): space, tab, line feed, carriage return, form feed, vertical tab.
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(13) || chr(12) || chr(11)"
 EARLIEST_DATE = "DATE '1900-01-01'"
-GOLD_MONEY_TYPE = "DECIMAL(25,2)"
 
 
 def _trimmed(column: str) -> str:

@@ -22,7 +22,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from condolake.lake.layout import INGESTED_AT_COL
+from condolake.lake.layout import DELETE_OP, INGESTED_AT_COL, OP_COL
 
 T = TypeVar("T")
 # A commit that lost a race with another writer (a batch run and a stream on the same table).
@@ -43,8 +43,6 @@ TXN_APP_ID_CONF = "spark.databricks.delta.write.txnAppId"
 TXN_VERSION_CONF = "spark.databricks.delta.write.txnVersion"
 CHANGE_FEED_PROPERTY = "delta.enableChangeDataFeed"
 HISTORY_DEPTH = 100  # commits searched for a run's own (other writers may commit in between)
-OP_COL = "_op"
-DELETE_OP = "d"
 
 
 def retrying(write: Callable[[], T], attempts: int = CONFLICT_ATTEMPTS) -> T:

@@ -32,6 +32,9 @@ SOURCE_COL = "_source"
 POSITION_COL = "_source_position"  # line of a CSV file, position in an API response
 RUN_ID_COL = "_ingest_run_id"
 INGESTED_AT_COL = "_ingested_at"
+# Change rows (streams): the operation of each change, and the one that deletes its key.
+OP_COL = "_op"
+DELETE_OP = "d"
 # Quarantine bookkeeping.
 RAW_COL = "_raw"
 REASONS_COL = "_reasons"

@@ -32,7 +32,9 @@ from pyspark.sql import functions as F
 
 from condolake.lake import delta
 from condolake.lake.layout import (
+    DELETE_OP,
     INGESTED_AT_COL,
+    OP_COL,
     POSITION_COL,
     REASONS_COL,
     SOURCE_COL,
@@ -52,11 +54,9 @@ from condolake.pipelines.load import (
 )
 from condolake.source.tables import SOURCE_TABLES, TABLES_BY_NAME, SourceTable
 from condolake.streaming.changes import (
-    DELETE_OP,
     KEY_COL,
     LATEST_COL,
     MALFORMED_COL,
-    OP_COL,
     ORDER_COL,
     TOMBSTONE_OP,
     is_stale,

@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from condolake.transforms.gold import GOLD_MONEY_TYPE
+
 DESCENDING = "-"
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 POSITION_COL = "_pos"
-GOLD_MONEY_TYPE = "DECIMAL(25,2)"
 
 
 @dataclass(frozen=True)

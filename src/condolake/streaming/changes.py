@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from condolake.lake.layout import (
     DETAIL_COL,
     INGESTED_AT_COL,
+    OP_COL,
     POSITION_COL,
     RAW_COL,
     REASONS_COL,
@@ -30,12 +31,10 @@ from condolake.lake.layout import (
 from condolake.source.tables import SourceTable
 from condolake.transforms.silver.validate import parsed
 
-OP_COL = "_op"
 ORDER_COL = "_order"
 MALFORMED_COL = "_malformed"
 TIEBREAK_COL = "_tiebreak"
 UPSERT_OPS = ("c", "u", "r")
-DELETE_OP = "d"
 TOMBSTONE_OP = "tombstone"
 MALFORMED_EVENT = "malformed_event"
 KEY_COL = "_key"

@@ -12,8 +12,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from condolake.lake.layout import (
+    DELETE_OP,
     DETAIL_COL,
     INGESTED_AT_COL,
+    OP_COL,
     POSITION_COL,
     RAW_COL,
     RUN_ID_COL,
@@ -21,10 +23,8 @@ from condolake.lake.layout import (
 )
 from condolake.source.tables import SourceTable
 from condolake.streaming.changes import (
-    DELETE_OP,
     MALFORMED_COL,
     MALFORMED_EVENT,
-    OP_COL,
     ORDER_COL,
     TIEBREAK_COL,
     TOMBSTONE_OP,

@@ -14,6 +14,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from condolake.lake.layout import (
     DETAIL_COL,
     INGESTED_AT_COL,
+    OP_COL,
     POSITION_COL,
     RAW_COL,
     RUN_ID_COL,
@@ -22,7 +23,6 @@ from condolake.lake.layout import (
 from condolake.source.tables import SourceTable
 from condolake.streaming.changes import (
     MALFORMED_COL,
-    OP_COL,
     ORDER_COL,
     TIEBREAK_COL,
     change_columns,

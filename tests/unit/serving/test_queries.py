@@ -49,7 +49,7 @@ def test_the_delta_path_is_a_parameter_and_rows_are_numbered_in_key_order() -> N
     assert copy_statement(POR_MORADOR, "load_m") == (
         "CREATE OR REPLACE TEMP TABLE load_m AS SELECT row_number() OVER (ORDER BY "
         "morador_id ASC) - 1 AS _pos, morador_id, nome, condominio_id, quantidade_transacoes, "
-        "CAST(valor_total AS DECIMAL(25,2)) AS valor_total FROM delta_scan(?)")
+        "CAST(valor_total AS decimal(25,2)) AS valor_total FROM delta_scan(?)")
     assert rows_statement(POR_MORADOR, "load_m") == (
         "SELECT morador_id, nome, condominio_id, quantidade_transacoes, valor_total "
         "FROM load_m ORDER BY _pos")
