@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -53,3 +55,10 @@ def test_unknown_stream_query_is_refused(capsys: pytest.CaptureFixture[str]) -> 
 def test_unknown_table_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", "csv", "x.csv", "--table", "pessoas"]) == 1
     assert "unknown table 'pessoas'" in capsys.readouterr().err
+
+
+def test_python_dash_m_condolake_is_the_same_command_line() -> None:
+    done = subprocess.run([sys.executable, "-m", "condolake", "--help"], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: condolake")
