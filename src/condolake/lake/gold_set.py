@@ -9,8 +9,8 @@ version (Delta time travel). Replacing the file is atomic, so a reader sees one 
 
 The silver versions are also gold's watermark: the next update recomputes the keys that silver
 changed after them, whichever writer made those changes. `silver` is None when nobody knows
-what gold reflects (after a rollback or a stream reset); the next update then rebuilds gold
-whole.
+what gold reflects (after a failed run rolled silver or gold back); the next update then
+rebuilds gold whole.
 
 Updates are serialised by an exclusive lock on `gold/_published.lock`. The lock and the file
 need a lake on the local file system.
@@ -23,7 +23,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,14 +52,19 @@ class GoldSet:
 
     @staticmethod
     def from_json(text: str) -> GoldSet:
-        data: dict[str, Any] = json.loads(text)
-        silver = data["silver"]
-        return GoldSet(
-            number=int(data["number"]), run_id=str(data["run_id"]),
-            published_at=dt.datetime.fromisoformat(data["published_at"]),
-            gold={str(k): int(v) for k, v in data["gold"].items()},
-            silver=None if silver is None else {str(k): int(v) for k, v in silver.items()},
-        )
+        """The set in `text`; ValueError when it is not one."""
+        try:
+            data: dict[str, Any] = json.loads(text)
+            silver = data["silver"]
+            return GoldSet(
+                number=int(data["number"]), run_id=str(data["run_id"]),
+                published_at=dt.datetime.fromisoformat(data["published_at"]),
+                gold={str(k): int(v) for k, v in data["gold"].items()},
+                silver=None if silver is None else {str(k): int(v) for k, v in silver.items()},
+            )
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"not a published gold set: {type(error).__name__}: {error}") \
+                from error
 
 
 def is_local(lake_root: str) -> bool:
@@ -94,6 +99,14 @@ def publish(lake_root: str, run_id: str, gold: Mapping[str, int],
     return published
 
 
+def republish(lake_root: str, run_id: str, gold: Mapping[str, int]) -> None:
+    """The published set again with new versions of the same marts' rows (after OPTIMIZE),
+    what they reflect unchanged (hold `gold_lock`). Nothing published yet: nothing to do."""
+    current = read_published(lake_root)
+    if current is not None and dict(current.gold) != dict(gold):
+        publish(lake_root, run_id, gold, current.silver)
+
+
 def forget_silver(lake_root: str) -> None:
     """Marks what gold reflects as unknown, so the next update rebuilds it whole (hold
     `gold_lock`). Readers keep the marts' published versions meanwhile."""
@@ -114,7 +127,8 @@ def _replace(path: Path, text: str) -> None:
 
 @contextmanager
 def gold_lock(lake_root: str) -> Iterator[None]:
-    """Held by one gold update at a time, across threads and processes of this machine."""
+    """Held by one gold update at a time, across threads and processes of this machine. Not
+    re-entrant: a thread that holds it and takes it again waits for ever."""
     folder = gold_folder(lake_root)
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / LOCK_FILE).open("a") as handle:
@@ -123,3 +137,9 @@ def gold_lock(lake_root: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def gold_lock_if_local(lake_root: str) -> AbstractContextManager[None]:
+    """`gold_lock` for a lake on the local file system; nothing for another (no gold set is
+    published there)."""
+    return gold_lock(lake_root) if is_local(lake_root) else nullcontext()

@@ -46,9 +46,12 @@ def gold_paths(lake_root: str) -> list[str]:
 
 
 def silver_versions(spark: SparkSession, lake_root: str) -> dict[str, int]:
-    """The latest version of each silver table there is (an empty source makes none)."""
+    """The latest version of each silver table there is (an empty source makes none).
+
+    Children are pinned before their parents: writers commit parents first, so every child
+    row pinned has its parent's commit in the parent's pinned version too."""
     found = {table.name: delta.version(spark, table_path(lake_root, Layer.SILVER, table.name))
-             for table in SOURCE_TABLES}
+             for table in reversed(SOURCE_TABLES)}
     return {name: number for name, number in found.items() if number is not None}
 
 
@@ -85,6 +88,7 @@ def update_gold(ctx: LoadContext, run: RunRecord, progress: Progress | None = No
         pinned = silver_versions(ctx.spark, ctx.lake_root)
         silver = read_silver(ctx.spark, ctx.lake_root, pinned)
         if (published is None or published.silver is None
+                or not follows(published.silver, pinned)
                 or not all(delta.exists(ctx.spark, path) for path in gold_paths(ctx.lake_root))):
             _build(ctx, run, silver, progress)
         else:
@@ -95,11 +99,21 @@ def update_gold(ctx: LoadContext, run: RunRecord, progress: Progress | None = No
         _publish(ctx, pinned)
 
 
+def follows(since: SilverVersions, until: SilverVersions) -> bool:
+    """Can silver at `until` be reached from `since` by reading the change feed in between?
+    Not when a table went away or is at an older version than `since` (it was made again)."""
+    return all(name in until and until[name] >= number for name, number in since.items())
+
+
+def gold_versions(spark: SparkSession, lake_root: str) -> dict[str, int]:
+    """The latest version of each mart there is."""
+    found = {mart.name: delta.version(spark, table_path(lake_root, Layer.GOLD, mart.name))
+             for mart in MARTS}
+    return {name: number for name, number in found.items() if number is not None}
+
+
 def _publish(ctx: LoadContext, pinned: SilverVersions) -> None:
-    gold = {mart.name: delta.version(ctx.spark, ctx.path(Layer.GOLD, mart.name))
-            for mart in MARTS}
-    publish(ctx.lake_root, ctx.run_id,
-            {name: number for name, number in gold.items() if number is not None}, pinned)
+    publish(ctx.lake_root, ctx.run_id, gold_versions(ctx.spark, ctx.lake_root), pinned)
 
 
 def _build(ctx: LoadContext, run: RunRecord, silver: Silver, progress: Progress | None) -> None:

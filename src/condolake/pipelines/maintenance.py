@@ -20,6 +20,7 @@ from pyspark.sql import SparkSession
 
 from condolake.config import Settings
 from condolake.lake import delta
+from condolake.lake.gold_set import gold_lock_if_local, republish
 from condolake.lake.layout import Layer
 from condolake.lake.maintenance import (
     RETENTION_CHECK_CONF,
@@ -28,6 +29,7 @@ from condolake.lake.maintenance import (
     make_plan,
 )
 from condolake.monitoring.runlog import RunRecord
+from condolake.pipelines.gold import gold_versions
 from condolake.pipelines.load import LoadContext
 from condolake.pipelines.runs import execute
 from condolake.pipelines.stream_silver import POSITIONS, positions_path
@@ -113,7 +115,7 @@ def maintain(spark: SparkSession, settings: Settings, *, retention_h: float,
         return report
 
     def body(ctx: LoadContext, run: RunRecord) -> None:
-        _carry_out(spark, settings, report, say)
+        _carry_out(spark, settings, report, say, ctx.run_id)
 
     # No tables to roll back: OPTIMIZE and VACUUM never change what a table holds, and the
     # positions removed are ones no query reads. A failure is still logged in ops/runs.
@@ -123,7 +125,7 @@ def maintain(spark: SparkSession, settings: Settings, *, retention_h: float,
 
 
 def _carry_out(spark: SparkSession, settings: Settings, report: MaintenanceReport,
-               say: Progress) -> None:
+               say: Progress, run_id: str) -> None:
     plan, lake = report.plan, settings.lake_path
     files = _Files(spark, lake)
     for name in plan.orphan_checkpoints:
@@ -138,17 +140,32 @@ def _carry_out(spark: SparkSession, settings: Settings, report: MaintenanceRepor
         if report.positions_pruned:
             delta.retrying(lambda: DeltaTable.forPath(spark, path).delete(condition))
         say(f"ops/{POSITIONS}: {report.positions_pruned} rows no query needs were pruned")
+    gold = [table for table in plan.tables if table.layer == Layer.GOLD]
+    if gold:
+        # OPTIMIZE makes new versions of the same rows: published at once, so the versions
+        # readers are served are not the ones VACUUM removes a retention period later.
+        with gold_lock_if_local(lake):
+            compacted = {table.name: _compact(spark, table.path(lake)) for table in gold}
+            republish(lake, run_id, gold_versions(spark, lake))
     for table in plan.tables:
         path = table.path(lake)
-        before = _file_count(spark, path)
-        delta.optimize(spark, path)
-        after = _file_count(spark, path)
+        if table.layer == Layer.GOLD:
+            before, after = compacted[table.name]
+        else:
+            before, after = _compact(spark, path)
         with _vacuum_conf(spark, plan.unsafe_retention):
             vacuumed = _vacuum_candidates(spark, path, plan.retention_h)
             if vacuumed:
                 DeltaTable.forPath(spark, path).vacuum(plan.retention_h)
         report.tables.append(TableOutcome(table, before, after, vacuumed))
         say(f"{table}: {before} -> {after} files (OPTIMIZE), {vacuumed} files vacuumed")
+
+
+def _compact(spark: SparkSession, path: str) -> tuple[int, int]:
+    """OPTIMIZE; the table's data files (before, after)."""
+    before = _file_count(spark, path)
+    delta.optimize(spark, path)
+    return before, _file_count(spark, path)
 
 
 def _file_count(spark: SparkSession, path: str) -> int:

@@ -13,11 +13,12 @@ from pyspark.sql import SparkSession
 
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
-from condolake.lake.gold_set import forget_silver, gold_lock
+from condolake.lake.gold_set import forget_silver, gold_lock_if_local, publish, read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.lake.rollback import LakeCheckpoint
 from condolake.monitoring.runlog import RunRecord, write_run
 from condolake.pipelines.errors import root_cause
+from condolake.pipelines.gold import gold_versions
 from condolake.pipelines.load import LoadContext
 
 Progress = Callable[[str], None]
@@ -100,8 +101,10 @@ def execute(
         run.status, run.error, run.tables = "failed", summary, []
         kept: list[str] = []
         try:
-            restored, kept = checkpoint.restore(progress)
-            _forget_what_gold_reflects(settings.lake_path, restored + kept)
+            # No gold update may read or publish between the restore and the set fixed below.
+            with gold_lock_if_local(settings.lake_path):
+                restored, kept = checkpoint.restore(progress)
+                _after_rollback(spark, settings.lake_path, run.run_id, restored)
         finally:
             _log(spark, settings, run)
         outcome = (
@@ -120,13 +123,21 @@ def execute(
     return run
 
 
-def _forget_what_gold_reflects(lake_root: str, paths: Iterable[str]) -> None:
-    """After silver or gold went back to older versions, the published set's silver versions
-    no longer say what gold reflects: the next gold update rebuilds it whole."""
+def _after_rollback(spark: SparkSession, lake_root: str, run_id: str,
+                    restored: Iterable[str]) -> None:
+    """The published gold set after silver or gold went back to older versions: the marts as
+    restored if this run had published them (a mart it created and that was removed is left
+    out), and in any case what gold reflects marked unknown, so the next gold update rebuilds
+    it whole. A table another writer also changed is not restored and changes nothing here."""
     layers = {table_path(lake_root, layer, "") for layer in (Layer.SILVER, Layer.GOLD)}
-    if any(path.startswith(prefix) for path in paths for prefix in layers):
-        with gold_lock(lake_root):
-            forget_silver(lake_root)
+    published = read_published(lake_root)
+    if published is None or not any(
+            path.startswith(prefix) for path in restored for prefix in layers):
+        return
+    if published.run_id == run_id:
+        publish(lake_root, f"{run_id}:rollback", gold_versions(spark, lake_root), None)
+    else:
+        forget_silver(lake_root)
 
 
 def _log(spark: SparkSession, settings: Settings, run: RunRecord) -> None:

@@ -167,7 +167,9 @@ def apply_changes(
             started = time.monotonic()
             table_counts.rows_reprocessed = reprocess_quarantined(ctx, table)
             table_counts.seconds += round(time.monotonic() - started, 3)
-            if table_counts.rows_reprocessed and table.name not in changed:
+            # A replay finds nothing left to re-process if its first attempt did it; the
+            # children of this table must still get their turn.
+            if (table_counts.rows_reprocessed or replay) and table.name not in changed:
                 changed.append(table.name)
         if table_counts.rows_read or table_counts.rows_reprocessed:
             run.tables.append(table_counts)

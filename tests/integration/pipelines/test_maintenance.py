@@ -21,6 +21,7 @@ from tests.integration.conftest import new_database
 
 from condolake.config import Settings
 from condolake.lake import delta
+from condolake.lake.gold_set import read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.lake.maintenance import RETENTION_CHECK_CONF, LakeTable
 from condolake.lake.types import struct
@@ -189,6 +190,13 @@ class TestMaintain:
             if name != "ops/runs":
                 assert len(scenario.disk_after[name]) == scenario.referenced_after[name], name
         assert sum(t.files_vacuumed for t in outcomes.values()) > PROBE_APPENDS
+
+    def test_readers_are_served_the_compacted_marts(self, scenario: Scenario) -> None:
+        # The versions before OPTIMIZE lost their files to the VACUUM (retention 0).
+        published = read_published(scenario.settings.lake_path)
+        _, versions = scenario.versions
+        assert published is not None and dict(published.gold) == {
+            name: versions[f"gold/{name}"] for name in MART_NAMES}
 
     def test_silver_and_gold_read_the_same_to_the_cent(self, scenario: Scenario) -> None:
         assert scenario.contents_after == scenario.contents_before

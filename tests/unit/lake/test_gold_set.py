@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import multiprocessing
+import threading
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from condolake.lake.gold_set import (
     publish,
     read_published,
 )
+from condolake.pipelines.gold import follows
 
 GOLD = {"transacoes_por_condominio": 4, "transacoes_por_morador": 7}
 SILVER = {"condominios": 2, "transacoes": 11}
@@ -89,3 +91,43 @@ def test_the_lock_excludes_another_process(tmp_path: Path) -> None:
         release.set()
         holder.join(60)
     assert holder.exitcode == 0
+
+
+def test_the_lock_excludes_another_thread_of_the_process(tmp_path: Path) -> None:
+    lake, events = str(tmp_path), []
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with gold_lock(lake):
+            events.append("first holds")
+            held.set()
+            release.wait(60)
+            events.append("first releases")
+
+    def waiter() -> None:
+        with gold_lock(lake):
+            events.append("second holds")
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert held.wait(60)
+    second = threading.Thread(target=waiter)
+    second.start()
+    second.join(0.5)  # it cannot get the lock while the first thread holds it
+    assert second.is_alive() and events == ["first holds"]
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert events == ["first holds", "first releases", "second holds"]
+
+
+@pytest.mark.parametrize(("since", "until", "expected"), [
+    pytest.param({"condominios": 3}, {"condominios": 3, "transacoes": 0}, True, id="unchanged"),
+    pytest.param({"condominios": 3}, {"condominios": 9}, True, id="newer"),
+    pytest.param({}, {"condominios": 1}, True, id="a-new-table"),
+    pytest.param({"condominios": 3}, {"condominios": 2}, False, id="made-again"),
+    pytest.param({"condominios": 3}, {}, False, id="gone"),
+])
+def test_the_change_feed_follows_only_forward(since: dict[str, int], until: dict[str, int],
+                                             expected: bool) -> None:
+    assert follows(since, until) is expected
