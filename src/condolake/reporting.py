@@ -20,9 +20,10 @@ DEFAULT_ROWS = 10
 
 def served_gold(spark: SparkSession, lake_root: str, name: str,
                 published: GoldSet | None) -> DataFrame:
-    """gold/`name` at the version of the `published` set (the latest when there is none)."""
+    """gold/`name` at the version of the `published` set (the latest when there is none, or
+    when the set does not have it)."""
     path = table_path(lake_root, Layer.GOLD, name)
-    if published is None:
+    if published is None or name not in published.gold:
         return delta.read(spark, path)
     return delta.read_version(spark, path, published.gold[name])
 

@@ -30,11 +30,10 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from condolake.bench.duckdb_baseline import load_extensions
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
-from condolake.lake.gold_set import read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.monitoring.quality import INGEST_JOBS
 from condolake.services.kafka import CLIENT_LOG_LEVEL, LocalKafkaBroker
-from condolake.serving.lake_reader import latest_version, version_at
+from condolake.serving.lake_reader import latest_version, served_versions
 from condolake.serving.queries import GOLD_SPECS
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES
@@ -514,22 +513,14 @@ class HealthCollector:
         return tuple(counts)
 
     def _gold(self, errors: _Errors, absent: list[str]) -> tuple[GoldFreshness, ...]:
-        """The versions readers are served: the published gold set's (else the latest)."""
+        """The versions readers are served (the published gold set's)."""
         try:
-            published = read_published(self._lake)
+            versions = served_versions(self._lake, tuple(GOLD_SPECS))
         except (OSError, ValueError) as error:
             errors.add("gold", f"the published gold set: {type(error).__name__}: {error}")
-            published = None
+            return ()
         fresh = []
-        for name in GOLD_SPECS:
-            path = self._path(Layer.GOLD, name)
-            try:
-                version = (latest_version(path) if published is None
-                           else version_at(path, published.gold[name])
-                           if name in published.gold else None)
-            except (OSError, ValueError) as error:
-                errors.add("gold", f"gold/{name}: {type(error).__name__}: {error}")
-                continue
+        for name, version in versions.items():
             if version is None:
                 absent.append(f"gold/{name}")
                 errors.add("gold", f"gold/{name} does not exist: run condolake batch")

@@ -16,7 +16,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import duckdb
 
 from condolake.bench.duckdb_baseline import load_extensions
 from condolake.errors import ConfigError
-from condolake.lake.gold_set import read_published
+from condolake.lake.gold_set import is_local, read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.serving.index import TableIndex
 from condolake.serving.queries import GOLD_SPECS, TableSpec, copy_statement
@@ -54,12 +54,28 @@ def _commit_time(commit_file: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(commit_file.stat().st_mtime, tz=dt.UTC)
 
 
-def version_at(table_dir: Path, version: int) -> DeltaVersion:
-    """`version` of the table, with its commit time (the time of the log cleaned up: now)."""
+def version_at(table_dir: Path, version: int, published_at: dt.datetime) -> DeltaVersion:
+    """`version` of the table with its commit time (its log entry cleaned up: `published_at`,
+    when the set that names it was published, which is no earlier)."""
     try:
         return DeltaVersion(version, _commit_time(table_dir / DELTA_LOG / f"{version:020d}.json"))
     except FileNotFoundError:
-        return DeltaVersion(version, dt.datetime.now(dt.UTC))
+        return DeltaVersion(version, published_at)
+
+
+def served_versions(lake_root: str, tables: Sequence[str]) -> dict[str, DeltaVersion | None]:
+    """The version of each gold table readers are served: the published gold set's (None: not
+    in the set), or each table's latest while no set was published yet (a lake written by an
+    older CondoLake). OSError or ValueError when the published set cannot be read."""
+    published = read_published(lake_root)
+
+    def folder(table: str) -> Path:
+        return Path(table_path(lake_root, Layer.GOLD, table))
+
+    if published is None:
+        return {table: latest_version(folder(table)) for table in tables}
+    return {table: version_at(folder(table), published.gold[table], published.published_at)
+            if table in published.gold else None for table in tables}
 
 
 def latest_version(table_dir: Path) -> DeltaVersion | None:
@@ -114,7 +130,7 @@ class LakeReader:
     def __init__(self, lake_root: str, refresh_s: float, extension_dir: Path,
                  tables: Sequence[str] = tuple(GOLD_SPECS),
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if "://" in lake_root and not lake_root.startswith("file://"):
+        if not is_local(lake_root):
             raise ConfigError(f"the API serves a lake on the local file system, not {lake_root}")
         self._lake_root = lake_root.removeprefix("file://")
         self._refresh_s = refresh_s
@@ -149,55 +165,59 @@ class LakeReader:
 
     def snapshot(self, table: str) -> Snapshot | None:
         """The table's snapshot in the served set (None: no such Delta table), refreshed when
-        due. While one thread loads a new set, the others keep answering from the old one."""
+        due."""
+        return self.snapshots(blocking_for=table)[table]
+
+    def snapshots(self, blocking_for: str | None = None) -> Mapping[str, Snapshot | None]:
+        """Every table's snapshot, all from one set, refreshed when due. While one thread
+        loads a new set, the others keep answering from the old one (a thread asking for a
+        table nothing is served of yet waits for it)."""
         served = self._served
         if self._clock() - served.checked_at < self._refresh_s:
-            return served.snapshots[table]
-        if not self._lock.acquire(blocking=served.snapshots[table] is None):
-            return served.snapshots[table]
+            return served.snapshots
+        waits = blocking_for is None or served.snapshots[blocking_for] is None
+        if not self._lock.acquire(blocking=waits):
+            return served.snapshots
         try:
             if self._clock() - self._served.checked_at >= self._refresh_s:
                 self._refresh()
-            return self._served.snapshots[table]
+            return self._served.snapshots
         finally:
             self._lock.release()
 
     def _refresh(self) -> None:
-        """Looks at the published set (or the logs); loads the versions not served yet. If
-        one cannot be read, it is logged and the whole set tried again after `refresh_s`;
-        meanwhile the previous set is served."""
+        """Looks at the published set; loads the versions not served yet. If the set or one of
+        its tables cannot be read, that is logged and the whole set tried again after
+        `refresh_s`; meanwhile the previous set is served."""
         current = self._served
+        checked_at = self._clock()
+        try:
+            wanted = served_versions(self._lake_root, self._tables)
+        except (OSError, ValueError) as error:
+            why = f"the published gold set could not be read: {type(error).__name__}: {error}"
+            log.error("%s", why)
+            self._served = _Served(current.snapshots, checked_at, dict.fromkeys(self._tables, why))
+            return
         snapshots, failures = dict(current.snapshots), {}
-        for table, version in self._wanted().items():
+        for table, version in wanted.items():
             served = current.snapshots[table]
             if version is None:
                 snapshots[table] = None
-                continue
-            if served is not None and served.version.version == version.version:
-                continue
-            try:
-                snapshots[table] = self._load(GOLD_SPECS[table], version)
-            except (OSError, ValueError, duckdb.Error) as error:
-                failures[table] = f"{type(error).__name__}: {error}"
-                log.error("gold table %s could not be read: %s", table, failures[table])
+            elif served is None or served.version.version != version.version:
+                try:
+                    snapshots[table] = self._load(GOLD_SPECS[table], version)
+                except (OSError, ValueError, duckdb.Error) as error:
+                    failures[table] = f"{type(error).__name__}: {error}"
+                    log.error("gold table %s could not be read: %s", table, failures[table])
         if failures:
-            snapshots = current.snapshots
-        self._served = _Served(snapshots, self._clock(), failures)
-
-    def _wanted(self) -> dict[str, DeltaVersion | None]:
-        """The version of each table to serve: the published set's, else the latest."""
-        try:
-            published = read_published(self._lake_root)
-        except (OSError, ValueError) as error:
-            log.error("the published gold set could not be read: %s", error)
-            published = None
-        if published is None:
-            return {table: latest_version(self.table_dir(table)) for table in self._tables}
-        return {table: version_at(self.table_dir(table), published.gold[table])
-                if table in published.gold else None for table in self._tables}
+            held = f"held back with its set, as {', '.join(sorted(failures))} could not be read"
+            self._served = _Served(current.snapshots, checked_at,
+                                   {**dict.fromkeys(self._tables, held), **failures})
+        else:
+            self._served = _Served(snapshots, checked_at)
 
     def failure(self, table: str) -> str | None:
-        """Why the table's wanted version could not be read, if it could not."""
+        """Why the table's version in the latest set could not be served, if it could not."""
         return self._served.failures.get(table)
 
     def _load(self, spec: TableSpec, version: DeltaVersion) -> Snapshot:

@@ -57,7 +57,8 @@ class DiariaPage(_Page):
 class TableFreshness(BaseModel):
     table: str
     layer: Literal["gold"] = "gold"
-    version: int | None = Field(description="latest Delta version; null when not built yet")
+    version: int | None = Field(description="Delta version served (the published gold set's); "
+                                "null when not built yet")
     committed_at: str | None = Field(examples=["2026-11-26T03:10:00.123Z"],
                                      description="commit time of that version (UTC)")
     age_seconds: float | None = Field(description="seconds since that commit")

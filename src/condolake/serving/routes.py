@@ -125,19 +125,18 @@ DailyCaller = Annotated[Principal, Depends(daily_reader)]
             summary="Liveness and which gold tables exist (no key needed)")
 async def health(serving: Shared) -> models.Health:
     """Always 200: `ok` when every gold table can be served, `degraded` otherwise."""
-    tables = {t: await serving.snapshot(t) is not None for t in serving.reader.tables}
+    tables = {t: snapshot is not None for t, snapshot in (await serving.snapshots()).items()}
     return models.Health(status="ok" if all(tables.values()) else "degraded", tables=tables)
 
 
 @router.get("/v1/freshness", response_model=models.Freshness, tags=["service"],
-            responses=ERRORS, summary="Latest Delta version and commit time of each gold table")
+            responses=ERRORS, summary="Served Delta version and commit time of each gold table")
 async def freshness(serving: Shared, who: Caller) -> models.Freshness:
     """The Delta version each gold table is served at, when it was committed and how old it
     is. Any role may ask. A table not built yet has nulls."""
     now = dt.datetime.now(dt.UTC)
     tables = []
-    for table in serving.reader.tables:
-        snapshot = await serving.snapshot(table)
+    for table, snapshot in (await serving.snapshots()).items():
         version = snapshot.version if snapshot else None
         tables.append(models.TableFreshness(
             table=table,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fastapi import HTTPException
@@ -35,6 +36,10 @@ class Serving:
         if fresh:
             return snapshot
         return await run_in_threadpool(self.reader.snapshot, table)
+
+    async def snapshots(self) -> Mapping[str, Snapshot | None]:
+        """Every table's snapshot, from one set (for answers about several tables)."""
+        return await run_in_threadpool(self.reader.snapshots)
 
     async def built(self, table: str) -> Snapshot:
         snapshot = await self.snapshot(table)

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from condolake.lake.gold_set import gold_lock, publish
+from condolake.lake.gold_set import PUBLISHED_FILE, gold_lock, publish
 from condolake.lake.layout import Layer, table_path
 from condolake.serving.index import Grouping, TableIndex
 from condolake.serving.lake_reader import DeltaVersion, LakeReader, Snapshot, latest_version
@@ -218,6 +218,9 @@ def test_the_published_versions_are_served_not_the_latest(
     clock.now += 3.0
     assert served(reader) == {POR_CONDOMINIO.name: 2, POR_MORADOR.name: 0}
     assert reader.loaded == [1, 0, 2]  # an unchanged table is not loaded again
+    # All the tables at once, from one set (what /health and /v1/freshness answer from).
+    assert {table: None if s is None else s.version.version
+            for table, s in reader.snapshots().items()} == served(reader)
 
 
 def test_a_new_set_is_served_only_once_every_table_of_it_is_read(
@@ -237,7 +240,26 @@ def test_a_new_set_is_served_only_once_every_table_of_it_is_read(
     # Version 5 cannot be read: the previous set stays whole, not condominio 1 + morador 4.
     assert served(reader) == {POR_CONDOMINIO.name: 0, POR_MORADOR.name: 4}
     assert reader.failure(POR_MORADOR.name) == "IOException: cannot read version 5"
+    assert reader.failure(POR_CONDOMINIO.name) == (
+        "held back with its set, as transacoes_por_morador could not be read")
     reader.broken.clear()
     clock.now += 3.0
     assert served(reader) == {POR_CONDOMINIO.name: 1, POR_MORADOR.name: 5}
     assert reader.failure(POR_MORADOR.name) is None
+
+
+def test_a_published_set_that_cannot_be_read_keeps_the_served_one(
+    lake: Path, clock: FakeClock, tmp_path: Path,
+) -> None:
+    reader = CountingReader(str(lake), refresh_s=2.0, extension_dir=tmp_path / "ext",
+                            tables=BOTH, clock=clock)
+    reader.loaded = []
+    for name in BOTH:
+        commit(Path(table_path(str(lake), Layer.GOLD, name)), 0, MILLIS)
+    publish_set(lake, {POR_CONDOMINIO.name: 0, POR_MORADOR.name: 0})
+    assert served(reader) == {POR_CONDOMINIO.name: 0, POR_MORADOR.name: 0}
+    (lake / "gold" / PUBLISHED_FILE).write_text('{"number": 2}')  # e.g. written by hand
+    clock.now += 3.0
+    assert served(reader) == {POR_CONDOMINIO.name: 0, POR_MORADOR.name: 0}
+    assert (reader.failure(POR_MORADOR.name) or "").startswith(
+        "the published gold set could not be read: ValueError: not a published gold set")

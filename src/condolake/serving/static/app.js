@@ -13,6 +13,7 @@ const TOP_RESIDENTS = 10;
 const STALE_AFTER_S = 3600; // the badge turns amber after an hour without a new version
 const FRESHNESS_POLL_MS = 60_000;
 const AGE_TICK_MS = 15_000;
+const MAX_SET_RETRIES = 3; // a new gold set arrived while the tables were read: read again
 const DAILY_NOTE = "O gráfico diário por tipo de imóvel reúne todos os condomínios e não " +
   "está disponível para chaves restritas a um condomínio.";
 
@@ -93,17 +94,10 @@ async function signIn(key) {
   showError("");
   setLoading(true);
   try {
-    // The cheap call first: a wrong key fails once, not four times in parallel.
-    const freshness = await apiGet(key, "v1/freshness");
-    const [condominios, top, daily] = await Promise.all([
-      fetchAll(key, "v1/transacoes-por-condominio", { sort: "condominio_id" }),
-      apiGet(key, "v1/transacoes-por-morador",
-             { sort: "-valor_total", limit: TOP_RESIDENTS, offset: 0 }),
-      fetchDaily(key),
-    ]);
+    const data = await fetchGoldSet(key);
     if (generation !== state.generation) return;
     storeKey(key);
-    render({ freshness, condominios, top, daily });
+    render(data);
     setSignedIn(true);
     state.timers.push(setInterval(() => pollFreshness(generation), FRESHNESS_POLL_MS),
                       setInterval(renderFreshness, AGE_TICK_MS));
@@ -117,6 +111,30 @@ async function signIn(key) {
   } finally {
     if (generation === state.generation) setLoading(false);
   }
+}
+
+/**
+ * The three tables as one published gold set: every answer's version must be the one the
+ * freshness call named, or a new set arrived meanwhile and everything is read again.
+ */
+async function fetchGoldSet(key) {
+  for (let attempt = 0; attempt < MAX_SET_RETRIES; attempt += 1) {
+    // The cheap call first: a wrong key fails once, not four times in parallel.
+    const freshness = await apiGet(key, "v1/freshness");
+    const [condominios, top, daily] = await Promise.all([
+      fetchAll(key, "v1/transacoes-por-condominio", { sort: "condominio_id" }),
+      apiGet(key, "v1/transacoes-por-morador",
+             { sort: "-valor_total", limit: TOP_RESIDENTS, offset: 0 }),
+      fetchDaily(key),
+    ]);
+    const served = Object.fromEntries((freshness.tables || []).map((t) => [t.table, t.version]));
+    if (condominios.version === served.transacoes_por_condominio &&
+        top.table_version === served.transacoes_por_morador &&
+        (daily === null || daily.version === served.transacoes_diarias_por_tipo)) {
+      return { freshness, condominios, top, daily };
+    }
+  }
+  throw new Error("os dados mudaram durante a leitura; tente de novo");
 }
 
 /** Reload everything when a gold table has a new version; otherwise refresh the badge. */
