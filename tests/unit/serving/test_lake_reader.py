@@ -202,12 +202,19 @@ def served(reader: LakeReader) -> dict[str, int | None]:
             for table in reader.tables}
 
 
+@pytest.fixture
+def pair(lake: Path, clock: FakeClock, tmp_path: Path) -> CountingReader:
+    """A reader of two tables (the unit of a set is all the tables)."""
+    made = CountingReader(str(lake), refresh_s=2.0, extension_dir=tmp_path / "ext",
+                          tables=BOTH, clock=clock)
+    made.loaded = []
+    return made
+
+
 def test_the_published_versions_are_served_not_the_latest(
-    lake: Path, clock: FakeClock, tmp_path: Path,
+    pair: CountingReader, lake: Path, clock: FakeClock,
 ) -> None:
-    reader = CountingReader(str(lake), refresh_s=2.0, extension_dir=tmp_path / "ext",
-                            tables=BOTH, clock=clock)
-    reader.loaded = []
+    reader = pair
     for version in (0, 1, 2):
         commit(Path(table_path(str(lake), Layer.GOLD, POR_CONDOMINIO.name)), version, MILLIS)
     commit(Path(table_path(str(lake), Layer.GOLD, POR_MORADOR.name)), 0, MILLIS)
@@ -249,11 +256,9 @@ def test_a_new_set_is_served_only_once_every_table_of_it_is_read(
 
 
 def test_a_published_set_that_cannot_be_read_keeps_the_served_one(
-    lake: Path, clock: FakeClock, tmp_path: Path,
+    pair: CountingReader, lake: Path, clock: FakeClock,
 ) -> None:
-    reader = CountingReader(str(lake), refresh_s=2.0, extension_dir=tmp_path / "ext",
-                            tables=BOTH, clock=clock)
-    reader.loaded = []
+    reader = pair
     for name in BOTH:
         commit(Path(table_path(str(lake), Layer.GOLD, name)), 0, MILLIS)
     publish_set(lake, {POR_CONDOMINIO.name: 0, POR_MORADOR.name: 0})
