@@ -20,7 +20,7 @@ from condolake.bench.stages import GROUPS, group_seconds
 BYTES_PER_MB = 1_000_000
 
 
-def _seconds(value: float) -> str:
+def seconds_text(value: float) -> str:
     return f"{value:.2f}"
 
 
@@ -32,7 +32,7 @@ def _percent(value: float) -> str:
     return f"{value * 100:.1f} %"
 
 
-def _load(values: tuple[float, float, float]) -> str:
+def load_text(values: tuple[float, float, float]) -> str:
     return " / ".join(f"{value:.2f}" for value in values)
 
 
@@ -40,7 +40,7 @@ def _share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f} %" if whole > 0 else "—"
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+def markdown_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -58,11 +58,11 @@ def scale_label(scale: float) -> str:
 
 def _machine(result: BatchBenchmark) -> list[str]:
     machine, spark = result.machine, result.spark
-    return ["## Machine", "", *_table(("", ""), [
+    return ["## Machine", "", *markdown_table(("", ""), [
         ("CPU", f"{machine.cpu_count} × {machine.cpu_model}"),
         ("RAM", f"{machine.ram_gib:.1f} GiB"),
-        ("load average 1/5/15 min, before", _load(machine.load_before)),
-        ("load average 1/5/15 min, after", _load(machine.load_after)),
+        ("load average 1/5/15 min, before", load_text(machine.load_before)),
+        ("load average 1/5/15 min, after", load_text(machine.load_after)),
         ("Spark", f"{spark.master}, driver memory {spark.driver_memory}, "
                   f"{spark.shuffle_partitions} shuffle partitions, "
                   f"{spark.jdbc_partitions} JDBC partitions, fetchsize {spark.jdbc_fetchsize:,}"),
@@ -71,7 +71,7 @@ def _machine(result: BatchBenchmark) -> list[str]:
 
 def _versions(result: BatchBenchmark) -> list[str]:
     v = result.versions
-    return ["## Versions", "", *_table(("component", "version"), [
+    return ["## Versions", "", *markdown_table(("component", "version"), [
         ("Python", v.python), ("pyspark", v.pyspark), ("delta-spark", v.delta_spark),
         ("DuckDB", v.duckdb), ("PostgreSQL", v.postgresql), ("Java", v.java),
     ])]
@@ -82,47 +82,47 @@ def _data(result: BatchBenchmark) -> list[str]:
             for t in result.tables]
     return [
         "## Data", "",
-        *_table(("table", "rows", "invalid (generated)", "valid in silver"), rows), "",
-        f"Generated in {_seconds(result.generation_s)} s, then VACUUM ANALYZE in "
-        f"{_seconds(result.vacuum_analyze_s)} s.",
+        *markdown_table(("table", "rows", "invalid (generated)", "valid in silver"), rows), "",
+        f"Generated in {seconds_text(result.generation_s)} s, then VACUUM ANALYZE in "
+        f"{seconds_text(result.vacuum_analyze_s)} s.",
     ]
 
 
 def _timings(result: BatchBenchmark) -> list[str]:
     copy_mb = result.copy_bytes / BYTES_PER_MB
-    return ["## Timings", "", *_table(("measurement", "seconds", "runs", "notes"), [
-        ("COPY (FORMAT BINARY), 4 tables, 1 connection", _seconds(result.copy.seconds),
+    return ["## Timings", "", *markdown_table(("measurement", "seconds", "runs", "notes"), [
+        ("COPY (FORMAT BINARY), 4 tables, 1 connection", seconds_text(result.copy.seconds),
          result.copy.describe(), f"{copy_mb:,.1f} MB read and discarded"),
-        ("DuckDB: attach + silver + 3 gold tables", _seconds(result.duckdb.seconds),
+        ("DuckDB: attach + silver + 3 gold tables", seconds_text(result.duckdb.seconds),
          result.duckdb.describe(), "postgres extension, local DuckDB file"),
-        ("Spark session start", _seconds(result.spark_start_s), "1 run",
+        ("Spark session start", seconds_text(result.spark_start_s), "1 run",
          "not part of the batch time"),
-        ("condolake batch, end to end", _seconds(result.batch_s), "1 run",
+        ("condolake batch, end to end", seconds_text(result.batch_s), "1 run",
          "fresh lake; bronze, silver, quarantine, gold, ops"),
-        ("of which JDBC extract (4 tables -> bronze)", _seconds(result.jdbc_extract_s), "1 run",
+        ("of which JDBC extract (4 tables -> bronze)", seconds_text(result.jdbc_extract_s), "1 run",
          "first \"reading\" message to the start of the first load"),
-        ("Spark JDBC read alone, 4 tables -> no-op sink", _seconds(result.jdbc_read.seconds),
+        ("Spark JDBC read alone, 4 tables -> no-op sink", seconds_text(result.jdbc_read.seconds),
          result.jdbc_read.describe(), "same options as the batch; after it (warm JVM)"),
-        ("condolake batch re-run, no source change", _seconds(result.rerun_s), "1 run",
+        ("condolake batch re-run, no source change", seconds_text(result.rerun_s), "1 run",
          "right after the full load"),
-        ("condolake batch re-run, new transacoes", _seconds(result.incremental_s), "1 run",
+        ("condolake batch re-run, new transacoes", seconds_text(result.incremental_s), "1 run",
          f"{result.incremental_rows:,} transacoes appended first"),
     ])]
 
 
 def _stages(result: BatchBenchmark) -> list[str]:
-    rows = [(stage.name, stage.group, _seconds(stage.seconds),
+    rows = [(stage.name, stage.group, seconds_text(stage.seconds),
              _share(stage.seconds, result.batch_s)) for stage in result.stages]
     totals = group_seconds(result.stages)
-    summary = [(group, _seconds(totals[group]), _share(totals[group], result.batch_s))
+    summary = [(group, seconds_text(totals[group]), _share(totals[group], result.batch_s))
                for group in GROUPS]
     return ["## Spark batch stages", "",
-            *_table(("stage", "group", "seconds", "share"), rows), "",
-            *_table(("group", "seconds", "share"), summary)]
+            *markdown_table(("stage", "group", "seconds", "share"), rows), "",
+            *markdown_table(("group", "seconds", "share"), summary)]
 
 
 def _targets(result: BatchBenchmark) -> list[str]:
-    return ["## Targets", "", *_table(("comparison", "ratio", "target", "met"), [
+    return ["## Targets", "", *markdown_table(("comparison", "ratio", "target", "met"), [
         ("JDBC extract / COPY", _ratio(result.jdbc_vs_copy), f"≤ {JDBC_VS_COPY_TARGET:g}×",
          _met(result.jdbc_vs_copy, JDBC_VS_COPY_TARGET)),
         ("JDBC extract incl. first load (loose) / COPY", _ratio(result.jdbc_loose_vs_copy),
@@ -149,7 +149,7 @@ def _gold(result: BatchBenchmark) -> list[str]:
     rows = [(check.table, f"{check.duckdb_rows:,}", f"{check.spark_rows:,}", _agreement(check))
             for check in result.gold]
     return ["## Gold: DuckDB against Spark", "",
-            *_table(("table", "DuckDB rows", "Spark rows", "result"), rows)]
+            *markdown_table(("table", "DuckDB rows", "Spark rows", "result"), rows)]
 
 
 def _notes(result: BatchBenchmark) -> list[str]:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 # The batch report's table and number helpers: every report looks the same.
-from condolake.bench.report import _load, _table, scale_label
+from condolake.bench.report import load_text, markdown_table, scale_label
 from condolake.bench.serve_model import (
     P95_TARGET_S,
     Phase,
@@ -51,7 +51,7 @@ def _targets(result: ServeBenchmark) -> list[str]:
     measured = "—" if p95 is None else f"{_ms(p95)} ms"
     if api.error_count:
         measured += f", {api.error_count:,} errors"
-    return ["## Target", "", *_table(("target", "measured", "goal", "met"), [
+    return ["## Target", "", *markdown_table(("target", "measured", "goal", "met"), [
         (f"API p95 latency, {api.clients} concurrent clients", measured,
          f"≤ {P95_TARGET_S * MS_PER_S:g} ms, no errors", "yes" if met else "**NO**"),
     ])]
@@ -59,12 +59,12 @@ def _targets(result: ServeBenchmark) -> list[str]:
 
 def _machine(result: ServeBenchmark) -> list[str]:
     machine, api = result.machine, result.api
-    return ["## Machine", "", *_table(("", ""), [
+    return ["## Machine", "", *markdown_table(("", ""), [
         ("CPU", f"{machine.cpu_count} × {machine.cpu_model}"),
         ("RAM", f"{machine.ram_gib:.1f} GiB"),
-        ("load average 1/5/15 min, before", _load(machine.load_before)),
-        ("load average 1/5/15 min, end of the API window", _load(api.cpu.load_average)),
-        ("load average 1/5/15 min, after", _load(machine.load_after)),
+        ("load average 1/5/15 min, before", load_text(machine.load_before)),
+        ("load average 1/5/15 min, end of the API window", load_text(api.cpu.load_average)),
+        ("load average 1/5/15 min, after", load_text(machine.load_after)),
         ("API server", result.server),
         ("load generator", result.load_generator),
     ])]
@@ -72,7 +72,7 @@ def _machine(result: ServeBenchmark) -> list[str]:
 
 def _versions(result: ServeBenchmark) -> list[str]:
     v = result.versions
-    return ["## Versions", "", *_table(("component", "version"), [
+    return ["## Versions", "", *markdown_table(("component", "version"), [
         ("Python", v.python), ("FastAPI", v.fastapi), ("Starlette", v.starlette),
         ("uvicorn", v.uvicorn), ("uvloop", v.uvloop), ("httptools", v.httptools),
         ("pydantic", v.pydantic), ("httpx (answer checks)", v.httpx), ("DuckDB", v.duckdb),
@@ -85,7 +85,7 @@ def _data(result: ServeBenchmark) -> list[str]:
     source = ", ".join(f"{table} {rows:,}" for table, rows in gold.source_rows.items())
     origin = (f"Reused the benchmark lake built at {gold.built_at} by an earlier run"
               if gold.reused else f"Built by this run at {gold.built_at}")
-    return ["## Data", "", *_table(("gold table", "rows"), [
+    return ["## Data", "", *markdown_table(("gold table", "rows"), [
         (table, f"{rows:,}") for table, rows in gold.rows.items()]), "",
         f"{origin} (`{gold.lake}`): source generated at scale {scale_label(result.scale)}, "
         f"seed {result.seed} ({source}; generation {gold.generation_s:.1f} s), then "
@@ -107,7 +107,7 @@ def _results(result: ServeBenchmark) -> list[str]:
         f"last one is answered, no think time); {api.warmup_s:g} s warm-up, then "
         f"{api.window_s:g} s measured (the 1-client run: {single.warmup_s:g} s, then "
         f"{single.window_s:g} s). Latency in ms, successful requests only.", "",
-        *_table(("run", "requests", "errors", "requests/s", "p50", "p95", "p99", "max"),
+        *markdown_table(("run", "requests", "errors", "requests/s", "p50", "p95", "p99", "max"),
                 [_phase_row(phase) for phase in phases]), "",
         *[f"* **{phase.name}**: {phase.method}" for phase in phases],
     ]
@@ -120,7 +120,7 @@ def _ratios(result: ServeBenchmark) -> list[str]:
         rows.append((f"API / {baseline.name}", _ratio(r.p50), _ratio(r.p95), _ratio(r.p99),
                      _ratio(r.throughput)))
     return ["## API against the in-process baselines", "",
-            *_table(("ratio", "p50", "p95", "p99", "throughput"), rows), "",
+            *markdown_table(("ratio", "p50", "p95", "p99", "throughput"), rows), "",
             "Latency ratios above 1: the API is slower; a throughput ratio below 1: the API "
             "answers fewer requests per second."]
 
@@ -139,7 +139,7 @@ def _kinds(result: ServeBenchmark) -> list[str]:
     lines = ["## Per request kind", ""]
     for phase in result.phases:
         lines += [f"{phase.name}:", "",
-                  *_table(("kind", "requests", "share", "errors", "p50", "p95", "p99"),
+                  *markdown_table(("kind", "requests", "share", "errors", "p50", "p95", "p99"),
                           _kind_rows(phase)), ""]
     return lines[:-1]
 
@@ -154,9 +154,9 @@ def _cpu(result: ServeBenchmark) -> list[str]:
         per_request = phase.cpu_per_request_ms
         rows.append((phase.name, server, _cores(cpu.load_generator_cores),
                      "—" if per_request is None else f"{per_request:.2f}",
-                     _share(cpu.machine_busy_share), _load(cpu.load_average)))
+                     _share(cpu.machine_busy_share), load_text(cpu.load_average)))
     return ["## CPU during the measured windows", "",
-            *_table(("run", "API server, cores", "benchmark process, cores",
+            *markdown_table(("run", "API server, cores", "benchmark process, cores",
                      "CPU ms per request", "whole machine busy", "load average at the end"),
                     rows), "",
             f"Cores: CPU seconds over the window's seconds (the machine has "

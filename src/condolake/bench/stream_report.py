@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 # The batch report's table and number helpers: both reports look the same.
-from condolake.bench.report import _load, _seconds, _table, scale_label
+from condolake.bench.report import load_text, markdown_table, scale_label, seconds_text
 from condolake.bench.stream_model import (
     THROUGHPUT_TARGET_EVENTS_S,
     Percentiles,
@@ -37,11 +37,11 @@ def _met(met: bool) -> str:
 
 def _machine(result: StreamBenchmark) -> list[str]:
     machine, setup = result.machine, result.setup
-    return ["## Machine", "", *_table(("", ""), [
+    return ["## Machine", "", *markdown_table(("", ""), [
         ("CPU", f"{machine.cpu_count} × {machine.cpu_model}"),
         ("RAM", f"{machine.ram_gib:.1f} GiB"),
-        ("load average 1/5/15 min, before", _load(machine.load_before)),
-        ("load average 1/5/15 min, after", _load(machine.load_after)),
+        ("load average 1/5/15 min, before", load_text(machine.load_before)),
+        ("load average 1/5/15 min, after", load_text(machine.load_after)),
         ("Spark", f"{setup.spark_master}, driver memory {setup.driver_memory}, "
                   f"{setup.shuffle_partitions} shuffle partitions"),
         ("Kafka", f"{setup.kafka_broker}, {setup.kafka_partitions} partitions per topic, "
@@ -51,7 +51,7 @@ def _machine(result: StreamBenchmark) -> list[str]:
 
 def _versions(result: StreamBenchmark) -> list[str]:
     v = result.versions
-    return ["## Versions", "", *_table(("component", "version"), [
+    return ["## Versions", "", *markdown_table(("component", "version"), [
         ("Python", v.python), ("pyspark", v.pyspark), ("delta-spark", v.delta_spark),
         ("PostgreSQL", v.postgresql), ("Java", v.java),
         ("Kafka client", result.setup.kafka_client),
@@ -60,9 +60,9 @@ def _versions(result: StreamBenchmark) -> list[str]:
 
 def _data(result: StreamBenchmark) -> list[str]:
     rows = [(table, f"{rows:,}") for table, rows in result.source_rows.items()]
-    return ["## Data", "", *_table(("table", "rows generated"), rows), "",
-            f"Spark started in {_seconds(result.spark_start_s)} s; the initial "
-            f"`condolake batch` loaded them in {_seconds(result.initial_batch_s)} s."]
+    return ["## Data", "", *markdown_table(("table", "rows generated"), rows), "",
+            f"Spark started in {seconds_text(result.spark_start_s)} s; the initial "
+            f"`condolake batch` loaded them in {seconds_text(result.initial_batch_s)} s."]
 
 
 def _throughput(result: StreamBenchmark) -> list[str]:
@@ -70,22 +70,22 @@ def _throughput(result: StreamBenchmark) -> list[str]:
     mb = t.consumer_bytes / BYTES_PER_MB
     rows = [
         ("Kafka -> bronze -> silver -> gold (drain everything)",
-         f"{t.events:,} events / {t.records:,} records", _seconds(t.pipeline_s),
+         f"{t.events:,} events / {t.records:,} records", seconds_text(t.pipeline_s),
          f"{_rate(t.events_per_s)} events/s, {_rate(t.records_per_s)} records/s"),
         *[(f"of which {q.name}", f"{q.input_rows:,} input rows, {q.batches} micro-batches",
-           _seconds(q.seconds),
+           seconds_text(q.seconds),
            (_rate(q.input_rows / q.seconds) + " rows/s") if q.seconds > 0 else "—")
           for q in t.stages],
         (f"plain Kafka consumer, same topics ({t.consumer.describe()})",
-         f"{t.consumer_records:,} records, {mb:,.1f} MB", _seconds(t.consumer.seconds),
+         f"{t.consumer_records:,} records, {mb:,.1f} MB", seconds_text(t.consumer.seconds),
          f"{_rate(t.consumer_records_per_s)} records/s"),
     ]
     return [
         "## Throughput (backlog drained into gold)", "",
         f"A backlog of {t.events:,} simulator events ({t.records:,} Kafka records) was "
-        f"produced first ({_seconds(t.produce_s)} s, not counted), then the Kafka query ran "
+        f"produced first ({seconds_text(t.produce_s)} s, not counted), then the Kafka query ran "
         "once over it (`--once`).", "",
-        *_table(("measurement", "volume", "seconds", "rate"), rows), "",
+        *markdown_table(("measurement", "volume", "seconds", "rate"), rows), "",
         f"The plain consumer read the records {t.consumer_vs_pipeline:.1f}× as fast as the "
         "pipeline took them into gold.",
     ]
@@ -101,10 +101,10 @@ def _latency_section(result: StreamBenchmark) -> list[str]:
     return [
         "## End-to-end latency (continuous stream)", "",
         f"Trigger interval {lat.trigger_s:g} s. The simulator produced {lat.events:,} events in "
-        f"{_seconds(lat.produce_s)} s ({_rate(lat.achieved_rate)} events/s; asked "
+        f"{seconds_text(lat.produce_s)} s ({_rate(lat.achieved_rate)} events/s; asked "
         f"{lat.rate_asked:g}/s for {lat.duration_s:g} s) while the queries ran for "
-        f"{_seconds(lat.stream_s)} s; {lat.gold_batches} micro-batches committed.", "",
-        *_table(("latency, seconds", "transacoes", "p50", "p95", "p99", "max"), [
+        f"{seconds_text(lat.stream_s)} s; {lat.gold_batches} micro-batches committed.", "",
+        *markdown_table(("latency, seconds", "transacoes", "p50", "p95", "p99", "max"), [
             _percentile_row("publish -> visible in gold", lat.end_to_end),
             _percentile_row("publish -> committed in silver", lat.to_silver),
         ]), "",
@@ -130,7 +130,7 @@ def _targets(result: StreamBenchmark) -> list[str]:
     t, lat = result.throughput, result.latency
     p95 = _latency(lat.end_to_end.p95)
     measured = p95 if p95 in (NOT_SEEN, "—") else f"{p95} s"
-    return ["## Targets", "", *_table(("target", "measured", "goal", "met"), [
+    return ["## Targets", "", *markdown_table(("target", "measured", "goal", "met"), [
         ("sustained throughput into gold", f"{_rate(t.events_per_s)} events/s",
          f"≥ {_rate(THROUGHPUT_TARGET_EVENTS_S)} events/s", _met(throughput_met(t))),
         ("p95 end-to-end latency", measured,

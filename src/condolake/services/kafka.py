@@ -39,10 +39,10 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic, Offset
 
 from condolake.config import Settings
 from condolake.errors import KafkaError, ServiceError
+from condolake.services.daemons import Daemon, alive, signal_group
 from condolake.services.jars import KAFKA_BROKER, java_executable, resolved_jars
 from condolake.services.pg_binaries import log_tail
 from condolake.services.ports import LOOPBACK, reuse_or_free_port
-from condolake.services.spark_cluster import _alive, _Daemon, _signal_group
 
 __all__ = [
     "BrokerPorts",
@@ -336,7 +336,7 @@ class LocalKafkaBroker:
         """Signal the broker's process group if it is alive; whether it is gone in time."""
         if not self._pid_alive(pid):
             return True
-        _signal_group(_broker_daemon(pid), signal_number)
+        signal_group(_broker_daemon(pid), signal_number)
         deadline = time.monotonic() + timeout_s
         while self._pid_alive(pid):
             if time.monotonic() > deadline:
@@ -349,7 +349,7 @@ class LocalKafkaBroker:
             # Our own child: its exit status is the truth (and polling reaps it). /proc alone
             # is not: right after the fork its cmdline is briefly empty, during the exec.
             return self._child.poll() is None
-        return _alive(_broker_daemon(pid))
+        return alive(_broker_daemon(pid))
 
     def _recorded_pid(self) -> int | None:
         try:
@@ -531,5 +531,5 @@ def _bootstrap_of(ports: BrokerPorts) -> str:
     return f"{LOOPBACK}:{ports.broker}"
 
 
-def _broker_daemon(pid: int) -> _Daemon:
-    return _Daemon("kafka", pid, BROKER_CLASS)
+def _broker_daemon(pid: int) -> Daemon:
+    return Daemon("kafka", pid, BROKER_CLASS)

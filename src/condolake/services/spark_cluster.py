@@ -14,14 +14,12 @@ cluster start` can return) until `stop()` signals its process group.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,6 +27,7 @@ from typing import Any
 import pyspark
 
 from condolake.errors import ServiceError
+from condolake.services.daemons import Daemon, alive, signal_group
 from condolake.services.pg_binaries import log_tail
 from condolake.services.ports import LOOPBACK, free_port
 
@@ -40,13 +39,6 @@ STOP_GRACE_S = 20.0
 POLL_INTERVAL_S = 0.5
 HTTP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 30
-
-
-@dataclass(frozen=True)
-class _Daemon:
-    name: str
-    pid: int
-    main_class: str
 
 
 class LocalSparkCluster:
@@ -81,7 +73,7 @@ class LocalSparkCluster:
         return f"http://{LOOPBACK}:{self._state()['webui_port']}"
 
     def is_running(self) -> bool:
-        return any(_alive(daemon) for daemon in self._recorded_daemons())
+        return any(alive(daemon) for daemon in self._recorded_daemons())
 
     def start(self) -> str:
         """Start the Master and Workers, wait until every Worker is ALIVE; the master URL.
@@ -102,7 +94,7 @@ class LocalSparkCluster:
             "--memory", self.memory_per_worker, "--webui-port", str(ui_port),
             "--work-dir", str(work_dir),
         ]) for number, ui_port in enumerate(worker_ui_ports, start=1)]
-        daemons: list[_Daemon] = []
+        daemons: list[Daemon] = []
         try:
             for name, main_class, arguments in launches:
                 daemons.append(self._launch(name, main_class, arguments))
@@ -125,13 +117,13 @@ class LocalSparkCluster:
         daemons = [daemon for daemon in reversed(self._recorded_daemons())
                    if self._running(daemon)]
         for daemon in daemons:
-            _signal_group(daemon, signal.SIGTERM)
+            signal_group(daemon, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         while any(self._running(d) for d in daemons) and time.monotonic() < deadline:
             time.sleep(POLL_INTERVAL_S / 5)
         for daemon in daemons:
             if self._running(daemon):
-                _signal_group(daemon, signal.SIGKILL)
+                signal_group(daemon, signal.SIGKILL)
         for child in self._children.values():
             if child.poll() is None:
                 child.kill()  # whatever its group, never wait on a live child
@@ -151,13 +143,13 @@ class LocalSparkCluster:
     ) -> None:
         self.stop()
 
-    def _running(self, daemon: _Daemon) -> bool:
+    def _running(self, daemon: Daemon) -> bool:
         """A child this object started is judged by its exit status: right after the launch
         its /proc command line can still be empty, which `_alive` would read as not ours."""
         child = self._children.get(daemon.pid)
         if child is not None:
             return child.poll() is None
-        return _alive(daemon)
+        return alive(daemon)
 
     @property
     def _state_file(self) -> Path:
@@ -173,19 +165,19 @@ class LocalSparkCluster:
             raise ServiceError(f"no local Spark cluster runs from {self.folder}") from error
         return state
 
-    def _save_state(self, port: int, webui_port: int, daemons: list[_Daemon]) -> None:
+    def _save_state(self, port: int, webui_port: int, daemons: list[Daemon]) -> None:
         state = {"port": port, "webui_port": webui_port,
                  "daemons": [[d.name, d.pid, d.main_class] for d in daemons]}
         self._state_file.write_text(json.dumps(state) + "\n", encoding="utf-8")
 
-    def _recorded_daemons(self) -> list[_Daemon]:
+    def _recorded_daemons(self) -> list[Daemon]:
         try:
-            return [_Daemon(name, int(pid), main_class)
+            return [Daemon(name, int(pid), main_class)
                     for name, pid, main_class in self._state()["daemons"]]
         except (ServiceError, KeyError, TypeError, ValueError):
             return []
 
-    def _launch(self, name: str, main_class: str, arguments: list[str]) -> _Daemon:
+    def _launch(self, name: str, main_class: str, arguments: list[str]) -> Daemon:
         environment = dict(os.environ, SPARK_LOCAL_IP=LOOPBACK)
         command = [str(spark_class()), main_class, *arguments]
         try:
@@ -197,9 +189,9 @@ class LocalSparkCluster:
         except OSError as error:
             raise ServiceError(f"could not start the Spark {name}: {error}") from error
         self._children[process.pid] = process
-        return _Daemon(name, process.pid, main_class)
+        return Daemon(name, process.pid, main_class)
 
-    def _wait_for_workers(self, daemons: list[_Daemon]) -> None:
+    def _wait_for_workers(self, daemons: list[Daemon]) -> None:
         deadline = time.monotonic() + self.start_timeout_s
         alive = 0
         while time.monotonic() < deadline:
@@ -219,7 +211,7 @@ class LocalSparkCluster:
             *daemons,
         )
 
-    def _failure(self, what: str, *daemons: _Daemon) -> ServiceError:
+    def _failure(self, what: str, *daemons: Daemon) -> ServiceError:
         tails = "".join(log_tail(self._log_file(d.name), LOG_TAIL_LINES) for d in daemons)
         return ServiceError(f"local Spark cluster in {self.folder}: {what}{tails}")
 
@@ -239,22 +231,4 @@ def _distinct_free_ports(count: int) -> list[int]:
         if port not in ports:
             ports.append(port)
     return ports
-
-
-def _alive(daemon: _Daemon) -> bool:
-    """Whether `daemon.pid` is still our daemon, running (not a zombie, not a reused pid)."""
-    proc = Path("/proc") / str(daemon.pid)
-    try:
-        status = (proc / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
-        cmdline = (proc / "cmdline").read_bytes()
-    except (OSError, IndexError):
-        return False
-    # spark-class execs java in the same process; during its first instants it is still bash.
-    is_ours = daemon.main_class.encode() in cmdline or b"spark-class" in cmdline
-    return status != "Z" and is_ours
-
-
-def _signal_group(daemon: _Daemon, signal_number: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(daemon.pid, signal_number)  # the session we created: the daemon's own group
 
