@@ -22,7 +22,7 @@ from condolake.bench.latency import batch_commit_times, batch_of_run
 from condolake.bench.stream_model import QueryTime
 from condolake.errors import ConfigError
 from condolake.lake.layout import RUN_ID_COL, Layer, checkpoint_path, table_path
-from condolake.monitoring.health import end_offsets, kafka_lag, read_checkpoint
+from condolake.monitoring.health import end_offsets, read_checkpoint, unread_offsets
 from condolake.monitoring.runlog import RUN_TABLES, RUNS
 from condolake.services.kafka import ensure_topics
 from condolake.services.postgres import SourceDatabase
@@ -123,7 +123,7 @@ def kafka_lag_now(bootstrap: str, lake_root: str, query: str, timeout_s: float =
     if not taken:
         return None
     topics = sorted({topic for topic, _ in taken})
-    return kafka_lag(taken, end_offsets(bootstrap, topics, timeout_s))
+    return unread_offsets(taken, end_offsets(bootstrap, topics, timeout_s))
 
 
 def committed_batches(lake_root: str, query: str) -> dict[int, float]:

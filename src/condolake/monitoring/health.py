@@ -4,10 +4,10 @@ Sources: the run log and data-quality results in ops/ and the quarantine tables 
 DuckDB's delta extension, each query's result kept until its tables get a new Delta version),
 the commit time of each gold table's served version (the published gold set's), the streaming
 process's status file and checkpoints, and the Kafka broker's end offsets. A source that
-cannot be read is noted in `Health.errors` (the exporter counts them) and its part of the
+cannot be read is noted in `LakeHealth.errors` (the exporter counts them) and its part of the
 snapshot is left empty; it never stops the collection.
 
-Pure parsing and arithmetic (`parse_offsets_file`, `kafka_lag`, the `*_from_rows` builders)
+Pure parsing and arithmetic (`parse_offsets_file`, `unread_offsets`, the `*_from_rows` builders)
 are separate from the I/O (`HealthCollector`), so they are tested on exact values.
 """
 
@@ -186,7 +186,7 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
-class Health:
+class LakeHealth:
     collected_at: float  # seconds since the epoch
     lake: str
     thresholds: Thresholds
@@ -201,7 +201,7 @@ class Health:
     errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # source -> messages
 
 
-def breaches(health: Health) -> list[str]:
+def breaches(health: LakeHealth) -> list[str]:
     """What is wrong, one line each, judged against the configured thresholds."""
     now, limits = health.collected_at, health.thresholds
     found = [f"{job.job}: last run {job.last.run_id} failed" for job in health.jobs
@@ -271,7 +271,7 @@ def kafka_offsets(source: Any) -> Offsets | None:
     return offsets
 
 
-def kafka_lag(committed: Offsets, latest: Offsets) -> int:
+def unread_offsets(committed: Offsets, latest: Offsets) -> int:
     """Offsets the query has not read yet, summed over the partitions of its topics.
 
     A partition the checkpoint does not know yet (added to a topic) counts from 0; offsets the
@@ -426,7 +426,7 @@ class _Errors:
 
 
 class HealthCollector:
-    """Collects `Health` snapshots of one lake; safe to call from several threads."""
+    """Collects `LakeHealth` snapshots of one lake; safe to call from several threads."""
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         if "://" in settings.lake_path and not settings.lake_path.startswith("file://"):
@@ -445,18 +445,18 @@ class HealthCollector:
     def _path(self, layer: Layer, table: str) -> Path:
         return Path(table_path(self._lake, layer, table))
 
-    def collect(self) -> Health:
+    def collect(self) -> LakeHealth:
         with self._lock:
             return self._collect()
 
-    def _collect(self) -> Health:
+    def _collect(self) -> LakeHealth:
         errors, absent = _Errors(), list[str]()
         jobs, rates = self._jobs(errors, absent)
         checks = self._checks(errors, absent)
         quarantine = self._quarantine(errors, absent)
         gold = self._gold(errors, absent)
         alive, streams = self._streams(errors)
-        return Health(
+        return LakeHealth(
             collected_at=self._clock(), lake=self._lake,
             thresholds=Thresholds.of(self._settings), jobs=jobs, rates=rates,
             quarantine=quarantine, checks=checks, gold=gold, streams=streams,
@@ -540,7 +540,7 @@ class HealthCollector:
         streams = []
         for state in states:
             stamp, offsets = checkpoints[state.name]
-            lag = kafka_lag(offsets, latest) if offsets and latest is not None else None
+            lag = unread_offsets(offsets, latest) if offsets and latest is not None else None
             streams.append(stream_health(state, stamp, lag))
         return alive, tuple(streams)
 

@@ -1,4 +1,4 @@
-"""A `Health` snapshot as Prometheus exposition text (pure: no I/O, the time is the snapshot's).
+"""A `LakeHealth` snapshot as Prometheus exposition text (pure: no I/O, the time is the snapshot's).
 
 The names and labels are a contract: the alert rules in monitoring/prometheus/alerts.yml and
 docs/operations.md use exactly these. Everything is a gauge computed at scrape time.
@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from condolake.monitoring.health import OUTCOMES, SOURCES, Health
+from condolake.monitoring.health import OUTCOMES, SOURCES, LakeHealth
 
 PREFIX = "condolake_"
 # What `generate_latest` writes. prometheus_client's CONTENT_TYPE_LATEST names version 1.0.0,
@@ -27,7 +27,7 @@ def _gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge
 class HealthMetrics(Collector):
     """The metrics of one snapshot, for a `CollectorRegistry`."""
 
-    def __init__(self, health: Health) -> None:
+    def __init__(self, health: LakeHealth) -> None:
         self._health = health
 
     def collect(self) -> Iterator[Metric]:
@@ -139,7 +139,7 @@ class HealthMetrics(Collector):
         yield from (thresholds, up, errors)
 
 
-def render(health: Health) -> bytes:
+def render(health: LakeHealth) -> bytes:
     """The exposition text (format 0.0.4, `CONTENT_TYPE`) of a snapshot."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(HealthMetrics(health))

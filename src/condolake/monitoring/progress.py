@@ -18,7 +18,7 @@ from typing import Any
 from pyspark.sql.types import StructType
 
 from condolake.lake.types import struct
-from condolake.streaming.status import kafka_lag
+from condolake.streaming.status import reported_lag
 
 STREAM_PROGRESS = "stream_progress"
 STREAM_PROGRESS_SCHEMA: StructType = struct(
@@ -76,7 +76,7 @@ def end_offsets(sources: Iterable[Mapping[str, Any]]) -> str:
 def batch_lag(sources: Iterable[Mapping[str, Any]]) -> int | None:
     """Kafka offsets between the batch's end and the topics' latest, summed over the Kafka
     sources; None when no source is Kafka."""
-    lags = [lag for lag in (kafka_lag(source) for source in sources) if lag is not None]
+    lags = [lag for lag in (reported_lag(source) for source in sources) if lag is not None]
     return sum(lags) if lags else None
 
 

@@ -1,4 +1,5 @@
-"""`condolake status`: a `Health` snapshot as terminal tables, or as a JSON document for scripts.
+"""`condolake status`: a `LakeHealth` snapshot as terminal tables, or as a JSON document for
+scripts.
 
 Pure: the snapshot carries its own collection time, so the ages shown are exact for it.
 The JSON document's keys are a contract (`STATUS_VERSION` changes when one is removed or
@@ -15,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from condolake.formatting import format_count
-from condolake.monitoring.health import Health, breaches
+from condolake.monitoring.health import LakeHealth, breaches
 
 STATUS_VERSION = 1
 MISSING = "-"
@@ -57,7 +58,7 @@ def _number(value: float | None, digits: int = 1) -> str:
     return MISSING if value is None else f"{value:,.{digits}f}"
 
 
-def status_document(health: Health) -> dict[str, Any]:
+def status_document(health: LakeHealth) -> dict[str, Any]:
     """The stable JSON document of `condolake status --json`."""
     now, limits = health.collected_at, health.thresholds
     return {
@@ -125,7 +126,7 @@ def _table(title: str, columns: list[tuple[str, str]]) -> Table:
     return table
 
 
-def jobs_table(health: Health) -> Table:
+def jobs_table(health: LakeHealth) -> Table:
     """One row per job; the error column only when a latest run failed."""
     with_error = any(job.last.error for job in health.jobs)
     columns = [("job", "left"), ("status", "left"), ("finished (UTC)", "left"),
@@ -145,7 +146,7 @@ def jobs_table(health: Health) -> Table:
     return table
 
 
-def gold_table(health: Health) -> Table:
+def gold_table(health: LakeHealth) -> Table:
     sla = health.thresholds.freshness_sla_s
     table = _table(f"Gold freshness (SLA {_age(sla)})", [
         ("table", "left"), ("version", "right"), ("committed (UTC)", "left"),
@@ -158,7 +159,7 @@ def gold_table(health: Health) -> Table:
     return table
 
 
-def quarantine_table(health: Health) -> Table:
+def quarantine_table(health: LakeHealth) -> Table:
     rates = {rate.table: rate for rate in health.rates}
     table = _table("Quarantine", [
         ("table", "left"), ("open", "right"), ("total", "right"),
@@ -171,7 +172,7 @@ def quarantine_table(health: Health) -> Table:
     return table
 
 
-def checks_table(health: Health) -> Table | Text:
+def checks_table(health: LakeHealth) -> Table | Text:
     failed = [check for check in health.checks if check.failed]
     if not health.checks:
         return Text("Data-quality checks: none recorded yet (run condolake check)")
@@ -188,7 +189,7 @@ def checks_table(health: Health) -> Table | Text:
     return table
 
 
-def streams_table(health: Health) -> Table:
+def streams_table(health: LakeHealth) -> Table:
     process = "a stream process is running" if health.stream_process_alive else \
         "no stream process is running"
     table = _table(f"Streaming queries ({process})", [
@@ -206,7 +207,7 @@ def streams_table(health: Health) -> Table:
     return table
 
 
-def status_view(health: Health) -> RenderableType:
+def status_view(health: LakeHealth) -> RenderableType:
     """Everything `condolake status` prints, breaches last."""
     found = breaches(health)
     verdict = (Text("healthy: nothing breached", style="bold green") if not found else

@@ -34,7 +34,7 @@ class QueryState:
     batch_duration_ms: int | None = None  # of the last micro-batch, when reported
 
 
-def kafka_lag(source: Mapping[str, Any]) -> int | None:
+def reported_lag(source: Mapping[str, Any]) -> int | None:
     """Offsets between what the query has read and the topics' ends, summed."""
     latest, end = source.get("latestOffset"), source.get("endOffset")
     if not latest or not end:
@@ -57,7 +57,7 @@ def query_report(query: StreamingQuery, running: bool) -> dict[str, Any]:
     progress: dict[str, Any] = query.lastProgress or {}
     failed = query.exception() is not None
     sources = progress.get("sources") or []
-    lags = [lag for lag in (kafka_lag(source) for source in sources) if lag is not None]
+    lags = [lag for lag in (reported_lag(source) for source in sources) if lag is not None]
     return {
         "name": query.name,
         "id": str(query.id),

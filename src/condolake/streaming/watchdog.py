@@ -39,7 +39,7 @@ FAILED_STATES = frozenset({"failed"})
 RUNNING_STATE = "running"
 
 
-class Health(IntEnum):
+class HealthLevel(IntEnum):
     """Verdicts, from good to bad: the worst one of the queries is the stream's."""
 
     HEALTHY = 0
@@ -55,13 +55,13 @@ class Health(IntEnum):
 @dataclass(frozen=True)
 class QueryVerdict:
     name: str
-    health: Health
+    health: HealthLevel
     reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Verdict:
-    health: Health
+    health: HealthLevel
     process_alive: bool
     pid: int | None
     reasons: tuple[str, ...]  # about the process as a whole
@@ -69,12 +69,12 @@ class Verdict:
 
     @property
     def healthy(self) -> bool:
-        return self.health == Health.HEALTHY
+        return self.health == HealthLevel.HEALTHY
 
     @property
     def restartable(self) -> bool:
         """Dead with its process gone: starting a new one cannot collide with the old."""
-        return self.health == Health.DEAD and not self.process_alive
+        return self.health == HealthLevel.DEAD and not self.process_alive
 
     def describe(self) -> list[str]:
         lines = [f"stream: {self.health.label}" + (f" (pid {self.pid})" if self.pid else "")]
@@ -114,27 +114,27 @@ def _judge_query(report: Mapping[str, Any], *, now: dt.datetime, started: dt.dat
     state = report.get("state")
     if state in FAILED_STATES:
         message = report.get("message") or "no message"
-        return QueryVerdict(name, Health.DEAD, (f"query failed: {message}",))
+        return QueryVerdict(name, HealthLevel.DEAD, (f"query failed: {message}",))
     if state != RUNNING_STATE:
-        return QueryVerdict(name, Health.DEAD, (f"query is {state or 'in no known state'}",))
+        return QueryVerdict(name, HealthLevel.DEAD, (f"query is {state or 'in no known state'}",))
     last = _timestamp(report.get("last_batch_at"))
     since = last or started
     if since is not None and _age_s(now, since) > stale_s:
         what = (f"no progress for {_age_s(now, since):.0f} s" if last else
                 f"no progress since the stream started {_age_s(now, since):.0f} s ago")
-        return QueryVerdict(name, Health.STALE, (f"{what} (max {stale_s:g} s)",))
+        return QueryVerdict(name, HealthLevel.STALE, (f"{what} (max {stale_s:g} s)",))
     lag = report.get("lag")
     if isinstance(lag, int) and lag > lag_max:
-        return QueryVerdict(name, Health.LAGGING,
+        return QueryVerdict(name, HealthLevel.LAGGING,
                             (f"{lag:,} Kafka offsets behind (max {lag_max:,})",))
-    return QueryVerdict(name, Health.HEALTHY)
+    return QueryVerdict(name, HealthLevel.HEALTHY)
 
 
 def judge(document: Mapping[str, Any] | None, *, process_alive: bool, now: dt.datetime,
           stale_s: float, lag_max: int) -> Verdict:
     """The verdict on the stream described by `document` (the status file, None when absent)."""
     if document is None:
-        return Verdict(Health.DEAD, False, None,
+        return Verdict(HealthLevel.DEAD, False, None,
                        ("no streaming process has run yet (no status file)",))
     pid = int(document["pid"]) if document.get("pid") else None
     reports = [q for q in document.get("queries", []) if isinstance(q, Mapping)]
@@ -145,22 +145,22 @@ def judge(document: Mapping[str, Any] | None, *, process_alive: bool, now: dt.da
         else:
             reason = f"the stream stopped (last report at {document.get('updated_at')})"
         queries = tuple(
-            QueryVerdict(str(q.get("name")), Health.DEAD,
+            QueryVerdict(str(q.get("name")), HealthLevel.DEAD,
                          (f"query failed: {q.get('message') or 'no message'}",)
                          if q.get("state") in FAILED_STATES else ())
             for q in reports
         )
-        return Verdict(Health.DEAD, False, pid, (reason,), queries)
+        return Verdict(HealthLevel.DEAD, False, pid, (reason,), queries)
     if updated is not None and _age_s(now, updated) > stale_s:
         age = _age_s(now, updated)
         reason = f"status not rewritten for {age:.0f} s (max {stale_s:g} s): supervisor stuck"
-        queries = tuple(QueryVerdict(str(q.get("name")), Health.STALE) for q in reports)
-        return Verdict(Health.STALE, True, pid, (reason,), queries)
+        queries = tuple(QueryVerdict(str(q.get("name")), HealthLevel.STALE) for q in reports)
+        return Verdict(HealthLevel.STALE, True, pid, (reason,), queries)
     started = _timestamp(document.get("started_at"))
     queries = tuple(_judge_query(q, now=now, started=started, stale_s=stale_s, lag_max=lag_max)
                     for q in reports)
     if not queries:
-        return Verdict(Health.STALE, True, pid, ("the process runs no query yet",))
+        return Verdict(HealthLevel.STALE, True, pid, ("the process runs no query yet",))
     return Verdict(max(q.health for q in queries), True, pid, (), queries)
 
 

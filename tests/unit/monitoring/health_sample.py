@@ -1,13 +1,13 @@
-"""A hand-built `Health` snapshot shared by the metrics and status view tests."""
+"""A hand-built `LakeHealth` snapshot shared by the metrics and status view tests."""
 
 from __future__ import annotations
 
 from condolake.monitoring.health import (
     DqCheck,
     GoldFreshness,
-    Health,
     JobHealth,
     JobRun,
+    LakeHealth,
     QuarantineCount,
     StreamHealth,
     TableRate,
@@ -20,7 +20,7 @@ THRESHOLDS = Thresholds(freshness_sla_s=3600.0, batch_late_s=7200.0, quarantine_
                         duplicate_rate_max=0.1, stream_lag_max=100, stream_stale_s=300.0)
 
 
-def sample_health() -> Health:
+def sample_health() -> LakeHealth:
     batch = JobHealth(
         job="batch",
         last=JobRun("batch", "batch-2", "succeeded", NOW - 600, NOW - 480, 120.0, 1010, 950, 50,
@@ -35,7 +35,7 @@ def sample_health() -> Health:
         last=JobRun("transform", "transform-1", "failed", NOW - 60, NOW - 30, 30.0, 0, 0, 0, 0,
                     "transform failed: boom\nNothing was changed", ()),
         last_success_at=None, runs={"failed": 1})
-    return Health(
+    return LakeHealth(
         collected_at=NOW, lake="/lake", thresholds=THRESHOLDS, jobs=(batch, transform),
         rates=(TableRate("imoveis", "batch-2", "batch", 10, 0, 0),
                TableRate("transacoes", "batch-2", "batch", 1000, 50, 10)),

@@ -1,4 +1,4 @@
-"""Health snapshot: checkpoint parsing, lag arithmetic, row builders, and a lake with nothing
+"""LakeHealth snapshot: checkpoint parsing, lag arithmetic, row builders, and a lake with nothing
 (or something broken) in it, which must be reported, never raised."""
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from condolake.monitoring.health import (
     checks_from_rows,
     epoch_of,
     jobs_from_rows,
-    kafka_lag,
     kafka_offsets,
     latest_batch_id,
     parse_offsets_file,
     rates_from_rows,
     read_checkpoint,
+    unread_offsets,
 )
 from condolake.serving.queries import GOLD_SPECS
 
@@ -71,8 +71,8 @@ def test_lag_is_end_minus_checkpoint_summed_over_the_query_topics() -> None:
     committed = {(TOPIC_A, 0): 100, (TOPIC_A, 1): 50}
     latest = {(TOPIC_A, 0): 130, (TOPIC_A, 1): 50, (TOPIC_A, 2): 4,  # a new partition: from 0
               (TOPIC_B, 0): 999}  # not a topic of this query
-    assert kafka_lag(committed, latest) == 34
-    assert kafka_lag(committed, {(TOPIC_A, 0): 90, (TOPIC_A, 1): 50}) == 0  # never negative
+    assert unread_offsets(committed, latest) == 34
+    assert unread_offsets(committed, {(TOPIC_A, 0): 90, (TOPIC_A, 1): 50}) == 0  # never negative
 
 
 def test_read_checkpoint_takes_the_latest_offsets_file(tmp_path: Path) -> None:

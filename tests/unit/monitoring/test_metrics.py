@@ -11,7 +11,7 @@ from tests.unit.monitoring.health_sample import NOW, sample_health
 
 from condolake.config import Settings
 from condolake.monitoring.exporter import MetricsSource, metrics_app
-from condolake.monitoring.health import Health, Thresholds
+from condolake.monitoring.health import LakeHealth, Thresholds
 from condolake.monitoring.metrics import CONTENT_TYPE, render
 
 
@@ -96,7 +96,7 @@ SPEC_NAMES = [f"condolake_{name}" for name in (
 
 
 def test_an_empty_lake_still_says_the_exporter_is_up_and_what_failed() -> None:
-    empty = Health(collected_at=NOW, lake="/lake", thresholds=Thresholds(1, 2, 0.5, 0.25, 3, 4),
+    empty = LakeHealth(collected_at=NOW, lake="/lake", thresholds=Thresholds(1, 2, 0.5, 0.25, 3, 4),
                    errors={"runs": ("ops/runs does not exist",), "gold": ("a", "b")})
     lines = samples(render(empty).decode())
     assert lines == {
@@ -134,10 +134,10 @@ def test_scrapes_within_the_cache_time_share_one_collection(base_settings: Setti
     settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"))
     now = [100.0]
     source = MetricsSource(settings, cache_s=1.0, clock=lambda: now[0])
-    collections: list[Health] = []
+    collections: list[LakeHealth] = []
     original = source.collector.collect
 
-    def counted() -> Health:
+    def counted() -> LakeHealth:
         collections.append(original())
         return collections[-1]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from condolake.config import Settings
 from condolake.lake.layout import checkpoint_path
-from condolake.streaming.status import kafka_lag, last_committed_batch, read_states
+from condolake.streaming.status import last_committed_batch, read_states, reported_lag
 
 TOPIC = "condomanage.public.transacoes"
 
@@ -19,12 +19,12 @@ def test_lag_sums_what_is_behind_the_end_of_each_partition() -> None:
         "endOffset": json.dumps({TOPIC: {"0": 100, "1": 50}}),
         "latestOffset": json.dumps({TOPIC: {"0": 130, "1": 50}}),
     }
-    assert kafka_lag(source) == 30
+    assert reported_lag(source) == 30
 
 
 def test_lag_is_unknown_for_a_source_without_offsets() -> None:
-    assert kafka_lag({"endOffset": None, "latestOffset": None}) is None
-    assert kafka_lag({"endOffset": "{\"logOffset\": 3}", "latestOffset": "not json"}) is None
+    assert reported_lag({"endOffset": None, "latestOffset": None}) is None
+    assert reported_lag({"endOffset": "{\"logOffset\": 3}", "latestOffset": "not json"}) is None
 
 
 def test_last_committed_batch_is_the_highest_commit_file(tmp_path: Path) -> None:

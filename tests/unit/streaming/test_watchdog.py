@@ -16,7 +16,7 @@ from condolake import cli
 from condolake.config import Settings, load_settings
 from condolake.streaming.watchdog import (
     RESTART_FILE,
-    Health,
+    HealthLevel,
     QueryVerdict,
     Verdict,
     judge,
@@ -57,21 +57,21 @@ def healthy_stream() -> dict[str, Any]:
 class TestJudge:
     def test_every_query_progressing_and_caught_up_is_healthy(self) -> None:
         verdict = decide(healthy_stream())
-        assert verdict == Verdict(Health.HEALTHY, True, 4242, (), tuple(
-            QueryVerdict(name, Health.HEALTHY) for name in ALL_QUERIES))
+        assert verdict == Verdict(HealthLevel.HEALTHY, True, 4242, (), tuple(
+            QueryVerdict(name, HealthLevel.HEALTHY) for name in ALL_QUERIES))
         assert verdict.healthy and not verdict.restartable
 
     def test_no_status_file_is_a_dead_stream_that_never_ran(self) -> None:
         verdict = decide(None, alive=False)
-        assert verdict == Verdict(Health.DEAD, False, None,
+        assert verdict == Verdict(HealthLevel.DEAD, False, None,
                                   ("no streaming process has run yet (no status file)",))
         assert verdict.restartable
 
     def test_killed_process_is_dead(self) -> None:
         verdict = decide(healthy_stream(), alive=False)
-        assert verdict.health == Health.DEAD and verdict.restartable
+        assert verdict.health == HealthLevel.DEAD and verdict.restartable
         assert verdict.reasons == ("process 4242 is gone without stopping its queries (killed?)",)
-        assert {q.health for q in verdict.queries} == {Health.DEAD}
+        assert {q.health for q in verdict.queries} == {HealthLevel.DEAD}
 
     def test_stopped_stream_is_dead_and_names_the_failed_query(self) -> None:
         document = status(query("kafka", state="stopped"),
@@ -80,53 +80,53 @@ class TestJudge:
         verdict = decide(document, alive=False)
         assert verdict.reasons == (f"the stream stopped (last report at {ago(900)})",)
         assert verdict.queries == (
-            QueryVerdict("kafka", Health.DEAD),
-            QueryVerdict("landing", Health.DEAD, ("query failed: Delta conflict",)),
+            QueryVerdict("kafka", HealthLevel.DEAD),
+            QueryVerdict("landing", HealthLevel.DEAD, ("query failed: Delta conflict",)),
         )
 
     def test_failed_query_in_a_live_process_is_dead_but_not_restarted_yet(self) -> None:
         document = status(query("kafka"),
                           query("landing", state="failed", message="boom"))
         verdict = decide(document)
-        assert verdict.health == Health.DEAD
-        assert verdict.queries[1] == QueryVerdict("landing", Health.DEAD,
+        assert verdict.health == HealthLevel.DEAD
+        assert verdict.queries[1] == QueryVerdict("landing", HealthLevel.DEAD,
                                                   ("query failed: boom",))
         assert not verdict.restartable  # the process is still exiting: no second one yet
 
     def test_no_progress_for_longer_than_the_limit_is_stale(self) -> None:
         verdict = decide(status(query("kafka", last_s=301), query("landing",
                                                                          last_s=300)))
-        assert verdict.health == Health.STALE
+        assert verdict.health == HealthLevel.STALE
         assert verdict.queries == (
-            QueryVerdict("kafka", Health.STALE, ("no progress for 301 s (max 300 s)",)),
-            QueryVerdict("landing", Health.HEALTHY),
+            QueryVerdict("kafka", HealthLevel.STALE, ("no progress for 301 s (max 300 s)",)),
+            QueryVerdict("landing", HealthLevel.HEALTHY),
         )
 
     def test_a_query_without_any_progress_is_judged_from_the_start(self) -> None:
         young = decide(status(query("landing", last_s=None), started_s=60))
         old = decide(status(query("landing", last_s=None), started_s=400))
-        assert young.health == Health.HEALTHY
-        assert old.queries == (QueryVerdict("landing", Health.STALE, (
+        assert young.health == HealthLevel.HEALTHY
+        assert old.queries == (QueryVerdict("landing", HealthLevel.STALE, (
             "no progress since the stream started 400 s ago (max 300 s)",)),)
 
     def test_status_file_not_rewritten_means_a_stuck_supervisor(self) -> None:
         verdict = decide(status(query("kafka"), updated_s=600))
-        assert verdict.health == Health.STALE and not verdict.restartable
+        assert verdict.health == HealthLevel.STALE and not verdict.restartable
         assert verdict.reasons == (
             "status not rewritten for 600 s (max 300 s): supervisor stuck",)
 
     def test_lag_above_the_limit_is_lagging(self) -> None:
         verdict = decide(status(query("kafka", lag=1001), query("landing", lag=1000)))
-        assert verdict.health == Health.LAGGING
+        assert verdict.health == HealthLevel.LAGGING
         assert verdict.queries == (
-            QueryVerdict("kafka", Health.LAGGING,
+            QueryVerdict("kafka", HealthLevel.LAGGING,
                          ("1,001 Kafka offsets behind (max 1,000)",)),
-            QueryVerdict("landing", Health.HEALTHY),
+            QueryVerdict("landing", HealthLevel.HEALTHY),
         )
 
     def test_the_worst_query_decides(self) -> None:
         verdict = decide(status(query("kafka", lag=5000), query("landing", last_s=999)))
-        assert verdict.health == Health.STALE
+        assert verdict.health == HealthLevel.STALE
 
     def test_describe_and_json(self) -> None:
         verdict = decide(status(query("kafka", lag=5000)))
@@ -196,7 +196,7 @@ class TestWatch:
     def test_a_live_but_stale_stream_is_not_restarted(self, settings: Settings) -> None:
         write_status(settings, status(query("landing", last_s=1000), pid=os.getpid()))
         result = watch(settings, now=NOW, launch=lambda *_: pytest.fail("must not restart"))
-        assert result.verdict.health == Health.STALE and not result.ok
+        assert result.verdict.health == HealthLevel.STALE and not result.ok
 
 
 class TestCommand:
