@@ -395,7 +395,7 @@ def cmd_stream_watchdog(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stream_reset(args: argparse.Namespace, settings: Settings) -> int:
-    from condolake.lake.maintenance import POSITION_QUERIES
+    from condolake.pipelines.maintenance_plan import POSITION_QUERIES
     from condolake.pipelines.stream_silver import forget_positions
     from condolake.spark import build_spark
     from condolake.streaming.reset import queries_to_reset, reset_checkpoints
@@ -414,8 +414,8 @@ def cmd_stream_reset(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- maintain (task F) ---------------------------------------------------------------------
 def cmd_maintain(args: argparse.Namespace, settings: Settings) -> int:
-    from condolake.lake.maintenance import retention_hours
     from condolake.pipelines.maintenance import maintain
+    from condolake.pipelines.maintenance_plan import retention_hours
     from condolake.spark import build_spark
 
     # A retention below the safe minimum fails here, before Spark starts.

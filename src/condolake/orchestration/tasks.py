@@ -165,8 +165,8 @@ def compact(logical_date: dt.datetime | str) -> dict[str, Any]:
 def maintain(logical_date: dt.datetime | str) -> dict[str, Any]:
     """`condolake maintain`: OPTIMIZE + VACUUM (configured retention, at least 7 days) of
     every Delta table, orphan checkpoints removed, unneeded positions pruned."""
-    from condolake.lake.maintenance import retention_hours
     from condolake.pipelines.maintenance import maintain as maintain_lake
+    from condolake.pipelines.maintenance_plan import retention_hours
 
     settings = load_settings()
     hours = retention_hours(None, settings.vacuum_retention_h)

@@ -22,15 +22,15 @@ from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import gold_lock_if_local, republish
 from condolake.lake.layout import Layer
-from condolake.lake.maintenance import (
+from condolake.monitoring.runlog import RunRecord
+from condolake.pipelines.gold import gold_versions
+from condolake.pipelines.load import LoadContext
+from condolake.pipelines.maintenance_plan import (
     RETENTION_CHECK_CONF,
     LakeTable,
     MaintenancePlan,
     make_plan,
 )
-from condolake.monitoring.runlog import RunRecord
-from condolake.pipelines.gold import gold_versions
-from condolake.pipelines.load import LoadContext
 from condolake.pipelines.runs import execute
 from condolake.pipelines.stream_silver import POSITIONS, positions_path
 from condolake.streaming.queries import QUERY_NAMES

@@ -23,7 +23,6 @@ from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import read_published
 from condolake.lake.layout import Layer, table_path
-from condolake.lake.maintenance import RETENTION_CHECK_CONF, LakeTable
 from condolake.lake.types import struct
 from condolake.pipelines.batch import batch
 from condolake.pipelines.maintenance import (
@@ -32,6 +31,7 @@ from condolake.pipelines.maintenance import (
     TableOutcome,
     maintain,
 )
+from condolake.pipelines.maintenance_plan import RETENTION_CHECK_CONF, LakeTable
 from condolake.pipelines.stream_silver import POSITIONS_SCHEMA, positions_path
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import generate
