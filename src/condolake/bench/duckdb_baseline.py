@@ -10,22 +10,16 @@ too long text after trimming every kind of white space, money <= 0, dates outsid
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
-from collections.abc import Sequence
-from importlib import import_module
 from pathlib import Path
 
 import duckdb
 
 from condolake.bench.model import GoldCheck
-from condolake.errors import DependencyError
+from condolake.services.duckdb_extensions import load_extensions, sql_string
 from condolake.services.postgres import SourceDatabase
 from condolake.transforms.gold import GOLD_MONEY_TYPE
 
-# The postgres extension only loads under the name DuckDB gives it internally.
-EXTENSION_FILE_NAMES = {"postgres": "postgres_scanner.duckdb_extension",
-                        "delta": "delta.duckdb_extension"}
 # Spark's trimmed(): space, tab, line feed, carriage return, form feed, vertical tab.
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(13) || chr(12) || chr(11)"
 EARLIEST_DATE = "DATE '1900-01-01'"
@@ -98,36 +92,6 @@ def conninfo(db: SourceDatabase) -> str:
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
     return " ".join(f"{key}={quoted(value)}" for key, value in fields.items() if value)
-
-
-def sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def extension_file(name: str) -> Path:
-    """The extension shipped in the `duckdb-extension-<name>` wheel for this DuckDB."""
-    try:
-        package = import_module(f"duckdb_extension_{name}")
-    except ImportError as error:
-        raise DependencyError(f"pip package duckdb-extension-{name} is not installed") from error
-    root = Path(package.__file__ or "").parent
-    candidates = sorted(root.rglob("*.duckdb_extension"))
-    matching = [path for path in candidates if f"v{duckdb.__version__}" in path.parts]
-    if not (matching or candidates):
-        raise DependencyError(f"no .duckdb_extension file in {root}")
-    return (matching or candidates)[0]
-
-
-def load_extensions(conn: duckdb.DuckDBPyConnection, folder: Path,
-                    names: Sequence[str]) -> None:
-    """Loads extensions by path, from copies in `folder` named as DuckDB expects."""
-    conn.execute("SET autoinstall_known_extensions = false")
-    conn.execute("SET autoload_known_extensions = false")
-    for name in names:
-        target = folder / EXTENSION_FILE_NAMES[name]
-        if not target.exists():
-            shutil.copyfile(extension_file(name), target)
-        conn.execute(f"LOAD {sql_string(str(target))}")
 
 
 def duckdb_gold(db: SourceDatabase, database_file: Path, extension_folder: Path,

@@ -20,7 +20,6 @@ from typing import Any
 
 import duckdb
 
-from condolake.bench.duckdb_baseline import load_extensions, sql_string
 from condolake.bench.serve_mix import (
     CONDOMINIO_ITEM,
     CONDOMINIO_SORTS,
@@ -36,6 +35,7 @@ from condolake.bench.serve_mix import (
     Catalog,
     Request,
 )
+from condolake.services.duckdb_extensions import load_extensions, sql_string
 from condolake.serving.lake_reader import latest_version
 from condolake.transforms.gold.marts import MART_NAMES
 

@@ -27,11 +27,11 @@ import duckdb
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from condolake.bench.duckdb_baseline import load_extensions
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.lake.layout import Layer, table_path
 from condolake.monitoring.quality import INGEST_JOBS
+from condolake.services.duckdb_extensions import load_extensions
 from condolake.services.kafka import CLIENT_LOG_LEVEL, LocalKafkaBroker
 from condolake.serving.lake_reader import latest_version, served_versions
 from condolake.serving.queries import GOLD_SPECS

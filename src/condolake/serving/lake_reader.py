@@ -22,10 +22,10 @@ from pathlib import Path
 
 import duckdb
 
-from condolake.bench.duckdb_baseline import load_extensions
 from condolake.errors import ConfigError
 from condolake.lake.gold_set import is_local, read_published
 from condolake.lake.layout import Layer, table_path
+from condolake.services.duckdb_extensions import load_extensions
 from condolake.serving.index import TableIndex
 from condolake.serving.queries import GOLD_SPECS, TableSpec, copy_statement
 
