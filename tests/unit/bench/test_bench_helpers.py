@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from condolake.bench.duckdb_baseline import conninfo, silver_statements, sql_string
+from condolake.bench.duckdb_baseline import conninfo, silver_statements
 from condolake.bench.machine import cpu_model, ram_gib
 from condolake.bench.model import Timing
+from condolake.services.duckdb_extensions import sql_string
 from condolake.services.postgres import SourceDatabase
 
 
