@@ -22,6 +22,7 @@ from condolake.config import Settings
 from condolake.errors import ServiceError
 from condolake.monitoring.health import HealthCollector
 from condolake.monitoring.metrics import CONTENT_TYPE, render
+from condolake.services.uvicorn_server import run_until_signal
 
 Progress = Callable[[str], None]
 CACHE_S = 1.0
@@ -82,8 +83,6 @@ def metrics_url(host: str, port: int) -> str:
 
 def run_exporter(settings: Settings, host: str, port: int, progress: Progress) -> None:
     """Serve /metrics until SIGINT or SIGTERM."""
-    from condolake.serving.server import run_until_signal  # the API imports this module
-
     config = uvicorn.Config(metrics_app(settings), host=host, port=port, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import fields
-from types import FrameType
 
 import httpx
 import uvicorn
@@ -20,11 +19,11 @@ import uvicorn
 from condolake.config import ENV_PREFIX, Settings
 from condolake.errors import ServiceError
 from condolake.services.ports import LOOPBACK, free_port
+from condolake.services.uvicorn_server import run_until_signal
 from condolake.serving.api import create_app
 from condolake.serving.auth import KeyRing
 
 Progress = Callable[[str], None]
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.02
@@ -59,25 +58,6 @@ def run_api(settings: Settings, host: str, port: int, progress: Progress) -> Non
     if not server.started:
         raise ServiceError(f"the API could not start on {host}:{port} (see the log above)")
     progress(f"API stopped ({reason})")
-
-
-def run_until_signal(server: uvicorn.Server) -> str:
-    """Runs `server` until SIGINT or SIGTERM, then lets it shut down gracefully; why it stopped
-    (the signal's name, or "shutdown")."""
-    received: list[int] = []
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-
-    # uvicorn shuts down gracefully on these signals and then raises them again for the
-    # previous handler; ours only notes them, so the process ends by returning, not dying.
-    previous = {sig: signal.signal(sig, note) for sig in STOP_SIGNALS}
-    try:
-        server.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return signal.Signals(received[0]).name if received else "shutdown"
 
 
 class BackgroundServer:
