@@ -14,6 +14,7 @@ from condolake.lake import delta
 from condolake.lake.gold_set import GoldSet, read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.streaming.status import QueryState
+from condolake.transforms.gold.marts import MARTS, POR_CONDOMINIO, Mart
 
 DEFAULT_ROWS = 10
 
@@ -29,34 +30,21 @@ def served_gold(spark: SparkSession, lake_root: str, name: str,
 
 
 def gold_tables(spark: SparkSession, lake_root: str, limit: int = DEFAULT_ROWS) -> list[Table]:
-    """The three gold tables of the published set, largest totals first, `limit` rows each,
-    plus their totals."""
+    """The gold tables of the published set, `limit` rows each in the order of their
+    highlights (largest first), plus their totals."""
     published = read_published(lake_root)
-
-    def gold(name: str) -> DataFrame:
-        return served_gold(spark, lake_root, name, published)
-
-    return [
-        _table(gold("transacoes_por_condominio"),
-               "Transações por condomínio", ["condominio_id", "nome"], limit),
-        _table(gold("transacoes_por_morador"),
-               "Valor total de transações por morador", ["morador_id", "nome", "condominio_id"],
-               limit),
-        _table(gold("transacoes_diarias_por_tipo"),
-               "Transações diárias por tipo de imóvel (dias mais recentes)",
-               ["data_transacao", "tipo"], limit, order=["data_transacao", "valor_total"]),
-    ]
+    return [_table(served_gold(spark, lake_root, mart.name, published), mart, limit)
+            for mart in MARTS]
 
 
-def _table(df: DataFrame, title: str, keys: list[str], limit: int,
-           order: list[str] | None = None) -> Table:
+def _table(df: DataFrame, mart: Mart, limit: int) -> Table:
     totals = df.agg(F.count(F.lit(1)).alias("linhas"),
                     F.sum("quantidade_transacoes").alias("q"),
                     F.sum("valor_total").alias("v")).collect()[0]
-    ordering = [F.col(column).desc() for column in (order or ["valor_total"])]
-    rows = df.orderBy(*ordering, *keys).limit(limit).collect()
+    keys = list(mart.dimensions)
+    rows = df.orderBy(*[F.col(c).desc() for c in mart.highlights], *keys).limit(limit).collect()
     table = Table(
-        title=f"{title} — {format_count(totals['linhas'])} linhas, "
+        title=f"{mart.title} — {format_count(totals['linhas'])} linhas, "
               f"{format_count(totals['q'])} transações, {format_brl(totals['v'])}",
         title_justify="left",
     )
@@ -101,8 +89,7 @@ def _rate(value: float | None) -> str:
 
 def gold_totals(spark: SparkSession, lake_root: str) -> tuple[int, Decimal]:
     """(transactions, total value) over gold/transacoes_por_condominio of the published set."""
-    row = served_gold(spark, lake_root, "transacoes_por_condominio",
-                      read_published(lake_root)).agg(
+    row = served_gold(spark, lake_root, POR_CONDOMINIO.name, read_published(lake_root)).agg(
         F.sum("quantidade_transacoes").alias("q"), F.sum("valor_total").alias("v")).first()
     if row is None or row["q"] is None:
         return 0, Decimal("0.00")

@@ -34,10 +34,10 @@ from condolake.monitoring.quality import INGEST_JOBS
 from condolake.services.duckdb_extensions import load_extensions
 from condolake.services.kafka import CLIENT_LOG_LEVEL, LocalKafkaBroker
 from condolake.serving.lake_reader import latest_version, served_versions
-from condolake.serving.queries import GOLD_SPECS
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES
 from condolake.streaming.status import QueryState, read_states
+from condolake.transforms.gold.marts import MART_NAMES
 
 RUNS, RUN_TABLES, DQ_RESULTS = "runs", "run_tables", "dq_results"
 OUTCOMES = ("read", "valid", "quarantined", "duplicate")
@@ -515,7 +515,7 @@ class HealthCollector:
     def _gold(self, errors: _Errors, absent: list[str]) -> tuple[GoldFreshness, ...]:
         """The versions readers are served (the published gold set's)."""
         try:
-            versions = served_versions(self._lake, tuple(GOLD_SPECS))
+            versions = served_versions(self._lake, MART_NAMES)
         except (OSError, ValueError) as error:
             errors.add("gold", f"the published gold set: {type(error).__name__}: {error}")
             return ()

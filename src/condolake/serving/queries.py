@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from condolake.transforms.gold import GOLD_MONEY_TYPE
+from condolake.transforms.gold import GOLD_MONEY_TYPE, marts
 
 DESCENDING = "-"
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -32,30 +32,20 @@ class TableSpec:
         return [option for column in self.sortable for option in (column, DESCENDING + column)]
 
 
-POR_CONDOMINIO = TableSpec(
-    name="transacoes_por_condominio",
-    columns=("condominio_id", "nome", "quantidade_transacoes", "valor_total"),
-    key=("condominio_id",),
-    sortable=("condominio_id", "nome", "quantidade_transacoes", "valor_total"),
-    default_sort="condominio_id",
-)
-POR_MORADOR = TableSpec(
-    name="transacoes_por_morador",
-    columns=("morador_id", "nome", "condominio_id", "quantidade_transacoes", "valor_total"),
-    key=("morador_id",),
-    sortable=("morador_id", "nome", "condominio_id", "quantidade_transacoes", "valor_total"),
-    default_sort="morador_id",
-    grouped_by=("condominio_id",),
-)
-DIARIAS_POR_TIPO = TableSpec(
-    name="transacoes_diarias_por_tipo",
-    columns=("data_transacao", "tipo", "quantidade_transacoes", "valor_total"),
-    key=("data_transacao", "tipo"),
-    sortable=("data_transacao", "tipo", "quantidade_transacoes", "valor_total"),
-    default_sort="data_transacao",
-    grouped_by=("tipo",),
-)
-GOLD_SPECS = {spec.name: spec for spec in (POR_CONDOMINIO, POR_MORADOR, DIARIAS_POR_TIPO)}
+# Equality filters answered from a prebuilt group of rows (the API's own choice, per mart).
+GROUPED_BY = {marts.POR_MORADOR.name: ("condominio_id",), marts.DIARIAS_POR_TIPO.name: ("tipo",)}
+
+
+def served_spec(mart: marts.Mart) -> TableSpec:
+    """A mart as the API serves it: every column, sortable; its key first by default."""
+    return TableSpec(name=mart.name, columns=mart.columns, key=mart.keys, sortable=mart.columns,
+                     default_sort=mart.keys[0], grouped_by=GROUPED_BY.get(mart.name, ()))
+
+
+POR_CONDOMINIO = served_spec(marts.POR_CONDOMINIO)
+POR_MORADOR = served_spec(marts.POR_MORADOR)
+DIARIAS_POR_TIPO = served_spec(marts.DIARIAS_POR_TIPO)
+GOLD_SPECS = {mart.name: served_spec(mart) for mart in marts.MARTS}
 
 
 class QueryError(ValueError):

@@ -31,32 +31,48 @@ from condolake.transforms.gold.por_morador import (
     transacoes_por_morador,
 )
 
+MEASURES = ("quantidade_transacoes", "valor_total")  # the columns every mart sums
+
 
 @dataclass(frozen=True)
 class Mart:
     name: str  # gold/<name>
+    title: str  # what it holds, for people (pt-BR, as CondoManage reads it)
     keys: tuple[str, ...]  # one row per key
     schema: StructType
     build: Callable[[Silver], DataFrame]  # the whole table from silver
     affected: Callable[[DataFrame, Silver], DataFrame]  # changed keys frame -> its keys
     recompute: Callable[[DataFrame, Silver], DataFrame]  # keys -> rows + `_present`
+    highlights: tuple[str, ...] = ("valor_total",)  # a short listing's order, largest first
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.schema.fieldNames())
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The columns that say what a row is about (the others are the measures)."""
+        return tuple(column for column in self.columns if column not in MEASURES)
 
 
 POR_CONDOMINIO = Mart(
-    "transacoes_por_condominio", ("condominio_id",), TRANSACOES_POR_CONDOMINIO_SCHEMA,
+    "transacoes_por_condominio", "Transações por condomínio", ("condominio_id",),
+    TRANSACOES_POR_CONDOMINIO_SCHEMA,
     lambda s: transacoes_por_condominio(s.condominios, s.imoveis, s.transacoes),
     affected_condominios, recomputed_por_condominio,
 )
 POR_MORADOR = Mart(
-    "transacoes_por_morador", ("morador_id",), TRANSACOES_POR_MORADOR_SCHEMA,
+    "transacoes_por_morador", "Valor total de transações por morador", ("morador_id",),
+    TRANSACOES_POR_MORADOR_SCHEMA,
     lambda s: transacoes_por_morador(s.moradores, s.transacoes),
     lambda changed, _: affected_moradores(changed), recomputed_por_morador,
 )
 DIARIAS_POR_TIPO = Mart(
-    "transacoes_diarias_por_tipo", ("data_transacao", "tipo"),
+    "transacoes_diarias_por_tipo",
+    "Transações diárias por tipo de imóvel (dias mais recentes)", ("data_transacao", "tipo"),
     TRANSACOES_DIARIAS_POR_TIPO_SCHEMA,
     lambda s: transacoes_diarias_por_tipo(s.imoveis, s.transacoes),
-    affected_days, recomputed_diarias,
+    affected_days, recomputed_diarias, highlights=("data_transacao", "valor_total"),
 )
 MARTS: tuple[Mart, ...] = (POR_CONDOMINIO, POR_MORADOR, DIARIAS_POR_TIPO)
 MART_NAMES: tuple[str, ...] = tuple(mart.name for mart in MARTS)
