@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,11 +21,12 @@ def test_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def base_settings(test_state_dir: Path) -> Settings:
-    """Settings of the test session: a temp state folder, the user's jar cache (as `condolake
-    setup` resolved it)."""
+    """Settings of the test session: a temp state folder, the jar cache `condolake setup`
+    resolved (the user's, or CONDOLAKE_JAR_CACHE)."""
     return load_settings(
         environ={},
         state_dir=str(test_state_dir),
+        jar_cache=os.environ.get("CONDOLAKE_JAR_CACHE"),  # as `condolake setup` resolved it
         lake_root=str(test_state_dir / "lake"),
         spark_master="local[2]",
         shuffle_partitions=4,

@@ -26,7 +26,12 @@ SECRET_FIELDS = frozenset({"source_url", "api_token", "serve_keys", "alert_webho
 def user_cache_dir() -> Path:
     """`$XDG_CACHE_HOME/condolake` (else `~/.cache/condolake`): one per user, shared by every
     clone and working directory."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no passwd entry: the working directory's cache
+            base = ".cache"
     return Path(base) / "condolake"
 
 

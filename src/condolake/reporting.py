@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from rich.table import Table
 
+from condolake.errors import CondoLakeError
 from condolake.formatting import format_brl, format_count, format_date
 from condolake.lake import delta
 from condolake.lake.gold_set import GoldSet, read_published
@@ -21,11 +22,13 @@ DEFAULT_ROWS = 10
 
 def served_gold(spark: SparkSession, lake_root: str, name: str,
                 published: GoldSet | None) -> DataFrame:
-    """gold/`name` at the version of the `published` set (the latest when there is none, or
-    when the set does not have it)."""
+    """gold/`name` at the version of the `published` set (the latest while none was
+    published)."""
     path = table_path(lake_root, Layer.GOLD, name)
-    if published is None or name not in published.gold:
+    if published is None:
         return delta.read(spark, path)
+    if name not in published.gold:
+        raise CondoLakeError(f"gold/{name} is not in the published gold set: run condolake batch")
     return delta.read_version(spark, path, published.gold[name])
 
 

@@ -99,9 +99,20 @@ def publish(lake_root: str, run_id: str, gold: Mapping[str, int],
     return published
 
 
+def compacted(published: Mapping[str, int], before: Mapping[str, int],
+              after: Mapping[str, int]) -> dict[str, int]:
+    """The published marts' versions after an OPTIMIZE that took each mart from version
+    `before` to `after`: a mart whose latest version was the published one moves to its
+    compacted version (same rows); one with commits not published (a gold update that
+    stopped between two commits) keeps its published version, so the set stays whole."""
+    return {name: after[name] if before.get(name) == number and name in after else number
+            for name, number in published.items()}
+
+
 def republish(lake_root: str, run_id: str, gold: Mapping[str, int]) -> None:
-    """The published set again with new versions of the same marts' rows (after OPTIMIZE),
-    what they reflect unchanged (hold `gold_lock`). Nothing published yet: nothing to do."""
+    """The published set again with new versions of the same marts' rows (see `compacted`),
+    what they reflect unchanged (hold `gold_lock`). Nothing published yet, or no version
+    changed: nothing to do."""
     current = read_published(lake_root)
     if current is not None and dict(current.gold) != dict(gold):
         publish(lake_root, run_id, gold, current.silver)

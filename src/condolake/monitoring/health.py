@@ -523,7 +523,8 @@ class HealthCollector:
         for name, version in versions.items():
             if version is None:
                 absent.append(f"gold/{name}")
-                errors.add("gold", f"gold/{name} does not exist: run condolake batch")
+                errors.add("gold", f"gold/{name} is not served (not built, or not in the "
+                                   "published gold set): run condolake batch")
                 continue
             fresh.append(GoldFreshness(name, version.version, version.committed_at.timestamp()))
         return tuple(fresh)

@@ -20,7 +20,7 @@ from pyspark.sql import SparkSession
 
 from condolake.config import Settings
 from condolake.lake import delta
-from condolake.lake.gold_set import gold_lock_if_local, republish
+from condolake.lake.gold_set import compacted, gold_lock_if_local, read_published, republish
 from condolake.lake.layout import Layer
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.gold import gold_versions
@@ -145,12 +145,15 @@ def _carry_out(spark: SparkSession, settings: Settings, report: MaintenanceRepor
         # OPTIMIZE makes new versions of the same rows: published at once, so the versions
         # readers are served are not the ones VACUUM removes a retention period later.
         with gold_lock_if_local(lake):
-            compacted = {table.name: _compact(spark, table.path(lake)) for table in gold}
-            republish(lake, run_id, gold_versions(spark, lake))
+            published, latest = read_published(lake), gold_versions(spark, lake)
+            gold_files = {table.name: _compact(spark, table.path(lake)) for table in gold}
+            if published is not None:
+                republish(lake, run_id,
+                          compacted(published.gold, latest, gold_versions(spark, lake)))
     for table in plan.tables:
         path = table.path(lake)
         if table.layer == Layer.GOLD:
-            before, after = compacted[table.name]
+            before, after = gold_files[table.name]
         else:
             before, after = _compact(spark, path)
         with _vacuum_conf(spark, plan.unsafe_retention):

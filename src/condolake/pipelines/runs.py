@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from condolake.pipelines.errors import root_cause
 from condolake.pipelines.gold import gold_versions
 from condolake.pipelines.load import LoadContext
 
+log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 Body = Callable[[LoadContext, RunRecord], None]
 
@@ -81,7 +83,8 @@ def execute(
     ctx, run = new_run(spark, settings, job)
     if progress:
         progress(f"run {run.run_id} (run date {run.run_date:%d/%m/%Y})")
-    checkpoint = LakeCheckpoint(spark, touched_paths, run.run_id)
+    touched = list(touched_paths)
+    checkpoint = LakeCheckpoint(spark, touched, run.run_id)
     try:
         body(ctx, run)
         if not run.conserved:
@@ -102,7 +105,8 @@ def execute(
         kept: list[str] = []
         try:
             # No gold update may read or publish between the restore and the set fixed below.
-            with gold_lock_if_local(settings.lake_path):
+            gold_held = _under_gold(settings.lake_path, touched)
+            with gold_lock_if_local(settings.lake_path) if gold_held else nullcontext():
                 restored, kept = checkpoint.restore(progress)
                 _after_rollback(spark, settings.lake_path, run.run_id, restored)
         finally:
@@ -123,16 +127,26 @@ def execute(
     return run
 
 
+def _under_gold(lake_root: str, paths: Iterable[str]) -> bool:
+    """Does any of `paths` hold what gold is computed from, or gold itself?"""
+    layers = [table_path(lake_root, layer, "") for layer in (Layer.SILVER, Layer.GOLD)]
+    return any(path.startswith(prefix) for path in paths for prefix in layers)
+
+
 def _after_rollback(spark: SparkSession, lake_root: str, run_id: str,
                     restored: Iterable[str]) -> None:
     """The published gold set after silver or gold went back to older versions: the marts as
     restored if this run had published them (a mart it created and that was removed is left
     out), and in any case what gold reflects marked unknown, so the next gold update rebuilds
     it whole. A table another writer also changed is not restored and changes nothing here."""
-    layers = {table_path(lake_root, layer, "") for layer in (Layer.SILVER, Layer.GOLD)}
-    published = read_published(lake_root)
-    if published is None or not any(
-            path.startswith(prefix) for path in restored for prefix in layers):
+    if not _under_gold(lake_root, restored):
+        return
+    try:
+        published = read_published(lake_root)
+    except (OSError, ValueError) as error:  # the run's own failure is the one to report
+        log.error("the published gold set could not be read after the rollback: %s", error)
+        return
+    if published is None:
         return
     if published.run_id == run_id:
         publish(lake_root, f"{run_id}:rollback", gold_versions(spark, lake_root), None)

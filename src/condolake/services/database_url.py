@@ -74,7 +74,7 @@ class SourceDatabase:
         `PGUSER` (else the login name) and `PGPASSWORD`. No password at all: none is passed, and
         the driver looks in `.pgpass` (`PGPASSFILE`) or the server trusts the connection."""
         env = os.environ if environ is None else environ
-        credentials = {"user": self.user or env.get("PGUSER") or getpass.getuser()}
+        credentials = {"user": self.user or env.get("PGUSER") or _login_name(self)}
         password = self.password if self.password is not None else env.get("PGPASSWORD")
         if password is not None:
             credentials["password"] = password
@@ -97,3 +97,11 @@ class SourceDatabase:
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[TupleRow]:
         """A new psycopg connection; libpq reads the URL (percent-encoding included)."""
         return psycopg.connect(self.url, autocommit=autocommit)
+
+
+def _login_name(db: SourceDatabase) -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError) as error:  # no USER/LOGNAME and no passwd entry for the uid
+        raise ConfigError(f"source URL {db.redacted_url!r} names no user and the login name "
+                          "is unknown: put the user in the URL or set PGUSER") from error

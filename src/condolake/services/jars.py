@@ -7,6 +7,7 @@ read the manifest and never touch the network, so they work offline.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from condolake.errors import DependencyError
 
 IVY_TIMEOUT_S = 900
 MANIFEST_SUFFIX = ".manifest.json"
+RESOLVE_LOCK = ".resolve.lock"
 RETRIEVE_SEPARATOR = "__"
 
 
@@ -114,12 +116,21 @@ def resolved_jars(
     exclude_spark_provided: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Local paths of the bundle's jars, resolving them from Maven Central the first time."""
-    manifest_path = cache_dir / f"{bundle.name}{MANIFEST_SUFFIX}"
+    """Local paths of the bundle's jars, resolving them from Maven Central the first time.
+
+    The cache is shared by every clone of the user: each version of a bundle (its
+    fingerprint) has a folder of its own, so clones that need different jars never remove
+    each other's, and one process resolves at a time (the others then find its manifest)."""
+    folder = cache_dir / bundle_folder(bundle)
+    manifest_path = folder.with_name(folder.name + MANIFEST_SUFFIX)
     manifest = _read_manifest(manifest_path)
-    if manifest is None or manifest.get("fingerprint") != bundle.fingerprint:
-        manifest = _resolve(bundle, cache_dir, manifest_path, progress)
-    jars = [cache_dir / bundle.name / name for name in manifest["jars"]]
+    if manifest is None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with (cache_dir / RESOLVE_LOCK).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            manifest = _read_manifest(manifest_path) or _resolve(
+                bundle, cache_dir, folder, manifest_path, progress)
+    jars = [folder / name for name in manifest["jars"]]
     missing = [str(jar) for jar in jars if not jar.exists()]
     if missing:
         manifest_path.unlink(missing_ok=True)
@@ -131,6 +142,11 @@ def resolved_jars(
         provided = _spark_provided_artifacts()
         jars = [jar for jar in jars if _artifact_of(jar.name) not in provided]
     return jars
+
+
+def bundle_folder(bundle: JarBundle) -> str:
+    """`<bundle>-<fingerprint>`: the folder of this version of the bundle in the cache."""
+    return f"{bundle.name}-{bundle.fingerprint}"
 
 
 def _artifact_of(file_name: str) -> str:
@@ -148,13 +164,13 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
 def _resolve(
     bundle: JarBundle,
     cache_dir: Path,
+    target: Path,
     manifest_path: Path,
     progress: Callable[[str], None] | None,
 ) -> dict[str, Any]:
+    """Resolves the bundle into `target` (hold the resolve lock)."""
     if progress:
         progress(f"resolving {bundle.name} jars from Maven Central into {cache_dir} (once)")
-    target = cache_dir / bundle.name
-    cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as staging:
         ivy_file = Path(staging) / "ivy.xml"
         ivy_file.write_text(_ivy_module(bundle.coordinates, bundle.overrides))
@@ -187,7 +203,9 @@ def _resolve(
         "overrides": list(bundle.overrides),
         "jars": sorted(path.name for path in target.glob("*.jar")),
     }
-    manifest_path.write_text(json.dumps(manifest, indent=2))
+    staged = manifest_path.with_name(manifest_path.name + ".tmp")
+    staged.write_text(json.dumps(manifest, indent=2))
+    os.replace(staged, manifest_path)  # readers without the lock see no half-written manifest
     return manifest
 
 

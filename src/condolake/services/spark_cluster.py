@@ -145,7 +145,7 @@ class LocalSparkCluster:
 
     def _running(self, daemon: Daemon) -> bool:
         """A child this object started is judged by its exit status: right after the launch
-        its /proc command line can still be empty, which `_alive` would read as not ours."""
+        its /proc command line can still be empty, which `daemons.alive` would read as not ours."""
         child = self._children.get(daemon.pid)
         if child is not None:
             return child.poll() is None

@@ -171,11 +171,12 @@ class LakeReader:
     def snapshots(self, blocking_for: str | None = None) -> Mapping[str, Snapshot | None]:
         """Every table's snapshot, all from one set, refreshed when due. While one thread
         loads a new set, the others keep answering from the old one (a thread asking for a
-        table nothing is served of yet waits for it)."""
+        table nothing is served of yet, or for all when nothing is served, waits for it)."""
         served = self._served
         if self._clock() - served.checked_at < self._refresh_s:
             return served.snapshots
-        waits = blocking_for is None or served.snapshots[blocking_for] is None
+        waits = (all(snapshot is None for snapshot in served.snapshots.values())
+                 if blocking_for is None else served.snapshots[blocking_for] is None)
         if not self._lock.acquire(blocking=waits):
             return served.snapshots
         try:

@@ -14,6 +14,7 @@ from condolake.errors import ConfigError
 from condolake.lake.gold_set import (
     LOCK_FILE,
     PUBLISHED_FILE,
+    compacted,
     forget_silver,
     gold_lock,
     publish,
@@ -108,17 +109,26 @@ def test_the_lock_excludes_another_thread_of_the_process(tmp_path: Path) -> None
         with gold_lock(lake):
             events.append("second holds")
 
-    first = threading.Thread(target=holder)
+    first = threading.Thread(target=holder, daemon=True)
+    second = threading.Thread(target=waiter, daemon=True)
     first.start()
-    assert held.wait(60)
-    second = threading.Thread(target=waiter)
-    second.start()
-    second.join(0.5)  # it cannot get the lock while the first thread holds it
-    assert second.is_alive() and events == ["first holds"]
-    release.set()
+    try:
+        assert held.wait(60)
+        second.start()
+        second.join(0.5)  # it cannot get the lock while the first thread holds it
+        assert second.is_alive() and events == ["first holds"]
+    finally:
+        release.set()
     first.join(60)
     second.join(60)
     assert events == ["first holds", "first releases", "second holds"]
+
+
+def test_compaction_moves_only_marts_whose_latest_version_is_published() -> None:
+    published = {"a": 4, "b": 7, "c": 2}
+    before = {"a": 4, "b": 8, "c": 2}  # b has a commit of an update that stopped midway
+    after = {"a": 5, "b": 9, "c": 2}  # c had one file: OPTIMIZE committed nothing
+    assert compacted(published, before, after) == {"a": 5, "b": 7, "c": 2}
 
 
 @pytest.mark.parametrize(("since", "until", "expected"), [

@@ -8,6 +8,7 @@ from condolake.services.jars import (
     JarBundle,
     _artifact_of,
     _ivy_module,
+    bundle_folder,
 )
 
 
@@ -24,6 +25,9 @@ def test_ivy_module_lists_every_coordinate() -> None:
 def test_fingerprint_changes_with_the_coordinates() -> None:
     other = JarBundle(SPARK_CORE.name, (*SPARK_CORE.coordinates, "x:y:1"))
     assert other.fingerprint != SPARK_CORE.fingerprint
+    # Two versions of a bundle (two clones of the project) keep their jars apart in the cache.
+    assert bundle_folder(SPARK_CORE) == f"spark-core-{SPARK_CORE.fingerprint}"
+    assert bundle_folder(other) != bundle_folder(SPARK_CORE)
 
 
 def test_overrides_pin_transitive_revisions_and_count_in_the_fingerprint() -> None:
