@@ -194,15 +194,16 @@ class KafkaBatch:
             KAFKA_EVENTS, CDC_SOURCE, layer="bronze", rows_read=self.records_read,
             rows_valid=self.records_read, seconds=round(time.monotonic() - started, 3)))
 
-    def apply(self) -> None:
-        """Silver and quarantine."""
+    def apply(self) -> list[str]:
+        """Silver and quarantine; returns the silver tables it changed."""
         changes = {
             table.name: changes_from_events(
                 self.records.where(F.col(TABLE) == table.name), table, self.ctx.run_id)
             for table in SOURCE_TABLES if table.name in self.per_table
         }
-        apply_changes(self.ctx, self.run, changes, app_id=self.app_id, batch_id=self.batch_id,
-                      source=CDC_SOURCE, replay=self.micro.may_be_replay())
+        return apply_changes(self.ctx, self.run, changes, app_id=self.app_id,
+                             batch_id=self.batch_id, source=CDC_SOURCE,
+                             replay=self.micro.may_be_replay())
 
     def finish(self) -> None:
         self.micro.finish(self.ctx, self.run, batch_id=self.batch_id)
