@@ -13,7 +13,7 @@ updates, and a micro-batch replayed after a crash between two gold commits compl
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import reduce
 
 from pyspark import StorageLevel
@@ -45,14 +45,20 @@ def gold_paths(lake_root: str) -> list[str]:
     return [table_path(lake_root, Layer.GOLD, mart.name) for mart in MARTS]
 
 
+def latest_versions(spark: SparkSession, lake_root: str, layer: Layer,
+                    names: Iterable[str]) -> dict[str, int]:
+    """The latest version of each of `layer`'s tables `names` there is, read in that order."""
+    found = {name: delta.version(spark, table_path(lake_root, layer, name)) for name in names}
+    return {name: number for name, number in found.items() if number is not None}
+
+
 def silver_versions(spark: SparkSession, lake_root: str) -> dict[str, int]:
     """The latest version of each silver table there is (an empty source makes none).
 
     Children are pinned before their parents: writers commit parents first, so every child
     row pinned has its parent's commit in the parent's pinned version too."""
-    found = {table.name: delta.version(spark, table_path(lake_root, Layer.SILVER, table.name))
-             for table in reversed(SOURCE_TABLES)}
-    return {name: number for name, number in found.items() if number is not None}
+    return latest_versions(spark, lake_root, Layer.SILVER,
+                           [table.name for table in reversed(SOURCE_TABLES)])
 
 
 def read_silver(spark: SparkSession, lake_root: str,
@@ -107,9 +113,7 @@ def follows(since: SilverVersions, until: SilverVersions) -> bool:
 
 def gold_versions(spark: SparkSession, lake_root: str) -> dict[str, int]:
     """The latest version of each mart there is."""
-    found = {mart.name: delta.version(spark, table_path(lake_root, Layer.GOLD, mart.name))
-             for mart in MARTS}
-    return {name: number for name, number in found.items() if number is not None}
+    return latest_versions(spark, lake_root, Layer.GOLD, [mart.name for mart in MARTS])
 
 
 def _publish(ctx: LoadContext, pinned: SilverVersions) -> None:
