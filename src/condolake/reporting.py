@@ -9,13 +9,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from rich.table import Table
 
+from condolake.catalog import marts
 from condolake.errors import CondoLakeError
 from condolake.formatting import format_brl, format_count, format_date
 from condolake.lake import delta
 from condolake.lake.gold_set import GoldSet, read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.streaming.status import QueryState
-from condolake.transforms.gold.marts import MARTS, POR_CONDOMINIO, Mart
+from condolake.transforms.gold.marts import POR_CONDOMINIO, Mart
 
 DEFAULT_ROWS = 10
 
@@ -37,7 +38,7 @@ def gold_tables(spark: SparkSession, lake_root: str, limit: int = DEFAULT_ROWS) 
     highlights (largest first), plus their totals."""
     published = read_published(lake_root)
     return [_table(served_gold(spark, lake_root, mart.name, published), mart, limit)
-            for mart in MARTS]
+            for mart in marts()]
 
 
 def _table(df: DataFrame, mart: Mart, limit: int) -> Table:

@@ -57,12 +57,12 @@ from condolake.bench.model import (
 )
 from condolake.bench.report import render_markdown, scale_label, to_json
 from condolake.bench.stages import batch_stages, extract_window
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.errors import ConfigError
 from condolake.lake.layout import Layer, table_path
 from condolake.services.postgres import source_database
 from condolake.source.tables import SOURCE_TABLES, TRANSACOES
-from condolake.transforms.gold.marts import MART_NAMES
 
 Progress = Callable[[str], None]
 BASELINE_RUNS = 2

@@ -50,8 +50,8 @@ from condolake.bench.serve_model import (
 from condolake.bench.serve_report import render_markdown, to_json
 from condolake.bench.serve_server import api_server, bench_keys, check_answers
 from condolake.bench.stream_run import BenchmarkError
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
-from condolake.transforms.gold.marts import MART_NAMES
 
 Progress = Callable[[str], None]
 BUSY_LOAD_PER_CPU = 0.5

@@ -35,9 +35,9 @@ from condolake.bench.serve_mix import (
     Catalog,
     Request,
 )
+from condolake.catalog import MART_NAMES
 from condolake.services.duckdb_extensions import load_extensions, sql_string
 from condolake.serving.lake_reader import latest_version
-from condolake.transforms.gold.marts import MART_NAMES
 
 POR_CONDOMINIO, POR_MORADOR, DIARIAS = MART_NAMES
 DEFAULT_LIMIT = "100"

@@ -20,13 +20,13 @@ from pathlib import Path
 from condolake.bench.measure import prepare_source
 from condolake.bench.report import scale_label
 from condolake.bench.stream_measure import bench_database
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.errors import ConfigError
 from condolake.lake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.services.postgres import source_database
 from condolake.spark import build_spark
-from condolake.transforms.gold.marts import MART_NAMES
 
 Progress = Callable[[str], None]
 MARKER = "built.json"

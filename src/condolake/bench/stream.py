@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import confluent_kafka
 from pyspark.sql import SparkSession
 
+from condolake import catalog
 from condolake.bench import latency as lat
 from condolake.bench.kafka_baseline import read_all
 from condolake.bench.machine import (
@@ -295,7 +296,7 @@ def _notes(settings: Settings, phases: Phases) -> tuple[str, ...]:
     source = ("external server of CONDOLAKE_SOURCE_URL" if settings.source_url
               else "embedded PostgreSQL")
     bronze_rows = next((q.input_rows for q in throughput.stages
-                        if q.name == f"bronze {queries.KAFKA_EVENTS}"), 0)
+                        if q.name == f"bronze {catalog.KAFKA_EVENTS}"), 0)
     notes = [
         f"Source: a new database on the {source}, generated with 2 % invalid rows, loaded "
         "by `condolake batch`; the simulator ran without chaos (its normal mix: new "

@@ -1,32 +1,28 @@
-"""docs/data-dictionary.md, generated from the table schemas declared in code.
+"""docs/data-dictionary.md, generated from the table catalog (`condolake/catalog.py`).
 
-Column names and types come from the schemas (the registry in `catalog()`), meanings from
-`descriptions.toml`, the surrounding prose from `dictionary_template.md`. Generation fails
-when a column has no description or a description names a column that no longer exists, so
-the page cannot drift from the code.
+Column names and types come from the catalog's schemas, meanings from `descriptions.toml`,
+the surrounding prose from `dictionary_template.md`. Generation fails when a column has no
+description or a description names a column that no longer exists, so the page cannot drift
+from the code.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from pyspark.sql.types import DataType, StructField, StructType
+from pyspark.sql.types import DataType, StructField
 
+from condolake import catalog
+from condolake.catalog import FAMILIES, Table
 from condolake.errors import CondoLakeError
-from condolake.lake import layout
 from condolake.lake.layout import LINEAGE_FIELDS, Layer
-from condolake.monitoring import progress, quality, runlog
-from condolake.pipelines import stream_silver
-from condolake.source import tables as source
-from condolake.streaming import queries
-from condolake.transforms.gold import diarias_por_tipo, por_condominio, por_morador
+from condolake.source.tables import SourceTable
 
 HERE = Path(__file__).resolve().parent
 DESCRIPTIONS = HERE / "descriptions.toml"
@@ -44,69 +40,13 @@ class OutOfDateError(CondoLakeError):
     """The committed page is not what the generator writes from the current code."""
 
 
-@dataclass(frozen=True)
-class Table:
-    """A table with its own column meanings: `<layer>/<name>`, its schema, where it is declared."""
-
-    layer: Layer
-    name: str
-    schema: StructType
-    module: ModuleType
-
-    @property
-    def path(self) -> str:
-        return f"{self.layer.value}/{self.name}"
+def is_family(table: Table) -> bool:
+    """One of the tables each source table has in bronze, silver and quarantine."""
+    return table.source is not None and table.layer in FAMILIES
 
 
-@dataclass(frozen=True)
-class Family:
-    """One table per source table in a layer (bronze, silver, quarantine)."""
-
-    layer: Layer
-    schema_of: Callable[[source.SourceTable], StructType]
-    module: ModuleType
-
-
-@dataclass(frozen=True)
-class Catalog:
-    source_tables: tuple[source.SourceTable, ...]
-    lineage: tuple[StructField, ...]
-    families: tuple[Family, ...]
-    tables: tuple[Table, ...]
-
-    def family(self, layer: Layer) -> Family:
-        return next(family for family in self.families if family.layer == layer)
-
-
-def catalog() -> Catalog:
-    """Every Delta table of the lake. Documenting a new table is one line in `tables` (plus
-    its import and its columns' meanings in descriptions.toml)."""
-    return Catalog(
-        source_tables=source.SOURCE_TABLES,
-        lineage=LINEAGE_FIELDS,
-        families=(
-            Family(Layer.BRONZE, layout.bronze_schema, layout),
-            Family(Layer.SILVER, layout.silver_schema, layout),
-            Family(Layer.QUARANTINE, layout.quarantine_schema, layout),
-        ),
-        tables=(
-            Table(Layer.BRONZE, queries.KAFKA_EVENTS, queries.KAFKA_EVENTS_SCHEMA, queries),
-            Table(Layer.GOLD, "transacoes_por_condominio",
-                  por_condominio.TRANSACOES_POR_CONDOMINIO_SCHEMA, por_condominio),
-            Table(Layer.GOLD, "transacoes_por_morador",
-                  por_morador.TRANSACOES_POR_MORADOR_SCHEMA, por_morador),
-            Table(Layer.GOLD, "transacoes_diarias_por_tipo",
-                  diarias_por_tipo.TRANSACOES_DIARIAS_POR_TIPO_SCHEMA, diarias_por_tipo),
-            Table(Layer.OPS, runlog.RUNS, runlog.RUNS_SCHEMA, runlog),
-            Table(Layer.OPS, runlog.RUN_TABLES, runlog.RUN_TABLES_SCHEMA, runlog),
-            Table(Layer.OPS, runlog.WATERMARKS, runlog.WATERMARKS_SCHEMA, runlog),
-            Table(Layer.OPS, stream_silver.POSITIONS, stream_silver.POSITIONS_SCHEMA,
-                  stream_silver),
-            Table(Layer.OPS, quality.DQ_RESULTS, quality.DQ_RESULTS_SCHEMA, quality),
-            Table(Layer.OPS, progress.STREAM_PROGRESS, progress.STREAM_PROGRESS_SCHEMA,
-                  progress),
-        ),
-    )
+def family(tables: Sequence[Table], layer: Layer) -> list[Table]:
+    return [table for table in tables if is_family(table) and table.layer is layer]
 
 
 @dataclass(frozen=True)
@@ -158,27 +98,25 @@ class Column:
     name: str
 
 
-def columns(cat: Catalog) -> Iterator[Column]:
+def columns(tables: Sequence[Table]) -> Iterator[Column]:
     """Every column of every table, with the descriptions section that must explain it."""
-    lineage = {field.name for field in cat.lineage}
-    for family in cat.families:
-        for table in cat.source_tables:
-            for field in family.schema_of(table).fields:
-                section = (f"source.{table.name}" if field.name in table.column_names
-                           else "lineage" if field.name in lineage else family.layer.value)
-                yield Column(f"{family.layer.value}/{table.name}", module_path(family.module),
-                             section, field.name)
-    for single in cat.tables:
-        for field in single.schema.fields:
-            yield Column(single.path, module_path(single.module), f'table."{single.path}"',
-                         field.name)
+    lineage = {field.name for field in LINEAGE_FIELDS}
+    for table in tables:
+        for field in table.schema.fields:
+            if table.source is not None and is_family(table):
+                section = (f"source.{table.source.name}"
+                           if field.name in table.source.column_names
+                           else "lineage" if field.name in lineage else table.layer.value)
+            else:
+                section = f'table."{table.path}"'
+            yield Column(table.path, module_path(table.declared_in), section, field.name)
 
 
-def validate(cat: Catalog, descriptions: Descriptions) -> None:
+def validate(tables: Sequence[Table], descriptions: Descriptions) -> None:
     """Every column has a description, and every description names an existing column."""
     problems: list[str] = []
     used: dict[str, list[Column]] = {}
-    for column in columns(cat):
+    for column in columns(tables):
         used.setdefault(column.section, []).append(column)
         if not descriptions.columns.get(column.section, {}).get(column.name):
             problems.append(
@@ -189,8 +127,7 @@ def validate(cat: Catalog, descriptions: Descriptions) -> None:
     for section, meanings in descriptions.columns.items():
         if section not in used:
             problems.append(f"{DESCRIPTIONS_NAME} has [{section}], but the lake has no such "
-                            "table (docs_gen/dictionary.py catalog()): remove it or register "
-                            "the table")
+                            "table (condolake/catalog.py): remove it or add the table there")
             continue
         existing = {column.name for column in used[section]}
         tables = sorted({f"{column.table} ({column.declared_in})" for column in used[section]})
@@ -205,9 +142,9 @@ def validate(cat: Catalog, descriptions: Descriptions) -> None:
         raise DictionaryError(f"data dictionary: {problems[0]}{more}")
 
 
-def module_path(module: ModuleType) -> str:
+def module_path(module: str) -> str:
     """`condolake.monitoring.runlog` -> `monitoring/runlog.py`."""
-    return module.__name__.removeprefix("condolake.").replace(".", "/") + ".py"
+    return module.removeprefix("condolake.").replace(".", "/") + ".py"
 
 
 def type_name(data_type: DataType) -> str:
@@ -223,14 +160,13 @@ def _column_table(fields: tuple[StructField, ...] | list[StructField], meanings:
     return "\n".join(rows)
 
 
-def _family_extra(cat: Catalog, layer: Layer) -> list[StructField]:
+def _family_extra(tables: Sequence[Table], layer: Layer) -> list[StructField]:
     """The columns a family's tables have besides source and lineage (the same in each)."""
-    lineage = {field.name for field in cat.lineage}
-    family = cat.family(layer)
+    lineage = {field.name for field in LINEAGE_FIELDS}
     extras = [
-        [field for field in family.schema_of(table).fields
-         if field.name not in table.column_names and field.name not in lineage]
-        for table in cat.source_tables
+        [field for field in table.schema.fields
+         if field.name not in _source(table).column_names and field.name not in lineage]
+        for table in family(tables, layer)
     ]
     if any(extra != extras[0] for extra in extras):
         raise DictionaryError(f"data dictionary: the {layer.value} tables do not all have the "
@@ -238,9 +174,14 @@ def _family_extra(cat: Catalog, layer: Layer) -> list[StructField]:
     return extras[0]
 
 
+def _source(table: Table) -> SourceTable:
+    assert table.source is not None, table.path  # only family tables have a source
+    return table.source
+
+
 class _Renderer:
-    def __init__(self, cat: Catalog, descriptions: Descriptions) -> None:
-        self.cat = cat
+    def __init__(self, tables: Sequence[Table], descriptions: Descriptions) -> None:
+        self.all = tables
         self.descriptions = descriptions
         self.rendered_layers: set[str] = set()
 
@@ -258,7 +199,7 @@ class _Renderer:
             if kind == "family-tables":
                 return self.family_tables(layer)
             if kind == "family-columns":
-                return _column_table(_family_extra(self.cat, layer),
+                return _column_table(_family_extra(self.all, layer),
                                      self.descriptions.columns.get(layer.value, {}))
         raise DictionaryError(f"data dictionary: unknown placeholder {match.group(0)} in "
                               f"{TEMPLATE.name}")
@@ -266,39 +207,42 @@ class _Renderer:
     def origins(self) -> str:
         """One bullet per module that declares schemas, with what it declares."""
         declared: dict[str, list[str]] = {}
-        for family in self.cat.families:
-            declared.setdefault(module_path(family.module), []).append(
-                f"`{family.layer.value}/<table>`")
-        declared.setdefault(module_path(source), []).append("the source columns")
-        for table in self.cat.tables:
-            declared.setdefault(module_path(table.module), []).append(f"`{table.path}`")
+        for layer in FAMILIES:
+            for table in family(self.all, layer)[:1]:
+                declared.setdefault(module_path(table.declared_in), []).append(
+                    f"`{layer.value}/<table>`")
+        declared.setdefault(module_path(SourceTable.__module__), []).append(
+            "the source columns")
+        for table in self.all:
+            if not is_family(table):
+                declared.setdefault(module_path(table.declared_in), []).append(
+                    f"`{table.path}`")
         return "\n".join(f"- `{path}`: {', '.join(what)}" for path, what in declared.items())
 
     def lineage(self) -> str:
-        return _column_table(self.cat.lineage, self.descriptions.columns["lineage"])
+        return _column_table(LINEAGE_FIELDS, self.descriptions.columns["lineage"])
 
     def source_tables(self) -> str:
-        typed = self.cat.family(Layer.SILVER).schema_of
         parts = []
-        for table in self.cat.source_tables:
-            fields = [f for f in typed(table).fields if f.name in table.column_names]
+        for silver in family(self.all, Layer.SILVER):
+            table = _source(silver)
+            fields = [f for f in silver.schema.fields if f.name in table.column_names]
             parts.append(f"### {table.name} (primary key `{table.primary_key}`)\n\n"
                          + _column_table(fields, self.descriptions.columns[
                              f"source.{table.name}"], "silver type"))
         return "\n\n".join(parts)
 
     def family_tables(self, layer: Layer) -> str:
-        family = self.cat.family(layer)
         rows = ["| table | columns in order, with their types as stored |", "| --- | --- |"]
-        for table in self.cat.source_tables:
+        for table in family(self.all, layer):
             listed = ", ".join(f"`{field.name}` {type_name(field.dataType)}"
-                               for field in family.schema_of(table).fields)
-            rows.append(f"| `{layer.value}/{table.name}` | {listed} |")
+                               for field in table.schema.fields)
+            rows.append(f"| `{table.path}` | {listed} |")
         return "\n".join(rows)
 
     def tables(self, layer: Layer) -> str:
         parts = []
-        for table in (table for table in self.cat.tables if table.layer == layer):
+        for table in (t for t in self.all if t.layer == layer and not is_family(t)):
             notes = self.descriptions.notes.get(table.path, {})
             summary = f" — {notes['summary']}" if notes.get("summary") else ""
             section = [f"### {table.path}{summary}", notes.get("before", ""),
@@ -309,16 +253,17 @@ class _Renderer:
         return "\n\n".join(parts)
 
 
-def render(cat: Catalog, descriptions: Descriptions, template: str) -> str:
+def render(tables: Sequence[Table], descriptions: Descriptions, template: str) -> str:
     """The page's Markdown: the template with its placeholders filled from the schemas."""
-    validate(cat, descriptions)
-    renderer = _Renderer(cat, descriptions)
+    validate(tables, descriptions)
+    renderer = _Renderer(tables, descriptions)
     page = _PLACEHOLDER.sub(renderer, template)
     if "{{" in page:
         line = page[:page.index("{{")].count("\n") + 1
         raise DictionaryError(f"data dictionary: malformed placeholder at line {line} of "
                               f"{TEMPLATE.name}")
-    missing = sorted({table.layer.value for table in cat.tables} - renderer.rendered_layers)
+    missing = sorted({table.layer.value for table in tables if not is_family(table)}
+                     - renderer.rendered_layers)
     if missing:
         raise DictionaryError(f"data dictionary: {TEMPLATE.name} has no "
                               f"{{{{ tables {missing[0]} }}}} placeholder")
@@ -327,7 +272,7 @@ def render(cat: Catalog, descriptions: Descriptions, template: str) -> str:
 
 def generate() -> str:
     """The data dictionary of the code as it is now."""
-    return render(catalog(), parse_descriptions(DESCRIPTIONS.read_text(encoding="utf-8")),
+    return render(catalog.tables(), parse_descriptions(DESCRIPTIONS.read_text(encoding="utf-8")),
                   TEMPLATE.read_text(encoding="utf-8"))
 
 

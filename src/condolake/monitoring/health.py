@@ -27,6 +27,7 @@ import duckdb
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from condolake.catalog import mart_names
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.lake.layout import Layer, table_path
@@ -37,7 +38,6 @@ from condolake.serving.lake_reader import latest_version, served_versions
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES
 from condolake.streaming.status import QueryState, read_states
-from condolake.transforms.gold.marts import MART_NAMES
 
 RUNS, RUN_TABLES, DQ_RESULTS = "runs", "run_tables", "dq_results"
 OUTCOMES = ("read", "valid", "quarantined", "duplicate")
@@ -515,7 +515,7 @@ class HealthCollector:
     def _gold(self, errors: _Errors, absent: list[str]) -> tuple[GoldFreshness, ...]:
         """The versions readers are served (the published gold set's)."""
         try:
-            versions = served_versions(self._lake, MART_NAMES)
+            versions = served_versions(self._lake, mart_names())
         except (OSError, ValueError) as error:
             errors.add("gold", f"the published gold set: {type(error).__name__}: {error}")
             return ()

@@ -15,18 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql.types import StructType
-
-from condolake.lake.types import struct
 from condolake.streaming.status import reported_lag
 
-STREAM_PROGRESS = "stream_progress"
-STREAM_PROGRESS_SCHEMA: StructType = struct(
-    "query: string, query_id: string, stream_run_id: string, batch_id: long, "
-    "batch_at: timestamp, input_rows: long, input_rows_per_s: double, "
-    "processed_rows_per_s: double, duration_ms: long, source_end_offsets: string, lag: long, "
-    "recorded_at: timestamp"
-)
 EXECUTED_MARK = "addBatch"  # in `durationMs` only when a micro-batch actually ran
 
 

@@ -35,16 +35,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pyspark.sql.types import StructType
-
-from condolake.lake.types import struct
-
-DQ_RESULTS = "dq_results"
-DQ_RESULTS_SCHEMA: StructType = struct(
-    "run_id: string, job: string, checked_at: timestamp, kind: string, check: string, "
-    "table: string, status: string, observed: double, threshold: double, failures: long, "
-    "detail: string"
-)
 ROW_RULE = "row_rule"
 TABLE = "table"
 PASSED = "passed"

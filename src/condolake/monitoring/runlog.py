@@ -7,34 +7,21 @@ from dataclasses import asdict, dataclass, field
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
+from condolake.catalog import (
+    RUN_TABLES,
+    RUN_TABLES_SCHEMA,
+    RUNS,
+    RUNS_SCHEMA,
+    WATERMARKS,
+    WATERMARKS_SCHEMA,
+)
 from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
-from condolake.lake.types import struct
 
-RUNS = "runs"
-RUN_TABLES = "run_tables"
-WATERMARKS = "watermarks"
 # The mark of a snapshotted table: the fingerprint of the source contents last loaded.
 SNAPSHOT_FINGERPRINT = "_snapshot_fingerprint"
 
-RUNS_SCHEMA: StructType = struct(
-    "run_id: string, job: string, status: string, started_at: timestamp, "
-    "finished_at: timestamp, duration_s: double, run_date: date, rows_read: long, "
-    "rows_valid: long, rows_quarantined: long, rows_duplicate: long, "
-    "rows_reprocessed: long, conserved: boolean, error: string"
-)
-RUN_TABLES_SCHEMA: StructType = struct(
-    "run_id: string, table: string, source: string, layer: string, rows_read: long, "
-    "rows_valid: long, "
-    "rows_quarantined: long, rows_duplicate: long, rows_reprocessed: long, "
-    "rows_superseded: long, watermark_from: long, watermark_to: long, seconds: double"
-)
-WATERMARKS_SCHEMA: StructType = struct(
-    "watermark_id: string, source: string, table: string, column: string, value: long, "
-    "run_id: string, updated_at: timestamp"
-)
 
 
 @dataclass

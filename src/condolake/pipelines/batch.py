@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 
+from condolake.catalog import WATERMARKS
 from condolake.config import Settings
 from condolake.ingestion.bronze import as_bronze
 from condolake.ingestion.postgres import key_range, read_table, snapshot_fingerprint
@@ -20,7 +21,6 @@ from condolake.lake.layout import (
 )
 from condolake.monitoring.runlog import (
     SNAPSHOT_FINGERPRINT,
-    WATERMARKS,
     RunRecord,
     TableCounts,
     read_watermark,

@@ -19,6 +19,7 @@ from functools import reduce
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
+from condolake.catalog import marts
 from condolake.lake import delta
 from condolake.lake.gold_set import gold_lock, publish, read_published
 from condolake.lake.layout import Layer, silver_schema, table_path
@@ -34,7 +35,7 @@ from condolake.source.tables import (
     TRANSACOES,
 )
 from condolake.transforms.gold.incremental import PRESENT_COL, Silver, changed_keys
-from condolake.transforms.gold.marts import MARTS, Mart
+from condolake.transforms.gold.marts import Mart
 
 Progress = Callable[[str], None]
 GOLD_SOURCE = "silver"
@@ -42,7 +43,7 @@ SilverVersions = Mapping[str, int]  # silver table -> Delta version (tables that
 
 
 def gold_paths(lake_root: str) -> list[str]:
-    return [table_path(lake_root, Layer.GOLD, mart.name) for mart in MARTS]
+    return [table_path(lake_root, Layer.GOLD, mart.name) for mart in marts()]
 
 
 def latest_versions(spark: SparkSession, lake_root: str, layer: Layer,
@@ -113,7 +114,7 @@ def follows(since: SilverVersions, until: SilverVersions) -> bool:
 
 def gold_versions(spark: SparkSession, lake_root: str) -> dict[str, int]:
     """The latest version of each mart there is."""
-    return latest_versions(spark, lake_root, Layer.GOLD, [mart.name for mart in MARTS])
+    return latest_versions(spark, lake_root, Layer.GOLD, [mart.name for mart in marts()])
 
 
 def _publish(ctx: LoadContext, pinned: SilverVersions) -> None:
@@ -128,7 +129,7 @@ def _build(ctx: LoadContext, run: RunRecord, silver: Silver, progress: Progress 
     ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         shared = Silver(silver.condominios, silver.moradores, silver.imoveis, transacoes)
-        for mart in MARTS:
+        for mart in marts():
             path = ctx.path(Layer.GOLD, mart.name)
             tag = ctx.tag(f"gold.{mart.name}")
             delta.overwrite(mart.build(shared), path, commit_tag=tag)
@@ -159,7 +160,7 @@ def _merge(ctx: LoadContext, run: RunRecord, silver: Silver, changed: DataFrame,
     """Recomputes the keys of each mart that `changed` touches and merges them."""
     changed = changed.distinct().persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        for mart in MARTS:
+        for mart in marts():
             run.tables.append(_update_mart(ctx, mart, mart.recompute(
                 mart.affected(changed, silver), silver)))
     finally:

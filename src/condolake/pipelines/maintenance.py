@@ -18,6 +18,7 @@ from typing import Any
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
+from condolake.catalog import POSITIONS
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import compacted, gold_lock_if_local, read_published, republish
@@ -32,7 +33,7 @@ from condolake.pipelines.maintenance_plan import (
     make_plan,
 )
 from condolake.pipelines.runs import execute
-from condolake.pipelines.stream_silver import POSITIONS, positions_path
+from condolake.pipelines.stream_silver import positions_path
 from condolake.streaming.queries import QUERY_NAMES
 from condolake.streaming.status import read_states
 

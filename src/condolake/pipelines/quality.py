@@ -23,6 +23,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from condolake.catalog import DQ_RESULTS, DQ_RESULTS_SCHEMA, RUN_TABLES, RUNS, mart_names
 from condolake.config import Settings
 from condolake.ingestion.postgres import key_range
 from condolake.lake import delta
@@ -35,14 +36,13 @@ from condolake.lake.layout import (
     table_path,
 )
 from condolake.monitoring import quality
-from condolake.monitoring.quality import DQ_RESULTS, DQ_RESULTS_SCHEMA, CheckResult, IngestCounts
-from condolake.monitoring.runlog import RUN_TABLES, RUNS, RunRecord
+from condolake.monitoring.quality import CheckResult, IngestCounts
+from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.errors import root_cause
 from condolake.pipelines.load import LoadContext
 from condolake.pipelines.runs import execute
 from condolake.services.database_url import SourceDatabase
 from condolake.source.tables import SOURCE_TABLES, SourceTable
-from condolake.transforms.gold.marts import MART_NAMES
 from condolake.transforms.silver.rules import RULES
 from condolake.transforms.silver.validate import parsed
 
@@ -142,14 +142,14 @@ def freshness_results(spark: SparkSession, settings: Settings) -> list[CheckResu
         quality.freshness(name, commit_age_s(
             spark, table_path(settings.lake_path, Layer.GOLD, name), now),
             settings.freshness_sla_s)
-        for name in MART_NAMES
+        for name in mart_names()
     ]
 
 
 def gold_totals_result(spark: SparkSession, lake_root: str) -> CheckResult:
     """Sums of `quantidade_transacoes` and `valor_total` of each mart, in one job each."""
     totals: dict[str, tuple[int, Decimal] | None] = {}
-    for name in MART_NAMES:
+    for name in mart_names():
         path = table_path(lake_root, Layer.GOLD, name)
         if not delta.exists(spark, path):
             totals[name] = None

@@ -25,6 +25,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from condolake import catalog
+from condolake.catalog import KAFKA_EVENTS, TOPIC
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.lake import delta
@@ -45,16 +47,16 @@ from condolake.source.tables import SOURCE_TABLES, SourceTable
 from condolake.spark import ignore_stop_signals
 from condolake.streaming import queries
 from condolake.streaming.changes import MALFORMED_COL
-from condolake.streaming.kafka_events import TOPIC, changes_from_events, table_of_topic
+from condolake.streaming.kafka_events import changes_from_events, table_of_topic
 from condolake.streaming.landing import TABLE, changes_from_lines
-from condolake.streaming.queries import KAFKA_EVENTS, BatchHandler, Trigger
+from condolake.streaming.queries import BatchHandler, Trigger
 from condolake.streaming.status import StatusFile, last_committed_batch
 from condolake.transforms.silver.validate import LINEAGE_COLS
 
 Progress = Callable[[str], None]
 SUPERVISE_EVERY_S = 1.0
 PROGRESS_FLUSH_EVERY_S = 10.0  # micro-batches to ops/stream_progress
-KAFKA_EVENTS_COLUMNS = [field.name for field in queries.KAFKA_EVENTS_SCHEMA.fields]
+KAFKA_EVENTS_COLUMNS = [field.name for field in catalog.KAFKA_EVENTS_SCHEMA.fields]
 
 
 class StreamError(CondoLakeError):
@@ -284,7 +286,7 @@ def prepare(spark: SparkSession, settings: Settings) -> None:
             "landing files, and changes already applied are counted as duplicates.")
     ensure_stream_tables(spark, settings.lake_path)
     delta.ensure_table(spark, queries.kafka_events_path(settings.lake_path),
-                       queries.KAFKA_EVENTS_SCHEMA)
+                       catalog.KAFKA_EVENTS_SCHEMA)
     for table in SOURCE_TABLES:
         (settings.landing_path / table.name).mkdir(parents=True, exist_ok=True)
 

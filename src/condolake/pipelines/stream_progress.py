@@ -17,14 +17,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from condolake.catalog import STREAM_PROGRESS, STREAM_PROGRESS_SCHEMA
 from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
-from condolake.monitoring.progress import (
-    STREAM_PROGRESS,
-    STREAM_PROGRESS_SCHEMA,
-    progress_rows,
-    recorded_after,
-)
+from condolake.monitoring.progress import progress_rows, recorded_after
 
 
 def stream_progress_path(lake_root: str) -> str:

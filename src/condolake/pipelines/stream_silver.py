@@ -30,6 +30,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from condolake.catalog import POSITIONS, POSITIONS_SCHEMA
 from condolake.lake import delta
 from condolake.lake.layout import (
     DELETE_OP,
@@ -43,7 +44,6 @@ from condolake.lake.layout import (
     silver_schema,
     table_path,
 )
-from condolake.lake.types import struct
 from condolake.monitoring.runlog import RunRecord, TableCounts
 from condolake.pipelines.load import (
     LoadContext,
@@ -71,11 +71,6 @@ from condolake.transforms.silver.validate import (
     validated,
 )
 
-POSITIONS = "change_positions"
-POSITIONS_SCHEMA = struct(
-    "source: string, table: string, key: int, order: long, op: string, run_id: string, "
-    "updated_at: timestamp"
-)
 CDC_SOURCE = "kafka"  # change events of the PostgreSQL source itself
 LANDING_SOURCE = "landing"
 # How the rows of each source are named in `_source` (kafka:<topic>/<partition>/<offset>,

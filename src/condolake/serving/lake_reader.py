@@ -27,7 +27,7 @@ from condolake.lake.gold_set import is_local, read_published
 from condolake.lake.layout import Layer, table_path
 from condolake.services.duckdb_extensions import load_extensions
 from condolake.serving.index import TableIndex
-from condolake.serving.queries import GOLD_SPECS, TableSpec, copy_statement
+from condolake.serving.queries import TableSpec, copy_statement, gold_specs
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +128,14 @@ class LakeReader:
     """
 
     def __init__(self, lake_root: str, refresh_s: float, extension_dir: Path,
-                 tables: Sequence[str] = tuple(GOLD_SPECS),
+                 tables: Sequence[str] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not is_local(lake_root):
             raise ConfigError(f"the API serves a lake on the local file system, not {lake_root}")
         self._lake_root = lake_root.removeprefix("file://")
         self._refresh_s = refresh_s
         self._clock = clock
-        self._tables = tuple(tables)
+        self._tables = tuple(gold_specs() if tables is None else tables)
         self._served = _Served(dict.fromkeys(self._tables))
         self._lock = threading.Lock()
         self._extension_dir = extension_dir
@@ -206,7 +206,7 @@ class LakeReader:
                 snapshots[table] = None
             elif served is None or served.version.version != version.version:
                 try:
-                    snapshots[table] = self._load(GOLD_SPECS[table], version)
+                    snapshots[table] = self._load(gold_specs()[table], version)
                 except (OSError, ValueError, duckdb.Error) as error:
                     failures[table] = f"{type(error).__name__}: {error}"
                     log.error("gold table %s could not be read: %s", table, failures[table])

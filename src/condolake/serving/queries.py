@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pyspark.sql.types import DateType, DecimalType
+
+from condolake import catalog
 from condolake.transforms.gold import GOLD_MONEY_TYPE, marts
 
 DESCENDING = "-"
@@ -27,6 +30,10 @@ class TableSpec:
     sortable: tuple[str, ...]
     default_sort: str
     grouped_by: tuple[str, ...] = ()  # equality filters answered from a prebuilt group
+    money: tuple[str, ...] = ()  # exact decimals, served as "1234.50"
+    dates: tuple[str, ...] = ()  # served as ISO dates
+    personal: tuple[str, ...] = ()  # masked for roles that mask names
+    scoped_by: str | None = None  # the column a condominium-scoped key is limited to
 
     def sort_options(self) -> list[str]:
         return [option for column in self.sortable for option in (column, DESCENDING + column)]
@@ -36,16 +43,31 @@ class TableSpec:
 GROUPED_BY = {marts.POR_MORADOR.name: ("condominio_id",), marts.DIARIAS_POR_TIPO.name: ("tipo",)}
 
 
+SCOPE_COLUMN = "condominio_id"
+
+
 def served_spec(mart: marts.Mart) -> TableSpec:
-    """A mart as the API serves it: every column, sortable; its key first by default."""
+    """A mart as the API serves it: every column, sortable; its key first by default; money,
+    dates and personal columns as the catalog declares them."""
+    def typed(kind: type) -> tuple[str, ...]:
+        return tuple(f.name for f in mart.schema.fields if isinstance(f.dataType, kind))
+
+    personal = next(t.personal for t in catalog.tables_in(catalog.Layer.GOLD)
+                    if t.name == mart.name)
     return TableSpec(name=mart.name, columns=mart.columns, key=mart.keys, sortable=mart.columns,
-                     default_sort=mart.keys[0], grouped_by=GROUPED_BY.get(mart.name, ()))
+                     default_sort=mart.keys[0], grouped_by=GROUPED_BY.get(mart.name, ()),
+                     money=typed(DecimalType), dates=typed(DateType), personal=personal,
+                     scoped_by=SCOPE_COLUMN if SCOPE_COLUMN in mart.columns else None)
+
+
+def gold_specs() -> dict[str, TableSpec]:
+    """Every mart of the catalog as the API serves it, in the catalog's order."""
+    return {mart.name: served_spec(mart) for mart in catalog.marts()}
 
 
 POR_CONDOMINIO = served_spec(marts.POR_CONDOMINIO)
 POR_MORADOR = served_spec(marts.POR_MORADOR)
 DIARIAS_POR_TIPO = served_spec(marts.DIARIAS_POR_TIPO)
-GOLD_SPECS = {mart.name: served_spec(mart) for mart in marts.MARTS}
 
 
 class QueryError(ValueError):
@@ -89,7 +111,7 @@ def copy_statement(spec: TableSpec, relation: str, source: str = "delta_scan(?)"
     """Copies `source` (by default the Delta table at the `?` path) into the temp table
     `relation`, numbering the rows 0.. in key order."""
     columns = ", ".join(
-        f"CAST({c} AS {GOLD_MONEY_TYPE}) AS {c}" if c == "valor_total" else c
+        f"CAST({c} AS {GOLD_MONEY_TYPE}) AS {c}" if c in spec.money else c
         for c in spec.columns
     )
     return (f"CREATE OR REPLACE TEMP TABLE {_identifier(relation)} AS "

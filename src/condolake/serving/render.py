@@ -11,12 +11,9 @@ from typing import Any
 
 from condolake.serving.index import Page
 from condolake.serving.masking import mask_name
-from condolake.serving.queries import POR_MORADOR, PageQuery, TableSpec
+from condolake.serving.queries import PageQuery, TableSpec
 
 Convert = Callable[[Any], Any] | None
-MONEY_COLUMNS = frozenset({"valor_total"})
-DATE_COLUMNS = frozenset({"data_transacao"})
-PERSONAL_NAMES = {POR_MORADOR.name: "nome"}  # columns masked for roles that mask names
 
 
 def money(value: Decimal | None) -> str | None:
@@ -32,11 +29,11 @@ def iso_date(value: dt.date | None) -> str | None:
 def _plan(spec: TableSpec, masked: bool) -> tuple[tuple[str, Convert], ...]:
     """How each column of `spec` becomes JSON (None: as it is)."""
     def convert(column: str) -> Convert:
-        if column in MONEY_COLUMNS:
+        if column in spec.money:
             return money
-        if column in DATE_COLUMNS:
+        if column in spec.dates:
             return iso_date
-        if masked and PERSONAL_NAMES.get(spec.name) == column:
+        if masked and column in spec.personal:
             return mask_name
         return None
 

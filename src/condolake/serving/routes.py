@@ -15,10 +15,12 @@ from condolake.serving import models
 from condolake.serving.auth import Principal
 from condolake.serving.queries import (
     DIARIAS_POR_TIPO,
+    IDENTIFIER,
     POR_CONDOMINIO,
     POR_MORADOR,
     Condition,
     PageQuery,
+    gold_specs,
 )
 from condolake.serving.service import Serving
 
@@ -248,3 +250,33 @@ async def tipos(serving: Shared, who: DailyCaller) -> list[str]:
     """Distinct `tipo` values of transacoes_diarias_por_tipo (admin and unscoped analysts)."""
     snapshot = await serving.built(DIARIAS_POR_TIPO.name)
     return snapshot.tipos
+
+
+@router.get("/v1/gold/{table}", tags=["gold"], responses={**ERRORS, **FORBIDDEN,
+                                                           **NOT_FOUND_RESPONSE},
+            summary="Any gold mart of the catalog (one page)",
+            description="Every mart the table catalog declares, with its columns as stored "
+                        "(money as strings, dates ISO, personal columns masked for analysts). "
+                        "A mart with `condominio_id` is limited to a scoped key's "
+                        "condominium; one without it needs a key that reads every "
+                        "condominium.")
+async def list_mart(
+    serving: Shared, who: Caller,
+    table: Annotated[str, Path(max_length=100, pattern=IDENTIFIER.pattern,
+                               description="the mart's name, e.g. transacoes_por_condominio")],
+    sort: Annotated[str | None, Query(max_length=100, description=SORT_HELP)] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    spec = gold_specs().get(table)
+    if spec is None:
+        raise HTTPException(404, f"no gold mart called {table}")
+    if sort is not None and sort not in spec.sort_options():
+        raise field_error("sort", f"{table} sorts by one of: {', '.join(spec.sort_options())}")
+    if spec.scoped_by is None:
+        await daily_reader(who)
+        conditions: tuple[Condition, ...] = ()
+    else:
+        conditions = scoped(who, None)
+    query = PageQuery(conditions, sort or spec.default_sort, limit, offset)
+    return await serving.page(spec, query, who.masks_names)

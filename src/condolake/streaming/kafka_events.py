@@ -11,6 +11,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
+from condolake.catalog import KEY, OFFSET, VALUE
 from condolake.lake.layout import (
     DELETE_OP,
     DETAIL_COL,
@@ -33,12 +34,6 @@ from condolake.streaming.changes import (
 )
 
 # Columns of bronze/kafka_events (besides lineage).
-KEY = "key"
-VALUE = "value"
-TOPIC = "topic"
-PARTITION = "partition"
-OFFSET = "offset"
-KAFKA_TIMESTAMP = "kafka_timestamp"
 EVENT = "_event"
 EPOCH = "1970-01-01"
 DAYS_PATTERN = "^-?[0-9]{1,7}$"

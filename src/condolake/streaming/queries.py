@@ -16,26 +16,17 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter
 
+from condolake.catalog import KAFKA_EVENTS, KAFKA_TIMESTAMP, KEY, OFFSET, PARTITION, TOPIC, VALUE
 from condolake.config import Settings
 from condolake.lake.layout import (
     INGESTED_AT_COL,
     POSITION_COL,
-    RUN_ID_COL,
     SOURCE_COL,
     Layer,
     checkpoint_path,
     table_path,
 )
-from condolake.lake.types import struct
 from condolake.source.tables import SOURCE_TABLES
-from condolake.streaming.kafka_events import (
-    KAFKA_TIMESTAMP,
-    KEY,
-    OFFSET,
-    PARTITION,
-    TOPIC,
-    VALUE,
-)
 from condolake.streaming.landing import with_file_columns
 
 KAFKA = "kafka"
@@ -43,12 +34,6 @@ LANDING = "landing"
 QUERY_NAMES = (KAFKA, LANDING)
 # The queries of the four-query topology this one replaced (their checkpoints are refused).
 FORMER_QUERY_NAMES = ("kafka_bronze", "kafka_silver", "landing_silver", "silver_gold")
-KAFKA_EVENTS = "kafka_events"
-KAFKA_EVENTS_SCHEMA = struct(
-    f"{KEY}: string, {VALUE}: string, {TOPIC}: string, {PARTITION}: int, {OFFSET}: long, "
-    f"{KAFKA_TIMESTAMP}: timestamp, {SOURCE_COL}: string, {POSITION_COL}: long, "
-    f"{RUN_ID_COL}: string, {INGESTED_AT_COL}: timestamp"
-)
 
 BatchHandler = Callable[[DataFrame, int], None]
 

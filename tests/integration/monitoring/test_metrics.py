@@ -28,6 +28,7 @@ from tests.integration.conftest import new_database, new_topic_prefix
 from tests.integration.pipelines.run_cli import run_condolake
 from tests.integration.streaming.streams import end_offsets_total
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.monitoring.exporter import CACHE_S
@@ -43,7 +44,6 @@ from condolake.source.generator import generate
 from condolake.source.simulator import Simulator
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES, topics
-from condolake.transforms.gold.marts import MART_NAMES
 
 pytestmark = pytest.mark.integration
 

@@ -24,6 +24,7 @@ from tests.integration.pipelines.reconcile import VALID_ROWS, expected_gold, exp
 
 import condolake.cli as cli
 import condolake.spark
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.monitoring.quality import CheckResult
@@ -33,7 +34,6 @@ from condolake.pipelines.quality import open_quarantined_keys, run_checks
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import generate
 from condolake.source.tables import SOURCE_TABLES, TABLES_BY_NAME
-from condolake.transforms.gold.marts import MART_NAMES
 from condolake.transforms.silver.rules import RULES
 
 SCALE = 0.002  # 1 condominio, 40 moradores, 60 imoveis, 2 000 transacoes

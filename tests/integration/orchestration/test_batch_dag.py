@@ -27,13 +27,13 @@ from tests.integration.conftest import new_database
 from tests.integration.pipelines.reconcile import expected_gold
 from tests.integration.pipelines.run_cli import for_short_lived_driver
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.orchestration import DAGS_FOLDER
 from condolake.services.ports import free_port
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import generate
-from condolake.transforms.gold.marts import MART_NAMES
 
 SCALE = 0.01  # 1 condominio, 200 moradores, 300 imoveis, 10 000 transacoes
 SEED = 20261126

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from tests.integration.conftest import new_database
 from tests.integration.pipelines.reconcile import expected_gold, expected_valid_counts
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
@@ -27,7 +28,6 @@ from condolake.pipelines.runs import as_of
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import append_transactions, generate
 from condolake.source.tables import SOURCE_TABLES
-from condolake.transforms.gold.marts import MART_NAMES
 
 SCALE = 0.02  # 2 condominios, 400 moradores, 600 imoveis, 20 000 transacoes
 SEED = 20261125

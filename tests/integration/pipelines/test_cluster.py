@@ -20,12 +20,12 @@ from tests.integration.conftest import new_database
 from tests.integration.pipelines.reconcile import expected_gold
 from tests.integration.pipelines.run_cli import run_condolake
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.services.postgres import SourceDatabase
 from condolake.services.spark_cluster import LocalSparkCluster
 from condolake.source.generator import generate
-from condolake.transforms.gold.marts import MART_NAMES
 
 pytestmark = pytest.mark.integration
 

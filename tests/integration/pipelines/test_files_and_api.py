@@ -15,12 +15,13 @@ from pyspark.sql import functions as F
 from tests.integration.conftest import new_database
 from tests.integration.pipelines.run_cli import run_condolake
 
+from condolake.catalog import RUN_TABLES
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.ingestion.csv_reader import write_csv
 from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
-from condolake.monitoring.runlog import RUN_TABLES, RunRecord
+from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.files import ingest_api, ingest_csv
 from condolake.services.ports import free_port
 from condolake.services.postgres import SourceDatabase

@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 from tests.integration.conftest import new_database
 from tests.integration.pipelines.reconcile import expected_gold
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake.gold_set import read_published
 from condolake.lake.layout import Layer, table_path
@@ -23,7 +24,6 @@ from condolake.pipelines.runs import PipelineError, execute
 from condolake.reporting import served_gold
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import append_transactions, generate
-from condolake.transforms.gold.marts import MART_NAMES
 
 
 def served(spark: SparkSession, settings: Settings) -> dict[str, set[tuple[object, ...]]]:

@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from tests.integration.conftest import new_database
 
+from condolake.catalog import MART_NAMES, POSITIONS_SCHEMA
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import read_published
@@ -32,11 +33,10 @@ from condolake.pipelines.maintenance import (
     maintain,
 )
 from condolake.pipelines.maintenance_plan import RETENTION_CHECK_CONF, LakeTable
-from condolake.pipelines.stream_silver import POSITIONS_SCHEMA, positions_path
+from condolake.pipelines.stream_silver import positions_path
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import generate
 from condolake.source.tables import SOURCE_TABLES
-from condolake.transforms.gold.marts import MART_NAMES
 
 SCALE = 0.01  # 1 condominio, 200 moradores, 300 imoveis, 10 000 transacoes
 SEED = 20261126

@@ -17,13 +17,13 @@ from pyspark.sql import SparkSession
 from tests.integration.conftest import running_postgres
 from tests.integration.pipelines.run_cli import for_short_lived_driver
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 from condolake.source.generator import append_transactions, generate
 from condolake.source.tables import SOURCE_TABLES
-from condolake.transforms.gold.marts import MART_NAMES
 
 # The read of the new transactions is made long (small fetches, one connection) so the
 # server can be killed while it is surely under way.

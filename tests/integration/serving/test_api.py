@@ -21,13 +21,13 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
 from condolake.serving.auth import KeyRing
-from condolake.serving.queries import GOLD_SPECS
+from condolake.serving.queries import gold_specs
 from condolake.serving.server import BackgroundServer
-from condolake.transforms.gold.marts import MART_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ def typed(item: Row) -> Row:
 
 
 def as_tuples(rows: list[Row], table: str) -> list[tuple[Any, ...]]:
-    columns = GOLD_SPECS[table].columns
+    columns = gold_specs()[table].columns
     return [tuple(row[c] for c in columns) for row in rows]
 
 
@@ -89,7 +89,7 @@ def masked(name: str) -> str:
 
 def sorted_like_api(rows: list[Row], table: str, sort: str) -> list[Row]:
     """The order the API promises: the sort column, then the key ascending."""
-    spec = GOLD_SPECS[table]
+    spec = gold_specs()[table]
     column = sort.removeprefix("-")
     by_key = sorted(rows, key=lambda row: tuple(row[k] for k in spec.key))
     return sorted(by_key, key=lambda row: row[column], reverse=sort.startswith("-"))
@@ -205,7 +205,7 @@ def test_walking_every_page_gives_exactly_gold(
 ) -> None:
     table = ENDPOINT_TABLES[path]
     items, _ = walk(client, path, api_keys["admin"], limit=limit)
-    expected = sorted_like_api(gold[table], table, GOLD_SPECS[table].default_sort)
+    expected = sorted_like_api(gold[table], table, gold_specs()[table].default_sort)
     # Same rows, same order, no overlap: the default order is the key.
     assert as_tuples(items, table) == as_tuples(expected, table)
     assert len(set(as_tuples(items, table))) == len(items)
@@ -229,7 +229,7 @@ def test_every_sort_orders_by_its_column_then_the_key(
     client: httpx.Client, api_keys: dict[str, str], gold: dict[str, list[Row]], path: str
 ) -> None:
     table = ENDPOINT_TABLES[path]
-    for sort in GOLD_SPECS[table].sort_options():
+    for sort in gold_specs()[table].sort_options():
         items, _ = walk(client, path, api_keys["admin"], limit=MAX_PAGE, sort=sort)
         assert as_tuples(items, table) == as_tuples(sorted_like_api(gold[table], table, sort),
                                                     table), sort
@@ -250,7 +250,7 @@ def test_condominio_filter(client: httpx.Client, api_keys: dict[str, str],
     for path in (CONDOMINIOS, MORADORES):
         table = ENDPOINT_TABLES[path]
         items, _ = walk(client, path, api_keys["admin"], condominio_id=wanted)
-        expected = [r for r in sorted_like_api(gold[table], table, GOLD_SPECS[table].default_sort)
+        expected = [r for r in sorted_like_api(gold[table], table, gold_specs()[table].default_sort)
                     if r["condominio_id"] == wanted]
         assert expected and as_tuples(items, table) == as_tuples(expected, table)
 
@@ -332,7 +332,7 @@ def test_no_or_unknown_key_is_401(client: httpx.Client, path: str, key: str | No
 def expected_rows(role: str, table: str, gold: dict[str, list[Row]],
                   scopes: dict[str, int | None]) -> list[Row]:
     scope = scopes[role]
-    rows = [dict(r) for r in sorted_like_api(gold[table], table, GOLD_SPECS[table].default_sort)
+    rows = [dict(r) for r in sorted_like_api(gold[table], table, gold_specs()[table].default_sort)
             if scope is None or r["condominio_id"] == scope]
     if role.startswith("analista") and table == "transacoes_por_morador":
         for row in rows:

@@ -27,10 +27,10 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 from tests.integration.serving.browser import headless_chromium
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.formatting import format_brl, format_count
 from condolake.lake.layout import Layer, table_path
-from condolake.transforms.gold.marts import MART_NAMES
 
 LOAD_TIMEOUT_S = 90
 POLL_S = 0.1

@@ -27,6 +27,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake.layout import Layer, table_path
 from condolake.services.jars import pyspark_home
@@ -38,7 +39,6 @@ from condolake.serving.sql_catalog import (
     local_delta_folders,
     sync_catalog,
 )
-from condolake.transforms.gold.marts import MART_NAMES
 
 pytestmark = pytest.mark.integration
 

@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from tests.integration.pipelines.run_cli import for_short_lived_driver
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake.layout import Layer, checkpoint_path, table_path
 from condolake.services.kafka import describe_topics, ensure_topics
@@ -31,7 +32,6 @@ from condolake.source.tables import CONDOMINIOS, IMOVEIS, MORADORES, TRANSACOES,
 from condolake.streaming.queries import topics
 from condolake.streaming.status import last_committed_batch
 from condolake.transforms.gold.diarias_por_tipo import transacoes_diarias_por_tipo
-from condolake.transforms.gold.marts import MART_NAMES
 from condolake.transforms.gold.por_condominio import transacoes_por_condominio
 from condolake.transforms.gold.por_morador import transacoes_por_morador
 

@@ -40,6 +40,7 @@ from tests.integration.streaming.streams import (
     wait_until,
 )
 
+from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import GoldSet, read_published
@@ -53,7 +54,6 @@ from condolake.serving.auth import new_key
 from condolake.serving.lake_reader import latest_version
 from condolake.serving.server import BackgroundServer
 from condolake.streaming.queries import KAFKA
-from condolake.transforms.gold.marts import MART_NAMES
 
 SEED = 4242
 KILLS = 10

@@ -31,6 +31,7 @@ from tests.integration.streaming.streams import (
     stream_totals,
 )
 
+from condolake.catalog import MART_NAMES, OFFSET, PARTITION, TOPIC
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.layout import RUN_ID_COL, Layer, checkpoint_path, table_path
@@ -45,10 +46,8 @@ from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.postgres import SourceDatabase
 from condolake.source.simulator import SimulationStats
 from condolake.source.tables import SOURCE_TABLES
-from condolake.streaming.kafka_events import OFFSET, PARTITION, TOPIC
 from condolake.streaming.queries import KAFKA, kafka_events_path, kafka_records, topics
 from condolake.streaming.status import last_committed_batch
-from condolake.transforms.gold.marts import MART_NAMES
 
 SEED = 20261126
 EVENTS = 3_000

@@ -14,6 +14,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from condolake.catalog import KAFKA_EVENTS_SCHEMA
 from condolake.lake.layout import (
     POSITION_COL,
     RESOLUTION_COL,
@@ -30,7 +31,6 @@ from condolake.pipelines.stream_silver import (
 from condolake.source.debezium import change_event, topic_name
 from condolake.source.tables import CONDOMINIOS
 from condolake.streaming.kafka_events import changes_from_events
-from condolake.streaming.queries import KAFKA_EVENTS_SCHEMA
 
 PREFIX = "condomanage"
 QUERY_ID = "0123456789abcdef"

@@ -9,16 +9,14 @@ from pathlib import Path
 import pytest
 from pyspark.sql.types import LongType, StructField, StructType
 
+from condolake import catalog
+from condolake.catalog import FAMILIES, MART_NAMES, Table
 from condolake.cli import main
 from condolake.docs_gen.dictionary import (
     DESCRIPTIONS,
     TEMPLATE,
-    Catalog,
     DictionaryError,
-    Family,
     OutOfDateError,
-    Table,
-    catalog,
     check_dictionary,
     columns,
     first_difference,
@@ -27,11 +25,8 @@ from condolake.docs_gen.dictionary import (
     render,
     validate,
 )
-from condolake.lake import layout
 from condolake.lake.layout import Layer
-from condolake.monitoring import runlog
-from condolake.source.tables import CONDOMINIOS, SourceTable
-from condolake.transforms.gold.marts import MART_NAMES
+from condolake.source.tables import CONDOMINIOS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 COMMITTED = PROJECT_ROOT / "docs" / "data-dictionary.md"
@@ -42,18 +37,16 @@ def descriptions_text() -> str:
     return DESCRIPTIONS.read_text(encoding="utf-8")
 
 
-def with_runs_schema(schema: StructType) -> Catalog:
+def with_runs_schema(schema: StructType) -> tuple[Table, ...]:
     """The real catalog with ops/runs declared as `schema`."""
-    cat = catalog()
-    tables = tuple(
+    return tuple(
         dataclasses.replace(table, schema=schema) if table.path == "ops/runs" else table
-        for table in cat.tables
+        for table in catalog.tables()
     )
-    return dataclasses.replace(cat, tables=tables)
 
 
-def generated_with(cat: Catalog, descriptions: str | None = None) -> str:
-    return render(cat, parse_descriptions(descriptions or descriptions_text()),
+def generated_with(tables: tuple[Table, ...], descriptions: str | None = None) -> str:
+    return render(tables, parse_descriptions(descriptions or descriptions_text()),
                   TEMPLATE.read_text(encoding="utf-8"))
 
 
@@ -65,12 +58,12 @@ def test_committed_page_is_the_generators_output() -> None:
 
 def test_every_column_of_every_table_has_a_description() -> None:
     descriptions = parse_descriptions(descriptions_text())
-    cat = catalog()
-    undescribed = [f"{column.table}.{column.name}" for column in columns(cat)
+    tables = catalog.tables()
+    undescribed = [f"{column.table}.{column.name}" for column in columns(tables)
                    if not descriptions.columns.get(column.section, {}).get(column.name)]
     assert undescribed == []
     source_tables = ("condominios", "moradores", "imoveis", "transacoes")
-    assert {column.table for column in columns(cat)} == {
+    assert {column.table for column in columns(tables)} == {
         *(f"{layer}/{table}" for layer in ("bronze", "silver", "quarantine")
           for table in source_tables),
         "bronze/kafka_events",
@@ -82,7 +75,7 @@ def test_every_column_of_every_table_has_a_description() -> None:
 
 
 def test_catalog_documents_every_gold_table_the_batch_writes() -> None:
-    gold = {table.name for table in catalog().tables if table.layer == Layer.GOLD}
+    gold = {table.name for table in catalog.tables() if table.layer == Layer.GOLD}
     assert gold == set(MART_NAMES)
 
 
@@ -100,35 +93,34 @@ def test_page_lists_each_table_with_its_stored_types() -> None:
 
 
 def test_added_column_without_description_fails() -> None:
-    added = StructType([*runlog.RUNS_SCHEMA.fields, StructField("retries", LongType(), True)])
+    added = StructType([*catalog.RUNS_SCHEMA.fields, StructField("retries", LongType(), True)])
     with pytest.raises(DictionaryError) as failure:
         generated_with(with_runs_schema(added))
     assert str(failure.value) == (
-        "data dictionary: column `retries` of ops/runs (declared in monitoring/runlog.py) "
+        "data dictionary: column `retries` of ops/runs (declared in catalog.py) "
         f"has no description: add it under [table.\"ops/runs\".columns] in {TOML}"
     )
 
 
 def test_removed_column_with_description_fails() -> None:
-    removed = StructType([f for f in runlog.RUNS_SCHEMA.fields if f.name != "error"])
+    removed = StructType([f for f in catalog.RUNS_SCHEMA.fields if f.name != "error"])
     with pytest.raises(DictionaryError) as failure:
         generated_with(with_runs_schema(removed))
     assert str(failure.value) == (
         f"data dictionary: {TOML} describes `error` under [table.\"ops/runs\".columns], but "
-        "no such column exists in ops/runs (monitoring/runlog.py): remove it"
+        "no such column exists in ops/runs (catalog.py): remove it"
     )
 
 
 def test_column_added_to_every_bronze_table_names_the_layer_section() -> None:
-    def bronze_with_batch(table: SourceTable) -> StructType:
-        schema = layout.bronze_schema(table)
-        return StructType([*schema.fields, StructField("_batch", LongType(), True)])
+    def with_batch(table: Table) -> Table:
+        if table.layer is not Layer.BRONZE or table.source is None:
+            return table
+        batch = StructField("_batch", LongType(), True)
+        return dataclasses.replace(table, schema=StructType([*table.schema.fields, batch]))
 
-    cat = catalog()
-    families = tuple(Family(Layer.BRONZE, bronze_with_batch, layout)
-                     if family.layer == Layer.BRONZE else family for family in cat.families)
     with pytest.raises(DictionaryError) as failure:
-        validate(dataclasses.replace(cat, families=families),
+        validate(tuple(with_batch(table) for table in catalog.tables()),
                  parse_descriptions(descriptions_text()))
     assert str(failure.value) == (
         "data dictionary: column `_batch` of bronze/condominios (declared in lake/layout.py) "
@@ -139,12 +131,12 @@ def test_column_added_to_every_bronze_table_names_the_layer_section() -> None:
 def test_source_column_removed_fails_naming_every_table_that_had_it() -> None:
     without_endereco = dataclasses.replace(
         CONDOMINIOS, columns=tuple(c for c in CONDOMINIOS.columns if c.name != "endereco"))
-    cat = catalog()
-    sources = tuple(without_endereco if t.name == "condominios" else t
-                    for t in cat.source_tables)
+    tables = tuple(
+        dataclasses.replace(t, source=without_endereco,
+                            schema=FAMILIES[t.layer](without_endereco))
+        if t.source == CONDOMINIOS else t for t in catalog.tables())
     with pytest.raises(DictionaryError) as failure:
-        validate(dataclasses.replace(cat, source_tables=sources),
-                 parse_descriptions(descriptions_text()))
+        validate(tables, parse_descriptions(descriptions_text()))
     assert str(failure.value) == (
         f"data dictionary: {TOML} describes `endereco` under [source.condominios.columns], "
         "but no such column exists in bronze/condominios (lake/layout.py), "
@@ -156,28 +148,28 @@ def test_source_column_removed_fails_naming_every_table_that_had_it() -> None:
 def test_description_of_an_unregistered_table_fails() -> None:
     extra = descriptions_text() + '\n[table."ops/old_runs".columns]\nrun_id = "gone"\n'
     with pytest.raises(DictionaryError) as failure:
-        generated_with(catalog(), extra)
+        generated_with(catalog.tables(), extra)
     assert str(failure.value) == (
         f"data dictionary: {TOML} has [table.\"ops/old_runs\"], but the lake has no such "
-        "table (docs_gen/dictionary.py catalog()): remove it or register the table"
+        "table (condolake/catalog.py): remove it or add the table there"
     )
 
 
 def test_registering_a_table_is_one_entry() -> None:
     extra_table = Table(Layer.OPS, "heartbeats", StructType([StructField("at", LongType())]),
-                        runlog)
-    cat = catalog()
-    cat = dataclasses.replace(cat, tables=(*cat.tables, extra_table))
+                        (), catalog.__name__)
+    tables = (*catalog.tables(), extra_table)
     described = descriptions_text() + (
         '\n[table."ops/heartbeats"]\nsummary = "one row per beat"\n'
         '\n[table."ops/heartbeats".columns]\nat = "when"\n'
     )
-    page = generated_with(cat, described)
+    page = generated_with(tables, described)
     assert page.endswith("### ops/heartbeats — one row per beat\n\n"
                          "| column | type | meaning |\n| --- | --- | --- |\n"
                          "| `at` | bigint | when |\n")
-    assert "- `monitoring/runlog.py`: `ops/runs`, `ops/run_tables`, `ops/watermarks`, " \
-        "`ops/heartbeats`" in page
+    assert ("- `catalog.py`: `bronze/kafka_events`, `ops/runs`, `ops/run_tables`, "
+            "`ops/watermarks`, `ops/change_positions`, `ops/dq_results`, "
+            "`ops/stream_progress`, `ops/heartbeats`") in page
 
 
 def test_first_difference_names_line_and_column() -> None:

@@ -27,7 +27,7 @@ from condolake.monitoring.health import (
     read_checkpoint,
     unread_offsets,
 )
-from condolake.serving.queries import GOLD_SPECS
+from condolake.serving.queries import gold_specs
 
 TOPIC_A, TOPIC_B = "p.public.transacoes", "p.public.imoveis"
 METADATA = {"batchWatermarkMs": 0, "batchTimestampMs": 1795672215463,
@@ -155,7 +155,7 @@ def test_an_empty_lake_is_reported_not_raised(base_settings: Settings, tmp_path:
     assert health.absent == (
         "ops/runs", "ops/dq_results", "quarantine/condominios", "quarantine/moradores",
         "quarantine/imoveis", "quarantine/transacoes",
-        *(f"gold/{name}" for name in GOLD_SPECS))
+        *(f"gold/{name}" for name in gold_specs()))
     assert {source: len(messages) for source, messages in health.errors.items()} == {
         "runs": 1, "gold": 3}
 

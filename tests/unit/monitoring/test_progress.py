@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from condolake import catalog
 from condolake.monitoring import progress
 from condolake.monitoring.progress import ProgressRow
 
@@ -39,7 +40,7 @@ def test_one_row_per_batch_with_exact_values() -> None:
         input_rows=15, input_rows_per_s=10.5, processed_rows_per_s=200.0, duration_ms=1500,
         source_end_offsets='[{"t": {"0": 10, "1": 5}}]', lag=6, recorded_at=NOW,
     )]
-    assert len(rows[0].as_row()) == len(progress.STREAM_PROGRESS_SCHEMA.fields)
+    assert len(rows[0].as_row()) == len(catalog.STREAM_PROGRESS_SCHEMA.fields)
 
 
 def test_lag_is_none_without_a_kafka_source_and_offsets_keep_their_order() -> None:

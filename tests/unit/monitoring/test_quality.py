@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from condolake import catalog
 from condolake.monitoring import quality
 from condolake.monitoring.quality import CheckResult, IngestCounts
 
@@ -140,7 +141,7 @@ def test_rows_follow_the_ops_schema_and_the_report_names_failures() -> None:
     assert passed.as_row("check-1", "check", T0) == (
         "check-1", "check", T0, "table", "reconciliation", "t", "passed", 0.0, 0.0, 0,
         "source 5 rows; lake 5 (silver 5 + open quarantine 0)")
-    assert len(passed.as_row("r", "j", T0)) == len(quality.DQ_RESULTS_SCHEMA.fields)
+    assert len(passed.as_row("r", "j", T0)) == len(catalog.DQ_RESULTS_SCHEMA.fields)
     assert quality.failed_names([passed, failed]) == ["freshness(g)"]
     assert quality.render_table([passed, failed]).splitlines() == [
         "check           table  status  observed  threshold  detail",

@@ -15,7 +15,7 @@ from condolake.lake.gold_set import PUBLISHED_FILE, gold_lock, publish
 from condolake.lake.layout import Layer, table_path
 from condolake.serving.index import Grouping, TableIndex
 from condolake.serving.lake_reader import DeltaVersion, LakeReader, Snapshot, latest_version
-from condolake.serving.queries import GOLD_SPECS, POR_CONDOMINIO, POR_MORADOR, TableSpec
+from condolake.serving.queries import POR_CONDOMINIO, POR_MORADOR, TableSpec, gold_specs
 
 MILLIS = 1_795_000_000_123  # 2026-11-18T11:06:40.123Z
 
@@ -151,7 +151,7 @@ def test_only_local_lakes_are_served(tmp_path: Path) -> None:
     from condolake.errors import ConfigError
 
     with pytest.raises(ConfigError, match="local file system"):
-        LakeReader("s3a://bucket/lake", 2.0, tmp_path, tables=list(GOLD_SPECS))
+        LakeReader("s3a://bucket/lake", 2.0, tmp_path, tables=list(gold_specs()))
 
 
 class FlakyReader(CountingReader):

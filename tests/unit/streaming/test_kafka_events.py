@@ -11,12 +11,12 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from condolake.catalog import KAFKA_EVENTS_SCHEMA
 from condolake.lake.types import struct
 from condolake.source.debezium import change_event
 from condolake.source.tables import CONDOMINIOS, TRANSACOES
 from condolake.streaming.changes import change_columns
 from condolake.streaming.kafka_events import changes_from_events, table_of_topic
-from condolake.streaming.queries import KAFKA_EVENTS_SCHEMA
 
 TOPIC = "condomanage.public.transacoes"
 RUN_ID = "stream-kafka-7"

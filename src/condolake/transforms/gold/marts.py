@@ -43,6 +43,7 @@ class Mart:
     build: Callable[[Silver], DataFrame]  # the whole table from silver
     affected: Callable[[DataFrame, Silver], DataFrame]  # changed keys frame -> its keys
     recompute: Callable[[DataFrame, Silver], DataFrame]  # keys -> rows + `_present`
+    declared_in: str  # the module declaring its transform and contract (`__name__`)
     highlights: tuple[str, ...] = ("valor_total",)  # a short listing's order, largest first
 
     @property
@@ -59,20 +60,20 @@ POR_CONDOMINIO = Mart(
     "transacoes_por_condominio", "Transações por condomínio", ("condominio_id",),
     TRANSACOES_POR_CONDOMINIO_SCHEMA,
     lambda s: transacoes_por_condominio(s.condominios, s.imoveis, s.transacoes),
-    affected_condominios, recomputed_por_condominio,
+    affected_condominios, recomputed_por_condominio, transacoes_por_condominio.__module__,
 )
 POR_MORADOR = Mart(
     "transacoes_por_morador", "Valor total de transações por morador", ("morador_id",),
     TRANSACOES_POR_MORADOR_SCHEMA,
     lambda s: transacoes_por_morador(s.moradores, s.transacoes),
     lambda changed, _: affected_moradores(changed), recomputed_por_morador,
+    transacoes_por_morador.__module__,
 )
 DIARIAS_POR_TIPO = Mart(
     "transacoes_diarias_por_tipo",
     "Transações diárias por tipo de imóvel (dias mais recentes)", ("data_transacao", "tipo"),
     TRANSACOES_DIARIAS_POR_TIPO_SCHEMA,
     lambda s: transacoes_diarias_por_tipo(s.imoveis, s.transacoes),
-    affected_days, recomputed_diarias, highlights=("data_transacao", "valor_total"),
+    affected_days, recomputed_diarias, transacoes_diarias_por_tipo.__module__,
+    highlights=("data_transacao", "valor_total"),
 )
-MARTS: tuple[Mart, ...] = (POR_CONDOMINIO, POR_MORADOR, DIARIAS_POR_TIPO)
-MART_NAMES: tuple[str, ...] = tuple(mart.name for mart in MARTS)
