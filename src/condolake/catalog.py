@@ -117,9 +117,9 @@ _extra_marts: list[Mart] = []  # registered at run time (tests), after the decla
 
 
 def _family(layer: Layer, table: SourceTable) -> Table:
-    keys = {Layer.BRONZE: (), Layer.SILVER: (table.primary_key,),
-            Layer.QUARANTINE: (RECORD_ID_COL,)}[layer]
-    personal = PERSONAL_SOURCE_COLUMNS.get(table.name, ())
+    keys: tuple[str, ...] = {Layer.BRONZE: (), Layer.SILVER: (table.primary_key,),
+                             Layer.QUARANTINE: (RECORD_ID_COL,)}[layer]
+    personal: tuple[str, ...] = PERSONAL_SOURCE_COLUMNS.get(table.name, ())
     if personal and layer is Layer.QUARANTINE:
         personal += (RAW_COL,)  # the record as it arrived holds them too
     return Table(layer, table.name, FAMILIES[layer](table), keys, layout.__name__,

@@ -130,12 +130,12 @@ def validate(tables: Sequence[Table], descriptions: Descriptions) -> None:
                             "table (condolake/catalog.py): remove it or add the table there")
             continue
         existing = {column.name for column in used[section]}
-        tables = sorted({f"{column.table} ({column.declared_in})" for column in used[section]})
+        holders = sorted({f"{column.table} ({column.declared_in})" for column in used[section]})
         for name in meanings:
             if name not in existing:
                 problems.append(f"{DESCRIPTIONS_NAME} describes `{name}` under "
                                 f"[{section}.columns], but no such column exists in "
-                                f"{', '.join(tables)}: remove it")
+                                f"{', '.join(holders)}: remove it")
     if problems:
         others = len(problems) - 1
         more = f" ({others} more problem{'s' if others > 1 else ''})" if others else ""
