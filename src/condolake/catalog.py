@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from pyspark.sql.types import StructField, StructType
 
-from condolake.lake import layout
-from condolake.lake.layout import (
+from condolake import layout
+from condolake.layout import (
     LINEAGE_FIELDS,
     RAW_COL,
     RECORD_ID_COL,
@@ -25,9 +25,9 @@ from condolake.lake.layout import (
     silver_schema,
     table_path,
 )
-from condolake.lake.types import struct
 from condolake.source import tables as source
 from condolake.source.tables import MORADORES, SOURCE_TABLES, SourceTable
+from condolake.spark_types import struct
 from condolake.transforms.gold import marts as gold
 from condolake.transforms.gold.marts import Mart
 

@@ -377,7 +377,7 @@ def cmd_stream_status(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stream_watchdog(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
-    from condolake.streaming.watchdog import alert, watch
+    from condolake.monitoring.watchdog import alert, watch
 
     result = watch(settings)
     if args.json:

@@ -14,7 +14,7 @@ from condolake.errors import CondoLakeError
 from condolake.formatting import format_brl, format_count, format_date
 from condolake.lake import delta
 from condolake.lake.gold_set import GoldSet, read_published
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.streaming.status import QueryState
 from condolake.transforms.gold.marts import POR_CONDOMINIO, Mart
 

@@ -8,7 +8,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from condolake.lake.types import struct
+from condolake.spark_types import struct
 from condolake.transforms.gold import GOLD_MONEY_TYPE, zero_brl
 from condolake.transforms.gold.incremental import PRESENT_COL, Silver
 from condolake.transforms.gold.marts import Mart

@@ -60,7 +60,7 @@ from condolake.bench.stages import batch_stages, extract_window
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.errors import ConfigError
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.services.postgres import source_database
 from condolake.source.tables import SOURCE_TABLES, TRANSACOES
 

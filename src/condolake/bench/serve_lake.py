@@ -23,7 +23,7 @@ from condolake.bench.stream_measure import bench_database
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.errors import ConfigError
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.services.postgres import source_database
 from condolake.spark import build_spark

@@ -22,7 +22,7 @@ from condolake.bench.latency import batch_commit_times, batch_of_run
 from condolake.bench.stream_model import QueryTime
 from condolake.catalog import RUN_TABLES, RUNS
 from condolake.errors import ConfigError
-from condolake.lake.layout import RUN_ID_COL, Layer, checkpoint_path, table_path
+from condolake.layout import RUN_ID_COL, Layer, checkpoint_path, table_path
 from condolake.monitoring.health import end_offsets, read_checkpoint, unread_offsets
 from condolake.services.kafka import ensure_topics
 from condolake.services.postgres import SourceDatabase

@@ -21,7 +21,7 @@ from pyspark.sql.types import DataType, StructField
 from condolake import catalog
 from condolake.catalog import FAMILIES, Table
 from condolake.errors import CondoLakeError
-from condolake.lake.layout import LINEAGE_FIELDS, Layer
+from condolake.layout import LINEAGE_FIELDS, Layer
 from condolake.source.tables import SourceTable
 
 HERE = Path(__file__).resolve().parent
@@ -93,7 +93,7 @@ def _columns_of(section: str, entry: dict[str, Any]) -> dict[str, str]:
 @dataclass(frozen=True)
 class Column:
     table: str  # e.g. "bronze/condominios"
-    declared_in: str  # e.g. "lake/layout.py"
+    declared_in: str  # e.g. "layout.py"
     section: str  # where its meaning lives in descriptions.toml
     name: str
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from condolake.lake.layout import (
+from condolake.layout import (
     INGESTED_AT_COL,
     POSITION_COL,
     RUN_ID_COL,

@@ -22,7 +22,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from condolake.lake.layout import DELETE_OP, INGESTED_AT_COL, OP_COL
+from condolake.layout import DELETE_OP, INGESTED_AT_COL, OP_COL
 
 T = TypeVar("T")
 # A commit that lost a race with another writer (a batch run and a stream on the same table).

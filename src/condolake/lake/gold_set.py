@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from condolake.errors import ConfigError
-from condolake.lake.layout import Layer
+from condolake.layout import Layer
 
 PUBLISHED_FILE = "_published.json"
 LOCK_FILE = "_published.lock"

@@ -30,7 +30,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from condolake.catalog import mart_names
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.monitoring.quality import INGEST_JOBS
 from condolake.services.duckdb_extensions import load_extensions
 from condolake.services.kafka import CLIENT_LOG_LEVEL, LocalKafkaBroker

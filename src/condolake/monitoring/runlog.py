@@ -17,7 +17,7 @@ from condolake.catalog import (
     WATERMARKS_SCHEMA,
 )
 from condolake.lake import delta
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 
 # The mark of a snapshotted table: the fingerprint of the source contents last loaded.
 SNAPSHOT_FINGERPRINT = "_snapshot_fingerprint"

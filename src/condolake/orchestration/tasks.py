@@ -144,7 +144,7 @@ def compact(logical_date: dt.datetime | str) -> dict[str, Any]:
     that gain one small file per run, bronze and the ops logs. VACUUM, orphan checkpoints and
     the other tables are the weekly maintenance's (`maintain`)."""
     from condolake.lake import delta
-    from condolake.lake.layout import Layer, table_path
+    from condolake.layout import Layer, table_path
     from condolake.source.tables import SOURCE_TABLES
 
     settings = load_settings()
@@ -182,7 +182,7 @@ def watch_streams() -> dict[str, Any]:
     """One look of the stream watchdog: restarts a dead stream (when configured) and alerts;
     fails when the stream is unhealthy and not being brought back (the failure callback
     posts that alert)."""
-    from condolake.streaming.watchdog import alert, watch
+    from condolake.monitoring.watchdog import alert, watch
 
     settings = load_settings()
     result = watch(settings)

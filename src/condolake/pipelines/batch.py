@@ -12,7 +12,7 @@ from condolake.config import Settings
 from condolake.ingestion.bronze import as_bronze
 from condolake.ingestion.postgres import key_range, read_table, snapshot_fingerprint
 from condolake.lake import delta
-from condolake.lake.layout import (
+from condolake.layout import (
     REASONS_COL,
     RUN_ID_COL,
     Layer,

@@ -11,7 +11,7 @@ from condolake.config import Settings
 from condolake.ingestion.api_client import fetch_records
 from condolake.ingestion.bronze import records_to_bronze
 from condolake.ingestion.csv_reader import CsvOptions, MalformedLine, read_csv
-from condolake.lake.layout import (
+from condolake.layout import (
     DETAIL_COL,
     INGESTED_AT_COL,
     POSITION_COL,

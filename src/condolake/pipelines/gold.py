@@ -22,8 +22,8 @@ from pyspark.sql import DataFrame, SparkSession
 from condolake.catalog import marts
 from condolake.lake import delta
 from condolake.lake.gold_set import gold_lock, publish, read_published
-from condolake.lake.layout import Layer, silver_schema, table_path
 from condolake.lake.metrics import commit_metrics, rows_written
+from condolake.layout import Layer, silver_schema, table_path
 from condolake.monitoring.runlog import RunRecord, TableCounts
 from condolake.pipelines.load import LoadContext
 from condolake.source.tables import (

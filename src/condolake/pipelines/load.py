@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from condolake.lake import delta
-from condolake.lake.layout import (
+from condolake.layout import (
     INGESTED_AT_COL,
     REASONS_COL,
     RECORD_ID_COL,

@@ -22,7 +22,7 @@ from condolake.catalog import POSITIONS
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import compacted, gold_lock_if_local, read_published, republish
-from condolake.lake.layout import Layer
+from condolake.layout import Layer
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.gold import gold_versions
 from condolake.pipelines.load import LoadContext

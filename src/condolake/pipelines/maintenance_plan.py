@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from condolake.errors import ConfigError
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.stream_silver import CDC_SOURCE, LANDING_SOURCE
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import KAFKA, LANDING, QUERY_NAMES

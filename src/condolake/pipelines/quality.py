@@ -27,7 +27,7 @@ from condolake.catalog import DQ_RESULTS, DQ_RESULTS_SCHEMA, RUN_TABLES, RUNS, m
 from condolake.config import Settings
 from condolake.ingestion.postgres import key_range
 from condolake.lake import delta
-from condolake.lake.layout import (
+from condolake.layout import (
     RESOLVED_RUN_ID_COL,
     SOURCE_COL,
     Layer,

@@ -15,8 +15,8 @@ from pyspark.sql import SparkSession
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.lake.gold_set import forget_silver, gold_lock_if_local, publish, read_published
-from condolake.lake.layout import Layer, table_path
 from condolake.lake.rollback import LakeCheckpoint
+from condolake.layout import Layer, table_path
 from condolake.monitoring.runlog import RunRecord, write_run
 from condolake.pipelines.errors import root_cause
 from condolake.pipelines.gold import gold_versions

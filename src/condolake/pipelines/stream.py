@@ -30,7 +30,7 @@ from condolake.catalog import KAFKA_EVENTS, TOPIC
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.lake import delta
-from condolake.lake.layout import RUN_ID_COL, Layer, bronze_schema, checkpoint_path
+from condolake.layout import RUN_ID_COL, Layer, bronze_schema, checkpoint_path
 from condolake.monitoring.runlog import RunRecord, TableCounts, write_run
 from condolake.pipelines.errors import root_cause
 from condolake.pipelines.gold import update_gold

@@ -19,7 +19,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from condolake.catalog import STREAM_PROGRESS, STREAM_PROGRESS_SCHEMA
 from condolake.lake import delta
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.monitoring.progress import progress_rows, recorded_after
 
 

@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 
 from condolake.catalog import POSITIONS, POSITIONS_SCHEMA
 from condolake.lake import delta
-from condolake.lake.layout import (
+from condolake.layout import (
     DELETE_OP,
     INGESTED_AT_COL,
     OP_COL,

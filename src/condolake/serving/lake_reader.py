@@ -24,7 +24,7 @@ import duckdb
 
 from condolake.errors import ConfigError
 from condolake.lake.gold_set import is_local, read_published
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.services.duckdb_extensions import load_extensions
 from condolake.serving.index import TableIndex
 from condolake.serving.queries import TableSpec, copy_statement, gold_specs

@@ -16,7 +16,7 @@ from pathlib import Path
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 
 DATABASES = tuple(layer.value for layer in Layer)
 DELTA_LOG = "_delta_log"

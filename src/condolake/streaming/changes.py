@@ -18,7 +18,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from condolake.lake.layout import (
+from condolake.layout import (
     DETAIL_COL,
     INGESTED_AT_COL,
     OP_COL,

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from condolake.catalog import KEY, OFFSET, VALUE
-from condolake.lake.layout import (
+from condolake.layout import (
     DELETE_OP,
     DETAIL_COL,
     INGESTED_AT_COL,

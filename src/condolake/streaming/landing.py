@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from condolake.lake.layout import (
+from condolake.layout import (
     DETAIL_COL,
     INGESTED_AT_COL,
     OP_COL,

@@ -18,7 +18,7 @@ from pyspark.sql.streaming import DataStreamWriter
 
 from condolake.catalog import KAFKA_EVENTS, KAFKA_TIMESTAMP, KEY, OFFSET, PARTITION, TOPIC, VALUE
 from condolake.config import Settings
-from condolake.lake.layout import (
+from condolake.layout import (
     INGESTED_AT_COL,
     POSITION_COL,
     SOURCE_COL,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from condolake.config import Settings
 from condolake.errors import ConfigError
-from condolake.lake.layout import checkpoint_path
+from condolake.layout import checkpoint_path
 from condolake.streaming.queries import QUERY_NAMES
 from condolake.streaming.status import read_states
 

@@ -18,7 +18,7 @@ from typing import Any
 from pyspark.sql.streaming import StreamingQuery
 
 from condolake.config import Settings
-from condolake.lake.layout import checkpoint_path
+from condolake.layout import checkpoint_path
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from tests.support.webhook import HOOK_PATH, free_port, webhook_receiver
 import condolake.cli as cli
 import condolake.spark
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 
 pytestmark = pytest.mark.integration
 

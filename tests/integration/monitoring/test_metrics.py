@@ -30,7 +30,7 @@ from tests.integration.streaming.streams import end_offsets_total
 
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.monitoring.exporter import CACHE_S
 from condolake.monitoring.quality import INGEST_JOBS
 from condolake.pipelines.batch import batch

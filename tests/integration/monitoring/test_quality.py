@@ -26,7 +26,7 @@ import condolake.cli as cli
 import condolake.spark
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.monitoring.quality import CheckResult
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.batch import batch

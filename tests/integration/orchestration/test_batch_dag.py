@@ -29,7 +29,7 @@ from tests.integration.pipelines.run_cli import for_short_lived_driver
 
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.orchestration import DAGS_FOLDER
 from condolake.services.ports import free_port
 from condolake.services.postgres import SourceDatabase

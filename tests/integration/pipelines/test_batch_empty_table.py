@@ -11,7 +11,7 @@ from tests.integration.conftest import new_database
 
 from condolake.config import Settings
 from condolake.lake import delta
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import generate

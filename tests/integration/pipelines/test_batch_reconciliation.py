@@ -22,7 +22,7 @@ from tests.integration.pipelines.reconcile import expected_gold, expected_valid_
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake import delta
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.pipelines.runs import as_of
 from condolake.services.postgres import SourceDatabase

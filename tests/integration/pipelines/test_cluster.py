@@ -22,7 +22,7 @@ from tests.integration.pipelines.run_cli import run_condolake
 
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.services.postgres import SourceDatabase
 from condolake.services.spark_cluster import LocalSparkCluster
 from condolake.source.generator import generate

@@ -20,7 +20,7 @@ from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.ingestion.csv_reader import write_csv
 from condolake.lake import delta
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.files import ingest_api, ingest_csv
 from condolake.services.ports import free_port

@@ -15,7 +15,7 @@ from tests.integration.pipelines.reconcile import expected_gold
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake.gold_set import read_published
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.batch import batch, ingest_paths, ingest_postgres_body
 from condolake.pipelines.gold import gold_paths, update_gold

@@ -23,8 +23,7 @@ from condolake.catalog import MART_NAMES, POSITIONS_SCHEMA
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import read_published
-from condolake.lake.layout import Layer, table_path
-from condolake.lake.types import struct
+from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.pipelines.maintenance import (
     LISTING_PARALLELISM_CONF,
@@ -37,6 +36,7 @@ from condolake.pipelines.stream_silver import positions_path
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import generate
 from condolake.source.tables import SOURCE_TABLES
+from condolake.spark_types import struct
 
 SCALE = 0.01  # 1 condominio, 200 moradores, 300 imoveis, 10 000 transacoes
 SEED = 20261126

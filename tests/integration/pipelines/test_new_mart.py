@@ -25,7 +25,7 @@ from condolake.docs_gen.dictionary import (
     parse_descriptions,
     render,
 )
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.pipelines.gold import update_gold
 from condolake.pipelines.stream_silver import (

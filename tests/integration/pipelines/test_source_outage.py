@@ -19,7 +19,7 @@ from tests.integration.pipelines.run_cli import for_short_lived_driver
 
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 from condolake.source.generator import append_transactions, generate

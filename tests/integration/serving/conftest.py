@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from tests.integration.conftest import new_database
 
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.services.postgres import SourceDatabase
 from condolake.serving.auth import new_key

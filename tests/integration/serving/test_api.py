@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake import delta
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.serving.auth import KeyRing
 from condolake.serving.queries import gold_specs
 from condolake.serving.server import BackgroundServer

@@ -30,7 +30,7 @@ from tests.integration.serving.browser import headless_chromium
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.formatting import format_brl, format_count
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 
 LOAD_TIMEOUT_S = 90
 POLL_S = 0.1

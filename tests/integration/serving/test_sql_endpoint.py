@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.services.jars import pyspark_home
 from condolake.services.ports import LOOPBACK, free_port
 from condolake.serving.sql_catalog import (

@@ -23,7 +23,7 @@ from tests.integration.pipelines.run_cli import for_short_lived_driver
 
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
-from condolake.lake.layout import Layer, checkpoint_path, table_path
+from condolake.layout import Layer, checkpoint_path, table_path
 from condolake.services.kafka import describe_topics, ensure_topics
 from condolake.services.postgres import SourceDatabase
 from condolake.source.event_sink import KafkaSink

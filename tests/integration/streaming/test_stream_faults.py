@@ -44,7 +44,7 @@ from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import GoldSet, read_published
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.pipelines.quality import gold_totals_result
 from condolake.pipelines.stream import StreamOptions, run_streams

@@ -34,7 +34,7 @@ from tests.integration.streaming.streams import (
 from condolake.catalog import MART_NAMES, OFFSET, PARTITION, TOPIC
 from condolake.config import Settings
 from condolake.lake import delta
-from condolake.lake.layout import RUN_ID_COL, Layer, checkpoint_path, table_path
+from condolake.layout import RUN_ID_COL, Layer, checkpoint_path, table_path
 from condolake.pipelines.stream import (
     MicroBatch,
     StreamOptions,

@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 from tests.integration.streaming.streams import gold_rows, stream_totals
 
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.pipelines.stream_silver import LANDING_SOURCE, forget_positions
 from condolake.streaming.queries import LANDING

@@ -27,7 +27,7 @@ from tests.integration.streaming.streams import (
 )
 
 from condolake.config import Settings
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.pipelines.stream_progress import ProgressRecorder
 from condolake.services.kafka import LocalKafkaBroker

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from condolake.catalog import KAFKA_EVENTS_SCHEMA
-from condolake.lake.layout import (
+from condolake.layout import (
     POSITION_COL,
     RESOLUTION_COL,
     RESOLVED_RUN_ID_COL,

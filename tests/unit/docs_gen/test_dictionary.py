@@ -25,7 +25,7 @@ from condolake.docs_gen.dictionary import (
     render,
     validate,
 )
-from condolake.lake.layout import Layer
+from condolake.layout import Layer
 from condolake.source.tables import CONDOMINIOS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -123,7 +123,7 @@ def test_column_added_to_every_bronze_table_names_the_layer_section() -> None:
         validate(tuple(with_batch(table) for table in catalog.tables()),
                  parse_descriptions(descriptions_text()))
     assert str(failure.value) == (
-        "data dictionary: column `_batch` of bronze/condominios (declared in lake/layout.py) "
+        "data dictionary: column `_batch` of bronze/condominios (declared in layout.py) "
         f"has no description: add it under [bronze.columns] in {TOML} (3 more problems)"
     )
 
@@ -139,8 +139,8 @@ def test_source_column_removed_fails_naming_every_table_that_had_it() -> None:
         validate(tables, parse_descriptions(descriptions_text()))
     assert str(failure.value) == (
         f"data dictionary: {TOML} describes `endereco` under [source.condominios.columns], "
-        "but no such column exists in bronze/condominios (lake/layout.py), "
-        "quarantine/condominios (lake/layout.py), silver/condominios (lake/layout.py): "
+        "but no such column exists in bronze/condominios (layout.py), "
+        "quarantine/condominios (layout.py), silver/condominios (layout.py): "
         "remove it"
     )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.unit.monitoring.health_sample import NOW, sample_health
 
 from condolake.config import Settings
-from condolake.lake.layout import checkpoint_path
+from condolake.layout import checkpoint_path
 from condolake.monitoring.health import (
     HealthCollector,
     JobRun,

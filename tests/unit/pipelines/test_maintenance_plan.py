@@ -8,7 +8,7 @@ import pytest
 
 from condolake.cli import build_parser, main
 from condolake.errors import ConfigError
-from condolake.lake.layout import Layer
+from condolake.layout import Layer
 from condolake.pipelines.maintenance_plan import (
     LakeTable,
     PositionsRule,

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from condolake.lake.gold_set import PUBLISHED_FILE, gold_lock, publish
-from condolake.lake.layout import Layer, table_path
+from condolake.layout import Layer, table_path
 from condolake.serving.index import Grouping, TableIndex
 from condolake.serving.lake_reader import DeltaVersion, LakeReader, Snapshot, latest_version
 from condolake.serving.queries import POR_CONDOMINIO, POR_MORADOR, TableSpec, gold_specs

@@ -9,8 +9,8 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from condolake.lake.types import struct
 from condolake.source.tables import CONDOMINIOS
+from condolake.spark_types import struct
 from condolake.streaming.changes import is_stale, malformed_records, with_latest
 
 INGESTED_AT = dt.datetime(2024, 6, 30, 12, 0, 0)

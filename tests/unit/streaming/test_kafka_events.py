@@ -12,9 +12,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from condolake.catalog import KAFKA_EVENTS_SCHEMA
-from condolake.lake.types import struct
 from condolake.source.debezium import change_event
 from condolake.source.tables import CONDOMINIOS, TRANSACOES
+from condolake.spark_types import struct
 from condolake.streaming.changes import change_columns
 from condolake.streaming.kafka_events import changes_from_events, table_of_topic
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from condolake.config import Settings
-from condolake.lake.layout import checkpoint_path
+from condolake.layout import checkpoint_path
 from condolake.streaming.status import last_committed_batch, read_states, reported_lag
 
 TOPIC = "condomanage.public.transacoes"

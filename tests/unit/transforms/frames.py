@@ -8,7 +8,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from condolake.lake.layout import bronze_schema, silver_schema
+from condolake.layout import bronze_schema, silver_schema
 from condolake.source.tables import SourceTable
 
 SOURCE = "csv:test.csv"

@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from condolake.lake.types import struct
+from condolake.spark_types import struct
 from condolake.transforms.gold import GOLD_MONEY_TYPE, zero_brl
 
 # The output contract of the transform below, as stored in gold (documented in the data

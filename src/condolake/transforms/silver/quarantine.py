@@ -7,7 +7,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from condolake.lake.layout import (
+from condolake.layout import (
     DETAIL_COL,
     POSITION_COL,
     QUARANTINED_AT_COL,

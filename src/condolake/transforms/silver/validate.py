@@ -9,7 +9,7 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from condolake.lake.layout import (
+from condolake.layout import (
     INGESTED_AT_COL,
     POSITION_COL,
     REASONS_COL,

@@ -8,8 +8,8 @@ from decimal import Decimal
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
-from condolake.lake.types import struct
 from condolake.source.tables import CONDOMINIOS, IMOVEIS, MORADORES, TRANSACOES
+from condolake.spark_types import struct
 from condolake.transforms.gold import GOLD_MONEY_TYPE
 from condolake.transforms.gold.incremental import (
     CHANGED_KEYS,

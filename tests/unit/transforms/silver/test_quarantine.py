@@ -9,7 +9,7 @@ import json
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
-from condolake.lake.layout import (
+from condolake.layout import (
     INGESTED_AT_COL,
     POSITION_COL,
     RAW_COL,

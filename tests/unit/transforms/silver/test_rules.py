@@ -9,7 +9,7 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from condolake.lake.layout import REASONS_COL, SOURCE_COL
+from condolake.layout import REASONS_COL, SOURCE_COL
 from condolake.source.tables import (
     CONDOMINIOS,
     IMOVEIS,

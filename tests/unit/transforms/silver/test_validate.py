@@ -10,7 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from condolake.lake.layout import POSITION_COL, REASONS_COL, bronze_schema
+from condolake.layout import POSITION_COL, REASONS_COL, bronze_schema
 from condolake.source.tables import CONDOMINIOS, IMOVEIS, MORADORES, TRANSACOES
 from condolake.transforms.silver.validate import (
     DUPLICATE_RANK_COL,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from condolake.config import Settings
+from condolake.monitoring.alerting import post_alert
 from condolake.streaming.queries import KAFKA, LANDING
 from condolake.streaming.status import process_alive
 
@@ -271,8 +272,6 @@ def watch(settings: Settings, *, now: dt.datetime | None = None,
 
 def alert(settings: Settings, result: WatchResult) -> bool:
     """Posts the watchdog's finding (never raises)."""
-    from condolake.monitoring.alerting import post_alert
-
     verdict = result.verdict
     title = (f"CondoLake stream {verdict.health.label}"
              + (": restarted" if result.restarted_pid is not None else ""))

@@ -14,7 +14,7 @@ import pytest
 
 from condolake import cli
 from condolake.config import Settings, load_settings
-from condolake.streaming.watchdog import (
+from condolake.monitoring.watchdog import (
     RESTART_FILE,
     HealthLevel,
     QueryVerdict,

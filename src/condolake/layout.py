@@ -6,8 +6,8 @@ from enum import StrEnum
 
 from pyspark.sql.types import StructField, StructType
 
-from condolake.lake.types import spark_type, struct
 from condolake.source.tables import SourceTable
+from condolake.spark_types import spark_type, struct
 
 
 class Layer(StrEnum):

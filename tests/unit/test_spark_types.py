@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql.types import ArrayType, DecimalType, IntegerType, StringType, StructField
 
-from condolake.lake.types import spark_type, struct
+from condolake.spark_types import spark_type, struct
 
 
 def test_struct_with_decimal_and_array() -> None:
