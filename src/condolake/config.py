@@ -84,6 +84,10 @@ class Settings:
     watchdog_schedule: str = "*/5 * * * *"  # cron of the condolake_stream_watchdog DAG
     log_level: str = "OFF"  # Spark's own messages also on the console at this level or above
 
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
+
     @property
     def lake_path(self) -> str:
         """Lake root as an absolute path or URI (s3a://… is kept as it is)."""

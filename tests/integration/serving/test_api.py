@@ -6,7 +6,6 @@ string, dates as ISO, ids and counts as integers.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -494,7 +493,7 @@ def changing_lake(serving_settings: Settings,
     for name in ("transacoes_por_condominio", "transacoes_diarias_por_tipo"):
         shutil.copytree(table_path(serving_settings.lake_path, Layer.GOLD, name),
                         table_path(str(lake), Layer.GOLD, name))
-    settings = dataclasses.replace(serving_settings, lake_root=str(lake), serve_refresh_s=0.2)
+    settings = serving_settings.with_(lake_root=str(lake), serve_refresh_s=0.2)
     with BackgroundServer(settings) as url:
         yield settings, url
 
