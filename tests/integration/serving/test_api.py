@@ -21,7 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from condolake.catalog import MART_NAMES
-from condolake.config import Settings
+from condolake.config import Settings, revealed
 from condolake.lake import delta
 from condolake.lake.layout import Layer, table_path
 from condolake.serving.auth import KeyRing
@@ -127,7 +127,7 @@ def gold(spark: SparkSession, serving_settings: Settings) -> dict[str, list[Row]
 @pytest.fixture(scope="module")
 def scopes(serving_settings: Settings, api_keys: dict[str, str]) -> dict[str, int | None]:
     """Role -> the condominio_id its key is scoped to (None: all)."""
-    ring = KeyRing.parse(serving_settings.serve_keys)
+    ring = KeyRing.parse(revealed(serving_settings.serve_keys))
     found = {role: ring.authenticate(key) for role, key in api_keys.items()}
     return {role: principal.condominio_id for role, principal in found.items() if principal}
 
