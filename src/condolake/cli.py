@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from condolake import __version__
-from condolake.config import Settings, load_settings
+from condolake.config import Settings, load_settings, revealed
 from condolake.console import error, progress, results
 from condolake.errors import CondoLakeError
 
@@ -112,7 +112,7 @@ def cmd_source_api_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     with source_database(settings, progress=progress) as db:
         progress(f"serving the source tables on http://{args.host}:{args.port}/<table>")
-        serve_forever(db.url, args.host, args.port, settings.api_token)
+        serve_forever(db.url, args.host, args.port, revealed(settings.api_token))
     return 0
 
 

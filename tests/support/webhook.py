@@ -1,7 +1,7 @@
 """A real HTTP webhook receiver on a free local port, recording what alerts post to it.
 
     with webhook_receiver() as hook:
-        settings = dataclasses.replace(settings, alert_webhook_url=hook.url)
+        settings = settings.with_(alert_webhook_url=hook.url)
         ...
         (alert,) = hook.wait_for(1)
         assert alert.json == {...}

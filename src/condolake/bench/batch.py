@@ -26,7 +26,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -144,8 +144,8 @@ def run_batch_benchmark(
 
 def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
              say: Progress) -> Measured:
-    source_settings = replace(settings, state_dir=str(folders.state))
-    lake_settings = replace(settings, lake_root=str(folders.lake))
+    source_settings = settings.with_(state_dir=str(folders.state))
+    lake_settings = settings.with_(lake_root=str(folders.lake))
     run_date = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     with source_database(source_settings, progress=say) as server, \
             bench_database(server, say) as db:

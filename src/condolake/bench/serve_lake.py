@@ -14,7 +14,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from condolake.bench.measure import prepare_source
@@ -93,11 +93,11 @@ def _build(settings: Settings, folder: Path, scale: float, seed: int,
     built_at = dt.datetime.now().replace(microsecond=0).isoformat()
     lake = folder / "lake"
     source_state = folder / "source-state"
-    lake_settings = replace(settings, lake_root=str(lake))
+    lake_settings = settings.with_(lake_root=str(lake))
     progress(f"building the gold lake of scale {scale_label(scale)}, seed {seed} in {folder} "
              "(generate the source, then condolake batch: a few minutes at scale 10)")
     try:
-        with source_database(replace(settings, state_dir=str(source_state)),
+        with source_database(settings.with_(state_dir=str(source_state)),
                              progress=progress) as server, \
                 bench_database(server, progress) as db:
             prepared = prepare_source(db, scale, seed, progress)

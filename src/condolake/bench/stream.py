@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -173,8 +173,8 @@ def _measure(settings: Settings, folder: Path, params: StreamParams,
         prepared = prepare_source(db, params.scale, params.seed, say)
         with kafka_bootstrap(settings, progress=say) as bootstrap, \
                 bench_topics(bootstrap, settings.kafka_partitions, say) as prefix:
-            run_settings = replace(
-                settings, lake_root=str(folder / "lake"), state_dir=str(folder / "state"),
+            run_settings = settings.with_(
+                lake_root=str(folder / "lake"), state_dir=str(folder / "state"),
                 landing_dir=str(folder / "landing"), kafka_bootstrap=bootstrap,
                 kafka_topic_prefix=prefix, stream_trigger_s=params.trigger_s)
             phases = _phases(run_settings, db, params, say)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 from rich.markup import escape
 
-from condolake.config import Settings
+from condolake.config import Settings, revealed
 from condolake.console import errors
 
 ATTEMPTS = 3
@@ -68,7 +68,7 @@ def post_alert(
     No webhook configured: False, silently. Otherwise up to ATTEMPTS tries with backoff,
     TIMEOUT_S each; if none succeeds, one warning line on stderr and False. Never raises.
     """
-    url = settings.alert_webhook_url
+    url = revealed(settings.alert_webhook_url)
     if not url:
         return False
     try:

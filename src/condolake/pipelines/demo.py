@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import threading
 from collections.abc import Callable
@@ -44,7 +43,7 @@ def run_demo(settings: Settings, *, scale: float, seed: int, invalid_share: floa
     if lake.exists():
         progress(f"resetting the demo lake {lake}")
         shutil.rmtree(lake)
-    demo_settings = dataclasses.replace(settings, lake_root=str(lake))
+    demo_settings = settings.with_(lake_root=str(lake))
     with source_database(settings, progress=progress) as db:
         with db.connect() as conn:
             init_schema(conn, drop_existing=True)
@@ -79,8 +78,8 @@ def _stream(spark: SparkSession, settings: Settings, db: SourceDatabase, seed: i
     from condolake.streaming.queries import topics
 
     # The source was just re-created: fresh topics, so no earlier demo's events are replayed.
-    settings = dataclasses.replace(settings, kafka_topic_prefix=f"condolake-demo-{uuid4().hex[:8]}",
-                                   stream_trigger_s=STREAM_TRIGGER_S)
+    settings = settings.with_(kafka_topic_prefix=f"condolake-demo-{uuid4().hex[:8]}",
+                              stream_trigger_s=STREAM_TRIGGER_S)
     before = gold_totals(spark, settings.lake_path)
     results.print(f"\nStreaming: {STREAM_RATE} eventos/s por {STREAM_PRODUCE_S} s "
                   f"(Kafka → bronze → silver → gold, gatilho de {STREAM_TRIGGER_S} s)")
@@ -122,7 +121,7 @@ def _serve(settings: Settings, progress: Progress) -> None:
 
     key, entry = new_key("demo", "admin", None)
     progress("starting the REST API over the demo lake")
-    with BackgroundServer(dataclasses.replace(settings, serve_keys=entry)) as url:
+    with BackgroundServer(settings.with_(serve_keys=entry)) as url:
         answer = httpx.get(f"{url}/v1/transacoes-por-condominio",
                            params={"sort": "-valor_total", "limit": 3},
                            headers={"X-API-Key": key}, timeout=30)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from condolake.config import Settings
+from condolake.config import Settings, revealed
 from condolake.ingestion.api_client import fetch_records
 from condolake.ingestion.bronze import records_to_bronze
 from condolake.ingestion.csv_reader import CsvOptions, MalformedLine, read_csv
@@ -95,8 +95,9 @@ def ingest_api(
 
     def read(ctx: LoadContext) -> tuple[DataFrame, DataFrame | None]:
         records = fetch_records(
-            base_url, table.name, token=settings.api_token, timeout_s=settings.api_timeout_s,
-            retries=settings.api_retries, backoff_s=settings.api_backoff_s,
+            base_url, table.name, token=revealed(settings.api_token),
+            timeout_s=settings.api_timeout_s, retries=settings.api_retries,
+            backoff_s=settings.api_backoff_s,
             page_size=page_size, progress=progress,
         )
         if progress:

@@ -200,7 +200,7 @@ def configured_source(settings: Settings) -> tuple[SourceDatabase | None, str | 
     """The source to reconcile with, without starting anything: CONDOLAKE_SOURCE_URL, or the
     embedded server when it runs. Otherwise (None, why)."""
     if settings.source_url:
-        return SourceDatabase(settings.source_url), None
+        return SourceDatabase(settings.source_url.get_secret_value()), None
     from condolake.services.postgres import EmbeddedPostgres
 
     server = EmbeddedPostgres(settings.state_path)

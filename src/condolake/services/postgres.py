@@ -307,7 +307,7 @@ def source_database(
     """The source database: `settings.source_url` when set (nothing is started), otherwise
     the embedded server, started if needed and stopped on exit only if started here."""
     if settings.source_url:
-        yield SourceDatabase(settings.source_url)
+        yield SourceDatabase(settings.source_url.get_secret_value())
         return
     server = EmbeddedPostgres(settings.state_path, progress=progress)
     started_here = not server.is_running()

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from condolake.config import Settings
+from condolake.config import Settings, revealed
 from condolake.monitoring.exporter import MetricsSource, add_metrics
 from condolake.serving.auth import KeyRing
 from condolake.serving.cache import LruCache
@@ -42,7 +42,7 @@ reads its own condominium only, never the daily mart. Money is a string with two
 
 def create_app(settings: Settings, reader: LakeReader | None = None) -> FastAPI:
     """The API for the lake at `settings.lake_path` with the keys of `settings.serve_keys`."""
-    keys = KeyRing.parse(settings.serve_keys)
+    keys = KeyRing.parse(revealed(settings.serve_keys))
     lake_reader = reader or LakeReader(settings.lake_path, settings.serve_refresh_s,
                                        settings.state_path / "duckdb-extensions")
     serving = Serving(lake_reader, keys, LruCache(CACHE_ENTRIES, CACHE_BYTES))

@@ -11,12 +11,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import fields
 
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
-from condolake.config import ENV_PREFIX, Settings
+from condolake.config import ENV_PREFIX, Settings, revealed
 from condolake.errors import ServiceError
 from condolake.services.ports import LOOPBACK, free_port
 from condolake.services.uvicorn_server import run_until_signal
@@ -45,7 +45,7 @@ def urls(host: str, port: int) -> tuple[str, str]:
 
 def run_api(settings: Settings, host: str, port: int, progress: Progress) -> None:
     """Serve the API and dashboard until SIGINT or SIGTERM, then shut down gracefully."""
-    keys = KeyRing.parse(settings.serve_keys)  # a bad entry fails before anything starts
+    keys = KeyRing.parse(revealed(settings.serve_keys))  # a bad entry fails before anything starts
     if not keys:
         progress("warning: CONDOLAKE_SERVE_KEYS is empty: every data endpoint answers 401; "
                  "make a key with `condolake serve key --name NAME --role admin`")
@@ -106,10 +106,12 @@ class BackgroundServer:
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
-    """CONDOLAKE_* variables that make a child process load exactly `settings`."""
-    return {f"{ENV_PREFIX}{field.name.upper()}": str(value)
-            for field in fields(settings)
-            if (value := getattr(settings, field.name)) is not None}
+    """CONDOLAKE_* variables that make a child process load exactly `settings` (secrets with
+    their values: the child needs them)."""
+    plain = {name: value.get_secret_value() if isinstance(value, SecretStr) else value
+             for name, value in settings.model_dump().items()}
+    return {f"{ENV_PREFIX}{name.upper()}": str(value)
+            for name, value in plain.items() if value is not None}
 
 
 class ApiProcess:

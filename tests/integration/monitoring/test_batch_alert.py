@@ -8,7 +8,6 @@ child process as a user runs it (no Spark needed), with the webhook reachable or
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def test_failed_batch_posts_the_run_to_the_webhook(
 ) -> None:
     closed = f"postgresql://condolake:secret@127.0.0.1:{free_port()}/condomanage"
     with webhook_receiver() as hook:
-        settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"),
+        settings = base_settings.with_(lake_root=str(tmp_path / "lake"),
                                        source_url=closed, alert_webhook_url=hook.url)
         monkeypatch.setattr(cli, "load_settings", lambda: settings)
         monkeypatch.setattr(condolake.spark, "build_spark", lambda *args, **kwargs: spark)

@@ -8,7 +8,6 @@ is read back independently (Spark over ops/ and the Delta history, the broker's 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -88,8 +87,8 @@ def monitored_lake(spark: SparkSession, base_settings: Settings, postgres: Sourc
                    kafka_broker: LocalKafkaBroker, tmp_path_factory: pytest.TempPathFactory
                    ) -> Iterator[MonitoredLake]:
     folder = tmp_path_factory.mktemp("monitored")
-    settings = dataclasses.replace(
-        base_settings, lake_root=str(folder / "lake"), state_dir=str(folder / "state"),
+    settings = base_settings.with_(
+        lake_root=str(folder / "lake"), state_dir=str(folder / "state"),
         landing_dir=str(folder / "landing"), kafka_bootstrap=kafka_broker.bootstrap,
         kafka_topic_prefix=new_topic_prefix(), kafka_partitions=PARTITIONS,
         stream_trigger_s=0.5)

@@ -8,7 +8,6 @@ the source with no batch (reconciliation fails by exactly that many) -> no sourc
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -135,7 +134,7 @@ def source(postgres: SourceDatabase) -> Iterator[SourceDatabase]:
 def settings(base_settings: Settings, source: SourceDatabase,
              tmp_path_factory: pytest.TempPathFactory) -> Settings:
     lake = tmp_path_factory.mktemp("quality-lake")
-    return dataclasses.replace(base_settings, lake_root=str(lake), source_url=source.url,
+    return base_settings.with_(lake_root=str(lake), source_url=source.url,
                                quarantine_rate_max=RATE_MAX)
 
 
@@ -299,7 +298,7 @@ class TestDataQuality:
         self, spark: SparkSession, settings: Settings, first_run: RunRecord, cli_on: None,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     ) -> None:
-        dead = dataclasses.replace(settings, source_url="postgresql://u:p@127.0.0.1:1/x")
+        dead = settings.with_(source_url="postgresql://u:p@127.0.0.1:1/x")
         results = by(run_checks(spark, dead), "reconciliation")
         assert {(r.status, r.observed) for r in results.values()} == {("failed", None)}
         assert all(r.detail.startswith("source not available: postgresql://u:")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from condolake.source.generator import generate
 def test_batch_runs_again_while_a_source_table_is_still_empty(
     spark: SparkSession, base_settings: Settings, postgres: SourceDatabase, tmp_path: Path,
 ) -> None:
-    settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"))
+    settings = base_settings.with_(lake_root=str(tmp_path / "lake"))
     with new_database(postgres) as source:
         with source.connect() as conn:
             generate(conn, scale=0.001, seed=5, invalid_share=0.0)

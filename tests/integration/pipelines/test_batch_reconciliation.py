@@ -7,7 +7,6 @@ transactions -> a parent fixed at the source releases its orphans from quarantin
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
@@ -79,7 +78,7 @@ def source(postgres: SourceDatabase) -> Iterator[SourceDatabase]:
 @pytest.fixture(scope="module")
 def settings(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     lake = tmp_path_factory.mktemp("reconciliation-lake")
-    return dataclasses.replace(base_settings, lake_root=str(lake))
+    return base_settings.with_(lake_root=str(lake))
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ Delta tables; in-process with the session's SparkSession, then through the comma
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -90,7 +89,7 @@ def source(postgres: SourceDatabase) -> Iterator[SourceDatabase]:
 
 @pytest.fixture
 def settings(base_settings: Settings, tmp_path: Path) -> Settings:
-    return dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"), api_backoff_s=0.01)
+    return base_settings.with_(lake_root=str(tmp_path / "lake"), api_backoff_s=0.01)
 
 
 def export(db: SourceDatabase, table: SourceTable, path: Path, **csv_format: str) -> Path:
@@ -211,7 +210,7 @@ def test_api_ingest_survives_throttling_an_error_and_a_slow_page(
     faults.fail_next(500)
     faults.slow_page(2, 1.0)
     # A timeout far above the slow page: a busy machine must not turn it into a retry.
-    patient = dataclasses.replace(settings, api_timeout_s=60.0)
+    patient = settings.with_(api_timeout_s=60.0)
     with SourceApiServer(source.url, faults=faults) as api:
         url = api.url
         ingest_api(spark, patient, url, "condominios", page_size=2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -43,7 +42,7 @@ def latest(spark: SparkSession, settings: Settings) -> dict[str, set[tuple[objec
 def test_a_run_failing_after_its_gold_update_leaves_readers_on_the_restored_marts(
     spark: SparkSession, base_settings: Settings, postgres: SourceDatabase, tmp_path: Path,
 ) -> None:
-    settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"))
+    settings = base_settings.with_(lake_root=str(tmp_path / "lake"))
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     with new_database(postgres) as source:
         with source.connect() as conn:

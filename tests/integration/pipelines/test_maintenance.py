@@ -6,7 +6,6 @@ One scenario, in order: dry run (changes nothing) -> maintain with an unsafe ret
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 from collections.abc import Iterator
@@ -112,7 +111,7 @@ def referenced(spark: SparkSession, lake: Path) -> dict[str, int]:
 def scenario(spark: SparkSession, base_settings: Settings, postgres: SourceDatabase,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     root = tmp_path_factory.mktemp("maintenance")
-    settings = dataclasses.replace(base_settings, lake_root=str(root / "lake"),
+    settings = base_settings.with_(lake_root=str(root / "lake"),
                                    state_dir=str(root / "state"))
     lake = Path(settings.lake_path)
     with new_database(postgres) as source:

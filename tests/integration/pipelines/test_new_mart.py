@@ -4,7 +4,6 @@ exposed by the SQL catalog and documented by the data dictionary, with no other 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -87,7 +86,7 @@ def test_a_registered_mart_is_seen_by_batch_stream_api_sql_catalog_and_dictionar
     spark: SparkSession, base_settings: Settings, postgres: SourceDatabase, tmp_path: Path,
 ) -> None:
     admin_key, admin_entry = new_key("admin-test", "admin", None)
-    settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"),
+    settings = base_settings.with_(lake_root=str(tmp_path / "lake"),
                                    serve_keys=admin_entry)
     lake = settings.lake_path
     with new_database(postgres) as source, catalog.registered(POR_TIPO):

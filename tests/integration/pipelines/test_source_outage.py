@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -77,7 +76,7 @@ def test_outage_mid_ingest_exits_nonzero_and_leaves_lake_untouched(
     spark: SparkSession, base_settings: Settings, server: EmbeddedPostgres, tmp_path: Path,
 ) -> None:
     db = SourceDatabase(server.url)
-    settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"))
+    settings = base_settings.with_(lake_root=str(tmp_path / "lake"))
     with db.connect() as conn:
         generate(conn, scale=0.005, seed=11, invalid_share=0.05)
     batch(spark, settings, db)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -180,7 +179,7 @@ def test_a_broker_that_cannot_start_fails_with_its_log(base_settings: Settings) 
 
 
 def test_kafka_bootstrap_prefers_the_external_cluster(base_settings: Settings) -> None:
-    settings = replace(base_settings, kafka_bootstrap="kafka.example:9092")
+    settings = base_settings.with_(kafka_bootstrap="kafka.example:9092")
 
     with kafka_bootstrap(settings) as bootstrap:
         assert bootstrap == "kafka.example:9092"
@@ -190,7 +189,7 @@ def test_kafka_bootstrap_prefers_the_external_cluster(base_settings: Settings) -
 
 def test_kafka_bootstrap_stops_only_the_broker_it_started(base_settings: Settings) -> None:
     with server_folder("kafka-ctx") as folder:
-        settings = replace(base_settings, state_dir=str(folder))
+        settings = base_settings.with_(state_dir=str(folder))
         broker = LocalKafkaBroker.from_settings(settings)
 
         with kafka_bootstrap(settings) as bootstrap:

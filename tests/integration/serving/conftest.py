@@ -6,7 +6,6 @@ Tests must not change this lake; a test that needs a new version works on a copy
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -42,7 +41,7 @@ def serving_lake(spark: SparkSession, base_settings: Settings,
                  tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of a lake built by one batch run over `serving_source` (no keys yet)."""
     lake = tmp_path_factory.mktemp("serving-lake")
-    settings = dataclasses.replace(base_settings, lake_root=str(lake))
+    settings = base_settings.with_(lake_root=str(lake))
     batch(spark, settings, serving_source)
     return settings
 
@@ -72,7 +71,7 @@ def serving_settings(serving_lake: Settings,
                      key_pairs: dict[str, tuple[str, str]]) -> Settings:
     """Settings of the serving lake, with the test keys in `serve_keys`."""
     entries = ",".join(entry for _, entry in key_pairs.values())
-    return dataclasses.replace(serving_lake, serve_keys=entries)
+    return serving_lake.with_(serve_keys=entries)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ string, dates as ISO, ids and counts as integers.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -22,7 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from condolake.catalog import MART_NAMES
-from condolake.config import Settings
+from condolake.config import Settings, revealed
 from condolake.lake import delta
 from condolake.layout import Layer, table_path
 from condolake.serving.auth import KeyRing
@@ -128,7 +127,7 @@ def gold(spark: SparkSession, serving_settings: Settings) -> dict[str, list[Row]
 @pytest.fixture(scope="module")
 def scopes(serving_settings: Settings, api_keys: dict[str, str]) -> dict[str, int | None]:
     """Role -> the condominio_id its key is scoped to (None: all)."""
-    ring = KeyRing.parse(serving_settings.serve_keys)
+    ring = KeyRing.parse(revealed(serving_settings.serve_keys))
     found = {role: ring.authenticate(key) for role, key in api_keys.items()}
     return {role: principal.condominio_id for role, principal in found.items() if principal}
 
@@ -494,7 +493,7 @@ def changing_lake(serving_settings: Settings,
     for name in ("transacoes_por_condominio", "transacoes_diarias_por_tipo"):
         shutil.copytree(table_path(serving_settings.lake_path, Layer.GOLD, name),
                         table_path(str(lake), Layer.GOLD, name))
-    settings = dataclasses.replace(serving_settings, lake_root=str(lake), serve_refresh_s=0.2)
+    settings = serving_settings.with_(lake_root=str(lake), serve_refresh_s=0.2)
     with BackgroundServer(settings) as url:
         yield settings, url
 

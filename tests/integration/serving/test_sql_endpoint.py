@@ -183,7 +183,7 @@ def sql_settings(serving_lake: Settings, tmp_path_factory: pytest.TempPathFactor
     lake = tmp_path_factory.mktemp("sql-endpoint") / LAKE_FOLDER
     shutil.copytree(serving_lake.lake_path, lake, ignore=shutil.ignore_patterns("_checkpoints"))
     state = tmp_path_factory.mktemp("sql-endpoint-state")
-    return dataclasses.replace(serving_lake, lake_root=str(lake), state_dir=str(state))
+    return serving_lake.with_(lake_root=str(lake), state_dir=str(state))
 
 
 @pytest.fixture(scope="module")

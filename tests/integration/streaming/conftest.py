@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -28,7 +27,7 @@ def loaded_lake(spark: SparkSession, base_settings: Settings, postgres: SourceDa
     with new_database(postgres) as source:
         with source.connect() as conn:
             generate(conn, scale=SCALE, seed=SEED)
-        run = batch(spark, dataclasses.replace(base_settings, lake_root=str(lake)), source)
+        run = batch(spark, base_settings.with_(lake_root=str(lake)), source)
         assert run.status == "succeeded", run.error
         yield LoadedLake(source, lake)
 

@@ -69,8 +69,8 @@ def copy_of(loaded: LoadedLake, server: SourceDatabase, settings: Settings
 
 def stream_settings(base: Settings, folder: Path, prefix: str, bootstrap: str) -> Settings:
     """Settings of one streaming scenario: its own lake, landing zone and topics."""
-    return dataclasses.replace(
-        base, lake_root=str(folder / "lake"), landing_dir=str(folder / "landing"),
+    return base.with_(
+        lake_root=str(folder / "lake"), landing_dir=str(folder / "landing"),
         state_dir=str(folder / "state"), kafka_bootstrap=bootstrap, kafka_topic_prefix=prefix,
         kafka_partitions=PARTITIONS, stream_trigger_s=TRIGGER_S,
     )

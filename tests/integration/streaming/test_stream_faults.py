@@ -6,7 +6,6 @@ simulator changes the source and publishes on a thread of the test.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import random
 import time
@@ -209,7 +208,7 @@ class TestStreamFaults:
         self, spark: SparkSession, settings: Settings, source: SourceDatabase, tmp_path: Path,
     ) -> None:
         key, entry = new_key("admin-test", "admin", None)
-        served = dataclasses.replace(settings, serve_keys=entry, serve_refresh_s=0.0)
+        served = settings.with_(serve_keys=entry, serve_refresh_s=0.0)
         with BackgroundServer(served) as url, httpx.Client(base_url=url, timeout=60) as api:
             for attempt in range(TORN_ATTEMPTS):
                 if attempt:  # the previous kill missed: its replay publishes the set first

@@ -7,7 +7,6 @@ reset of the query's checkpoint, whose replay changes nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -79,7 +78,7 @@ def quarantine(spark: SparkSession, settings: Settings, table: str) -> Rows:
 @pytest.fixture(scope="module")
 def settings(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     folder: Path = tmp_path_factory.mktemp("stream-landing")
-    return dataclasses.replace(base_settings, lake_root=str(folder / "lake"),
+    return base_settings.with_(lake_root=str(folder / "lake"),
                                landing_dir=str(folder / "landing"),
                                state_dir=str(folder / "state"))
 

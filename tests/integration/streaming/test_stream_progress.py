@@ -8,7 +8,6 @@ of each Kafka batch is what was left behind it. Then the recorder's dedupe on it
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -43,9 +42,8 @@ FIRST_EVENTS, SECOND_EVENTS = 1_500, 600
 def settings(base_settings: Settings, kafka_broker: LocalKafkaBroker,
              tmp_path_factory: pytest.TempPathFactory) -> Settings:
     folder: Path = tmp_path_factory.mktemp("stream-progress")
-    settings = dataclasses.replace(
-        stream_settings(base_settings, folder, new_topic_prefix(), kafka_broker.bootstrap),
-        stream_max_offsets=MAX_OFFSETS)
+    settings = stream_settings(base_settings, folder, new_topic_prefix(),
+                               kafka_broker.bootstrap).with_(stream_max_offsets=MAX_OFFSETS)
     create_topics(settings)
     return settings
 

@@ -144,7 +144,7 @@ def test_breaches_of_the_sample() -> None:
 
 
 def test_an_empty_lake_is_reported_not_raised(base_settings: Settings, tmp_path: Path) -> None:
-    settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"),
+    settings = base_settings.with_(lake_root=str(tmp_path / "lake"),
                                    state_dir=str(tmp_path / "state"))
     health = HealthCollector(settings, clock=lambda: NOW).collect()
     assert health.collected_at == NOW
@@ -162,7 +162,7 @@ def test_an_empty_lake_is_reported_not_raised(base_settings: Settings, tmp_path:
 
 def test_a_broken_table_and_an_unreachable_broker_are_counted(base_settings: Settings,
                                                               tmp_path: Path) -> None:
-    settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"),
+    settings = base_settings.with_(lake_root=str(tmp_path / "lake"),
                                    state_dir=str(tmp_path / "state"),
                                    kafka_bootstrap="127.0.0.1:9")  # discard port: refused
     log = Path(settings.lake_path) / "ops" / "runs" / "_delta_log"

@@ -131,7 +131,7 @@ def test_label_values_are_escaped() -> None:
 
 def test_scrapes_within_the_cache_time_share_one_collection(base_settings: Settings,
                                                              tmp_path: Path) -> None:
-    settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"))
+    settings = base_settings.with_(lake_root=str(tmp_path / "lake"))
     now = [100.0]
     source = MetricsSource(settings, cache_s=1.0, clock=lambda: now[0])
     collections: list[LakeHealth] = []
@@ -153,7 +153,7 @@ def test_scrapes_within_the_cache_time_share_one_collection(base_settings: Setti
 
 def test_exporter_app_serves_metrics_and_nothing_else(base_settings: Settings,
                                                       tmp_path: Path) -> None:
-    settings = dataclasses.replace(base_settings, lake_root=str(tmp_path / "lake"))
+    settings = base_settings.with_(lake_root=str(tmp_path / "lake"))
     with TestClient(metrics_app(settings)) as client:
         response = client.get("/metrics")
         assert response.status_code == 200

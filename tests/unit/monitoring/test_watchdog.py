@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -188,7 +187,7 @@ class TestWatch:
 
     def test_no_restart_when_switched_off(self, settings: Settings) -> None:
         write_status(settings, status(query("landing"), pid=DEAD_PID))
-        result = watch(dataclasses.replace(settings, watchdog_restart=0), now=NOW,
+        result = watch(settings.with_(watchdog_restart=0), now=NOW,
                        launch=lambda *_: pytest.fail("must not restart"))
         assert not result.ok
         assert result.notes == ["not restarted: CONDOLAKE_WATCHDOG_RESTART=0"]

@@ -74,10 +74,13 @@ def test_every_task_has_owner_retries_timeout_and_failure_alert(dagbag: Any,
         assert list(task.on_failure_callback) == [on_failure], task.task_id
 
 
+DEFAULTS = Settings()
+
+
 @pytest.mark.parametrize(("dag_id", "schedule"), [
-    ("condolake_batch", Settings.batch_schedule),
-    ("condolake_maintenance", Settings.maintenance_schedule),
-    ("condolake_stream_watchdog", Settings.watchdog_schedule),
+    ("condolake_batch", DEFAULTS.batch_schedule),
+    ("condolake_maintenance", DEFAULTS.maintenance_schedule),
+    ("condolake_stream_watchdog", DEFAULTS.watchdog_schedule),
 ])
 def test_runs_one_at_a_time_without_catchup_on_the_configured_schedule(
     dagbag: Any, dag_id: str, schedule: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -38,7 +37,7 @@ def test_last_committed_batch_is_the_highest_commit_file(tmp_path: Path) -> None
 def test_states_come_from_the_running_process_and_the_checkpoints(
     base_settings: Settings, tmp_path: Path,
 ) -> None:
-    settings = dataclasses.replace(base_settings, state_dir=str(tmp_path / "state"),
+    settings = base_settings.with_(state_dir=str(tmp_path / "state"),
                                    lake_root=str(tmp_path / "lake"))
     commits = Path(checkpoint_path(settings.lake_path, "kafka")) / "commits"
     commits.mkdir(parents=True)
