@@ -27,6 +27,13 @@ from email.utils import parsedate_to_datetime
 from http.client import HTTPException
 from typing import Any
 
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+
 from condolake.errors import ApiUnavailableError, CondoLakeError, ConfigError
 
 RETRYABLE_STATUS_TOO_MANY_REQUESTS = 429
@@ -157,21 +164,41 @@ class _Session:
     def get_page(self, url: str, where: str) -> _Page:
         """One page, retried on transient failures; raises the final error when they persist."""
         token_sent = "Authorization" in self.headers
-        for attempt in range(1, self.retries + 1):
-            try:
-                return _parse_page(
+        retryer = Retrying(
+            stop=stop_after_attempt(self.retries),
+            wait=self._delay,
+            retry=retry_if_exception_type(_TransientFailure),
+            before_sleep=lambda state: self._report_retry(where, state),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retryer(
+                lambda: _parse_page(
                     _get(self.opener, url, self.headers, self.timeout_s, where, token_sent)
                 )
-            except _TransientFailure as failure:
-                if attempt == self.retries:
-                    raise _final_error(url, where, self.retries, failure) from None
-                delay = _retry_delay(attempt, self.backoff_s, failure.retry_after_s, self.rng)
-                self.report(
-                    f"{where}: {failure.reason}; retrying in {delay:.2f}s "
-                    f"(attempt {attempt + 1} of {self.retries})"
-                )
-                self.sleep(delay)
-        raise AssertionError("unreachable: retries is at least 1")
+            )
+        except _TransientFailure as failure:
+            raise _final_error(url, where, self.retries, failure) from None
+
+    def _delay(self, state: RetryCallState) -> float:
+        failure = _failure_of(state)
+        return _retry_delay(state.attempt_number, self.backoff_s, failure.retry_after_s, self.rng)
+
+    def _report_retry(self, where: str, state: RetryCallState) -> None:
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        self.report(
+            f"{where}: {_failure_of(state).reason}; retrying in {delay:.2f}s "
+            f"(attempt {state.attempt_number + 1} of {self.retries})"
+        )
+
+
+def _failure_of(state: RetryCallState) -> _TransientFailure:
+    """The transient failure of the attempt that just failed (only those are retried)."""
+    assert state.outcome is not None
+    failure = state.outcome.exception()
+    assert isinstance(failure, _TransientFailure)
+    return failure
 
 
 def _check_options(*, timeout_s: float, retries: int, backoff_s: float, page_size: int) -> None:
