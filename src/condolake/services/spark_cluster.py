@@ -19,11 +19,11 @@ import os
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpx
 import pyspark
 
 from condolake.errors import ServiceError
@@ -108,8 +108,8 @@ class LocalSparkCluster:
 
     def status(self) -> dict[str, Any]:
         """The master's JSON view: workers, aliveworkers, activeapps, completedapps, ..."""
-        with urllib.request.urlopen(f"{self.webui_url}/json/", timeout=HTTP_TIMEOUT_S) as answer:
-            document: dict[str, Any] = json.load(answer)
+        answer = httpx.get(f"{self.webui_url}/json/", timeout=HTTP_TIMEOUT_S)
+        document: dict[str, Any] = answer.raise_for_status().json()
         return document
 
     def stop(self) -> None:
@@ -200,7 +200,7 @@ class LocalSparkCluster:
                     raise self._failure(f"the Spark {daemon.name} exited during start", daemon)
             try:
                 workers = self.status().get("workers", [])
-            except (OSError, ValueError):  # not listening yet, or a half-written answer
+            except (httpx.HTTPError, ValueError):  # not listening yet, or a half-written answer
                 workers = []
             alive = sum(1 for worker in workers if worker.get("state") == ALIVE)
             if alive >= self.workers:
