@@ -37,11 +37,11 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from condolake.config import Settings
 from condolake.errors import ServiceError
+from condolake.services.daemons import log_tail
 from condolake.services.database_url import SourceDatabase
 from condolake.services.pg_binaries import (
     initdb_command,
     install_dir,
-    log_tail,
     postmaster_port,
     server_environment,
 )
