@@ -16,16 +16,21 @@ from __future__ import annotations
 import json
 import random
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from http.client import HTTPException
 from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
 
 from condolake.errors import ApiUnavailableError, CondoLakeError, ConfigError
 
@@ -77,15 +82,6 @@ class _TransientFailure(Exception):
         self.malformed = malformed
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Redirects are not followed: urllib would forward the Authorization header to any host."""
-
-    def redirect_request(
-        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> None:
-        return None
-
-
 def fetch_records(
     base_url: str,
     table: str,
@@ -108,16 +104,24 @@ def fetch_records(
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    session = _Session(
-        opener=urllib.request.build_opener(_NoRedirect),
-        headers=headers,
-        timeout_s=timeout_s,
-        retries=retries,
-        backoff_s=backoff_s,
-        report=progress or (lambda message: None),
-        sleep=sleep,
-        rng=rng or random.Random(),
-    )
+    # Redirects are not followed: the Authorization header must not travel to another host.
+    with httpx.Client(headers=headers, timeout=timeout_s, follow_redirects=False) as client:
+        session = _Session(
+            client=client,
+            token_sent="Authorization" in headers,
+            timeout_s=timeout_s,
+            retries=retries,
+            backoff_s=backoff_s,
+            report=progress or (lambda message: None),
+            sleep=sleep,
+            rng=rng or random.Random(),
+        )
+        return _fetch_all_pages(session, base_url, table, page_size)
+
+
+def _fetch_all_pages(
+    session: _Session, base_url: str, table: str, page_size: int
+) -> list[ApiRecord]:
     records: list[ApiRecord] = []
     next_query: tuple[str, str] | None = None
     seen_queries: set[tuple[str, str]] = set()
@@ -145,8 +149,8 @@ def fetch_records(
 class _Session:
     """How pages are requested and retried during one fetch."""
 
-    opener: urllib.request.OpenerDirector
-    headers: Mapping[str, str]
+    client: httpx.Client
+    token_sent: bool
     timeout_s: float
     retries: int
     backoff_s: float
@@ -156,22 +160,39 @@ class _Session:
 
     def get_page(self, url: str, where: str) -> _Page:
         """One page, retried on transient failures; raises the final error when they persist."""
-        token_sent = "Authorization" in self.headers
-        for attempt in range(1, self.retries + 1):
-            try:
-                return _parse_page(
-                    _get(self.opener, url, self.headers, self.timeout_s, where, token_sent)
-                )
-            except _TransientFailure as failure:
-                if attempt == self.retries:
-                    raise _final_error(url, where, self.retries, failure) from None
-                delay = _retry_delay(attempt, self.backoff_s, failure.retry_after_s, self.rng)
-                self.report(
-                    f"{where}: {failure.reason}; retrying in {delay:.2f}s "
-                    f"(attempt {attempt + 1} of {self.retries})"
-                )
-                self.sleep(delay)
-        raise AssertionError("unreachable: retries is at least 1")
+        retryer = Retrying(
+            stop=stop_after_attempt(self.retries),
+            wait=self._delay,
+            retry=retry_if_exception_type(_TransientFailure),
+            before_sleep=lambda state: self._report_retry(where, state),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retryer(
+                lambda: _parse_page(_get(self.client, url, self.timeout_s, where, self.token_sent))
+            )
+        except _TransientFailure as failure:
+            raise _final_error(url, where, self.retries, failure) from None
+
+    def _delay(self, state: RetryCallState) -> float:
+        failure = _failure_of(state)
+        return _retry_delay(state.attempt_number, self.backoff_s, failure.retry_after_s, self.rng)
+
+    def _report_retry(self, where: str, state: RetryCallState) -> None:
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        self.report(
+            f"{where}: {_failure_of(state).reason}; retrying in {delay:.2f}s "
+            f"(attempt {state.attempt_number + 1} of {self.retries})"
+        )
+
+
+def _failure_of(state: RetryCallState) -> _TransientFailure:
+    """The transient failure of the attempt that just failed (only those are retried)."""
+    assert state.outcome is not None
+    failure = state.outcome.exception()
+    assert isinstance(failure, _TransientFailure)
+    return failure
 
 
 def _check_options(*, timeout_s: float, retries: int, backoff_s: float, page_size: int) -> None:
@@ -197,43 +218,29 @@ def _page_url(base_url: str, table: str, page_size: int, next_query: tuple[str, 
 
 
 def _get(
-    opener: urllib.request.OpenerDirector,
-    url: str,
-    headers: Mapping[str, str],
-    timeout_s: float,
-    where: str,
-    token_sent: bool,
+    client: httpx.Client, url: str, timeout_s: float, where: str, token_sent: bool
 ) -> bytes:
     """The body of a 2xx answer; raises _TransientFailure or a refusal error otherwise."""
-    request = urllib.request.Request(url, headers=dict(headers), method="GET")
     try:
-        with opener.open(request, timeout=timeout_s) as response:
-            body: bytes = response.read()
-            return body
-    except urllib.error.HTTPError as error:
-        with error:
-            raise _http_failure(error, url, where, token_sent) from None
-    except TimeoutError:
+        response = client.get(url)
+    except httpx.TimeoutException:
         raise _TransientFailure(f"no answer within {timeout_s:g}s") from None
-    except urllib.error.URLError as error:
-        if isinstance(error.reason, TimeoutError):
-            raise _TransientFailure(f"no answer within {timeout_s:g}s") from None
-        raise _TransientFailure(f"connection failed: {error.reason}") from None
-    except (OSError, HTTPException) as error:
-        raise _TransientFailure(f"connection failed: {error!r}") from None
+    except httpx.TransportError as error:
+        raise _TransientFailure(f"connection failed: {error or repr(error)}") from None
+    if not response.is_success:
+        raise _http_failure(response, url, where, token_sent)
+    return response.content
 
 
-def _http_failure(
-    error: urllib.error.HTTPError, url: str, where: str, token_sent: bool
-) -> Exception:
-    status, headers = error.code, error.headers
-    status_text = f"HTTP {status} {error.reason}".rstrip()
+def _http_failure(response: httpx.Response, url: str, where: str, token_sent: bool) -> Exception:
+    status, headers = response.status_code, response.headers
+    status_text = f"HTTP {status} {response.reason_phrase}".rstrip()
     if status == RETRYABLE_STATUS_TOO_MANY_REQUESTS or status >= FIRST_SERVER_ERROR_STATUS:
-        retry_after = headers.get("Retry-After") if headers is not None else None
         return _TransientFailure(
-            status_text, retry_after_s=_retry_after_seconds(retry_after, datetime.now(UTC))
+            status_text,
+            retry_after_s=_retry_after_seconds(headers.get("Retry-After"), datetime.now(UTC)),
         )
-    detail = _detail(error)
+    detail = _detail(response)
     suffix = f": {detail}" if detail else ""
     if status in AUTHENTICATION_STATUSES:
         hint = (
@@ -245,7 +252,7 @@ def _http_failure(
             f"authentication refused by API {url} for {where} ({status_text}); {hint}{suffix}"
         )
     if 300 <= status < 400:
-        location = headers.get("Location", "?") if headers is not None else "?"
+        location = headers.get("Location", "?")
         return ApiRequestRefusedError(
             f"API {url} redirected {where} to {location} ({status_text}); redirects are not "
             "followed, point the connector at the final URL"
@@ -253,12 +260,9 @@ def _http_failure(
     return ApiRequestRefusedError(f"API {url} refused {where}: {status_text}{suffix}")
 
 
-def _detail(error: urllib.error.HTTPError) -> str:
+def _detail(response: httpx.Response) -> str:
     """The server's own explanation (`{"error": "..."}` or text), shortened, if it sent one."""
-    try:
-        text = error.read(ERROR_DETAIL_CHARS * 4).decode("utf-8", errors="replace")
-    except (OSError, HTTPException):
-        return ""
+    text = response.content[: ERROR_DETAIL_CHARS * 4].decode("utf-8", errors="replace")
     try:
         payload = json.loads(text)
     except ValueError:

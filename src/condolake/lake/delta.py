@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -21,6 +20,7 @@ from delta.exceptions import captured as _captured  # noqa: F401  (converts JVM 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.types import StructType
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from condolake.layout import DELETE_OP, INGESTED_AT_COL, OP_COL
 
@@ -51,14 +51,18 @@ def retrying(write: Callable[[], T], attempts: int = CONFLICT_ATTEMPTS) -> T:
     A MERGE re-reads the latest snapshot on every attempt, so a retry applies the same change
     on top of the other writer's commit. Jittered backoff keeps two retrying writers apart.
     """
-    for attempt in range(1, attempts + 1):
-        try:
-            return write()
-        except Exception as error:
-            if attempt == attempts or not is_conflict(error):
-                raise
-            time.sleep(CONFLICT_BACKOFF_S * attempt * (1 + random.random()))
-    raise AssertionError("unreachable")
+    retryer = Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=_conflict_backoff,
+        retry=retry_if_exception(is_conflict),
+        reraise=True,
+    )
+    return retryer(write)
+
+
+def _conflict_backoff(state: RetryCallState) -> float:
+    """Grows linearly with the attempt, times a random factor in [1, 2)."""
+    return CONFLICT_BACKOFF_S * state.attempt_number * (1 + random.random())
 
 
 def is_conflict(error: BaseException) -> bool:

@@ -8,13 +8,13 @@ the alert, and says in one warning line when it did not.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from rich.markup import escape
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from condolake.config import Settings, revealed
 from condolake.console import errors
@@ -98,27 +98,48 @@ def post_job_failure(
     return post_alert(settings, title, text, severity="critical", fields=fields)
 
 
+class _Undelivered(Exception):
+    """One attempt the webhook did not take; `transient` when another attempt may succeed."""
+
+    def __init__(self, failure: str, *, transient: bool) -> None:
+        super().__init__(failure)
+        self.failure = failure
+        self.transient = transient
+
+
 def _deliver(url: str, payload: dict[str, Any]) -> str | None:
     """None once the webhook took the payload, else why the last attempt failed."""
-    failure, attempts = "not attempted", 0
+    retryer = Retrying(
+        stop=stop_after_attempt(ATTEMPTS),
+        wait=wait_exponential(multiplier=BACKOFF_S, exp_base=2),
+        retry=retry_if_exception(lambda error: isinstance(error, _Undelivered)
+                                 and error.transient),
+        reraise=True,
+    )
     with httpx.Client(timeout=TIMEOUT_S, follow_redirects=True) as client:
-        while attempts < ATTEMPTS:
-            if attempts:
-                time.sleep(BACKOFF_S * 2 ** (attempts - 1))
-            attempts += 1
-            try:
-                response = client.post(url, json=payload)
-            except httpx.HTTPError as error:
-                failure = f"{type(error).__name__}: {error}".rstrip(": ")
-                if isinstance(error, TRANSIENT_ERRORS):
-                    continue
-                break
-            if response.is_success:
-                return None
-            failure = f"HTTP {response.status_code} {response.text[:MAX_WARNING_DETAIL]}"
-            if response.status_code not in RETRY_STATUSES:
-                break
-    return f"{_one_line(failure, url)} (after {attempts} attempt{'s' if attempts > 1 else ''})"
+        try:
+            for attempt in retryer:
+                with attempt:
+                    _post_once(client, url, payload)
+        except _Undelivered as undelivered:
+            attempts = attempt.retry_state.attempt_number
+            suffix = f"(after {attempts} attempt{'s' if attempts > 1 else ''})"
+            return f"{_one_line(undelivered.failure, url)} {suffix}"
+    return None
+
+
+def _post_once(client: httpx.Client, url: str, payload: dict[str, Any]) -> None:
+    """One POST; raises _Undelivered unless the webhook answered 2xx."""
+    try:
+        response = client.post(url, json=payload)
+    except httpx.HTTPError as error:
+        failure = f"{type(error).__name__}: {error}".rstrip(": ")
+        raise _Undelivered(failure, transient=isinstance(error, TRANSIENT_ERRORS)) from error
+    if not response.is_success:
+        raise _Undelivered(
+            f"HTTP {response.status_code} {response.text[:MAX_WARNING_DETAIL]}",
+            transient=response.status_code in RETRY_STATUSES,
+        )
 
 
 def _one_line(message: str, url: str) -> str:

@@ -30,11 +30,11 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from condolake.catalog import mart_names
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
+from condolake.lake.versions import latest_version, served_versions
 from condolake.layout import Layer, table_path
 from condolake.monitoring.quality import INGEST_JOBS
 from condolake.services.duckdb_extensions import load_extensions
 from condolake.services.kafka import CLIENT_LOG_LEVEL, LocalKafkaBroker
-from condolake.serving.lake_reader import latest_version, served_versions
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES
 from condolake.streaming.status import QueryState, read_states
@@ -483,7 +483,7 @@ class HealthCollector:
             return (), ()
         counts = self._read("runs", errors, RUN_COUNTS_SQL, runs) or []
         successes = self._read("runs", errors, LAST_SUCCESS_SQL, runs) or []
-        if latest_version(tables) is None:
+        if not _has_versions(tables):
             absent.append(f"ops/{RUN_TABLES}")
             per_table: Rows = []
             rate_rows: Rows = []
@@ -494,7 +494,7 @@ class HealthCollector:
 
     def _checks(self, errors: _Errors, absent: list[str]) -> tuple[DqCheck, ...]:
         path = self._path(Layer.OPS, DQ_RESULTS)
-        if latest_version(path) is None:
+        if not _has_versions(path):
             absent.append(f"ops/{DQ_RESULTS}")  # normal until `condolake check` has run
             return ()
         return checks_from_rows(self._read("dq_results", errors, LATEST_CHECKS_SQL, path) or [])
@@ -503,7 +503,7 @@ class HealthCollector:
         counts = []
         for table in SOURCE_TABLES:
             path = self._path(Layer.QUARANTINE, table.name)
-            if latest_version(path) is None:
+            if not _has_versions(path):
                 absent.append(f"quarantine/{table.name}")
                 continue
             rows = self._read("quarantine", errors, QUARANTINE_SQL, path)
@@ -609,3 +609,12 @@ def end_offsets(bootstrap: str, topics: Sequence[str], timeout_s: float) -> Offs
             offsets[(partition.topic, partition.partition)] = future.result(
                 timeout=timeout_s).offset
     return offsets
+
+
+def _has_versions(table: Path) -> bool:
+    """Whether `table` is a Delta table; one whose log cannot be read is, and reading it
+    reports why."""
+    try:
+        return latest_version(table) is not None
+    except OSError:
+        return True

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -43,6 +40,7 @@ from condolake.pipelines.stream_silver import (
     ensure_stream_tables,
     stream_context,
 )
+from condolake.services.stop_signals import stop_requests
 from condolake.source.tables import SOURCE_TABLES, SourceTable
 from condolake.spark import ignore_stop_signals
 from condolake.streaming import queries
@@ -332,7 +330,8 @@ def run_streams(
     report = StreamReport()
     recorder = ProgressRecorder(spark, settings.lake_path)
     grace_s = settings.stream_stop_grace_s
-    with _stop_on_signals() as stop:
+    # SIGINT and SIGTERM ask the queries to stop after their current micro-batch.
+    with stop_requests() as stop:
         running = [start() for _, start in starts]
         deadline = None if options.duration_s is None else time.monotonic() + options.duration_s
         next_flush = time.monotonic() + PROGRESS_FLUSH_EVERY_S
@@ -407,19 +406,3 @@ def _record(report: StreamReport, name: str, query: StreamingQuery) -> None:
     progresses = query.recentProgress
     report.batches[name] = len([p for p in progresses if p.numInputRows])
     report.rows[name] = sum(int(p.numInputRows) for p in progresses)
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """SIGINT and SIGTERM ask the queries to stop after their current micro-batch."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

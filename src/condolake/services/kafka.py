@@ -24,7 +24,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,9 +38,9 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic, Offset
 
 from condolake.config import Settings
 from condolake.errors import KafkaError, ServiceError
-from condolake.services.daemons import Daemon, alive, signal_group
+from condolake.services import daemons
+from condolake.services.daemons import Daemon, PidFile, Readiness, log_tail
 from condolake.services.jars import KAFKA_BROKER, java_executable, resolved_jars
-from condolake.services.pg_binaries import log_tail
 from condolake.services.ports import LOOPBACK, reuse_or_free_port
 
 __all__ = [
@@ -206,7 +205,7 @@ class LocalKafkaBroker:
         return _bootstrap_of(state[0])
 
     def is_running(self) -> bool:
-        pid = self._recorded_pid()
+        pid = self._pid_file.read()
         return pid is not None and self._pid_alive(pid)
 
     def start(self) -> str:
@@ -262,8 +261,8 @@ class LocalKafkaBroker:
         return self.folder / "state.json"
 
     @property
-    def _pid_file(self) -> Path:
-        return self.folder / "broker.pid"
+    def _pid_file(self) -> PidFile:
+        return PidFile(self.folder / "broker.pid")
 
     def _write_config(self, ports: BrokerPorts) -> None:
         self.data_dir.mkdir(exist_ok=True)
@@ -300,62 +299,38 @@ class LocalKafkaBroker:
 
     def _launch(self, classpath: str) -> None:
         command = self._java(classpath, BROKER_CLASS, str(self._properties_file))
-        try:
-            with self._output_file.open("wb") as output:
-                process = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                    cwd=self.folder, start_new_session=True,
-                )
-        except OSError as error:
-            raise ServiceError(f"could not start the Kafka broker: {error}") from error
-        self._child = process
-        self._pid_file.write_text(f"{process.pid}\n", encoding="utf-8")
+        self._child = daemons.launch("Kafka broker", command, self._output_file, cwd=self.folder)
+        self._pid_file.write(self._child.pid)
 
     def _wait_until_ready(self, timeout_s: float) -> str:
         bootstrap = self.bootstrap
         port = int(bootstrap.rsplit(":", 1)[1])
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.is_running():
-                raise self._failure("the broker exited during start")
-            if _accepts_connections(port) and _is_ready(bootstrap):
-                return bootstrap
-            time.sleep(POLL_INTERVAL_S)
-        raise self._failure(f"the broker did not answer on {bootstrap} within {timeout_s:g}s")
+        readiness = daemons.wait_for(
+            lambda: (daemons.accepts_connections(LOOPBACK, port, POLL_INTERVAL_S)
+                     and _is_ready(bootstrap)),
+            running=self.is_running, timeout_s=timeout_s, poll_s=POLL_INTERVAL_S)
+        if readiness is Readiness.EXITED:
+            raise self._failure("the broker exited during start")
+        if readiness is Readiness.TIMED_OUT:
+            raise self._failure(f"the broker did not answer on {bootstrap} within {timeout_s:g}s")
+        return bootstrap
 
     def _end(self, signal_number: signal.Signals, timeout_s: float) -> None:
-        pid = self._recorded_pid()
-        if pid is not None and not self._signal_and_wait(pid, signal_number, timeout_s):
-            self._say(f"the Kafka broker did not stop within {timeout_s:g}s: killing it")
-            if not self._signal_and_wait(pid, signal.SIGKILL, KILL_TIMEOUT_S):
+        pid = self._pid_file.read()
+        if pid is not None:
+            survivors = daemons.stop(
+                [_broker_daemon(pid)], running=lambda daemon: self._pid_alive(daemon.pid),
+                first_signal=signal_number, grace_s=timeout_s, kill_wait_s=KILL_TIMEOUT_S,
+                poll_s=POLL_INTERVAL_S,
+                on_kill=lambda left: self._say(
+                    f"the Kafka broker did not stop within {timeout_s:g}s: killing it"))
+            if survivors:
                 raise ServiceError(f"the Kafka broker (pid {pid}) survived SIGKILL")
         self._child = None
-        self._pid_file.unlink(missing_ok=True)
-
-    def _signal_and_wait(self, pid: int, signal_number: signal.Signals, timeout_s: float) -> bool:
-        """Signal the broker's process group if it is alive; whether it is gone in time."""
-        if not self._pid_alive(pid):
-            return True
-        signal_group(_broker_daemon(pid), signal_number)
-        deadline = time.monotonic() + timeout_s
-        while self._pid_alive(pid):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(POLL_INTERVAL_S)
-        return True
+        self._pid_file.remove()
 
     def _pid_alive(self, pid: int) -> bool:
-        if self._child is not None and self._child.pid == pid:
-            # Our own child: its exit status is the truth (and polling reaps it). /proc alone
-            # is not: right after the fork its cmdline is briefly empty, during the exec.
-            return self._child.poll() is None
-        return alive(_broker_daemon(pid))
-
-    def _recorded_pid(self) -> int | None:
-        try:
-            return int(self._pid_file.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return None
+        return daemons.running(_broker_daemon(pid), self._child)
 
     def _load_state(self) -> tuple[BrokerPorts, str] | None:
         try:
@@ -508,14 +483,6 @@ def _is_ready(bootstrap: str) -> bool:
     return NODE_ID in metadata.brokers and all(
         _has_leaders(metadata, topic) for topic in metadata.topics
     )
-
-
-def _accepts_connections(port: int) -> bool:
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=POLL_INTERVAL_S):
-            return True
-    except OSError:
-        return False
 
 
 def _pick_ports(previous: BrokerPorts | None) -> BrokerPorts:

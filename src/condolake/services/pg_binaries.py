@@ -95,15 +95,3 @@ def postmaster_port(pgdata: Path) -> int | None:
         return int(lines[3])
     except (OSError, IndexError, ValueError):
         return None
-
-
-def log_tail(log_file: Path, line_count: int) -> str:
-    """The last lines of the server log, headed for an error message ('' if none)."""
-    try:
-        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return ""
-    if not lines:
-        return ""
-    tail = "\n".join(lines[-line_count:])
-    return f"\n--- last lines of {log_file} ---\n{tail}"

@@ -33,14 +33,15 @@ from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from condolake.config import Settings
 from condolake.errors import ServiceError
+from condolake.services.daemons import log_tail
 from condolake.services.database_url import SourceDatabase
 from condolake.services.pg_binaries import (
     initdb_command,
     install_dir,
-    log_tail,
     postmaster_port,
     server_environment,
 )
@@ -79,6 +80,10 @@ PASSWORD_BYTES = 24
 # Linux sun_path holds 108 bytes; the socket file is "<dir>/.s.PGSQL.<port>" plus a NUL.
 SOCKET_PATH_LIMIT = 107
 SOCKET_FILE_NAME_MAX = len("/.s.PGSQL.65535")
+
+
+class _PortTakenError(ServiceError):
+    """The server could not start because another process bound its port first."""
 
 
 class EmbeddedPostgres:
@@ -126,18 +131,28 @@ class EmbeddedPostgres:
             self._initdb(account, password)
         if self.is_running():
             return self.url
-        for attempt in range(1, START_ATTEMPTS + 1):
-            port = reuse_or_free_port(self._saved_port())
-            self._save_port(port)
-            self._say(f"starting embedded PostgreSQL on {LOOPBACK}:{port}")
-            done = self._pg_ctl(account, self._start_arguments(port), START_TIMEOUT_S, True)
-            if done.returncode == 0:
-                break
-            # Someone took the port between our check and the server's bind: try another one.
-            if attempt == START_ATTEMPTS or is_port_free(port):
-                raise self._failure(f"could not start on {LOOPBACK}:{port}", done)
+        # Someone may take the port between our check and the server's bind: try another one.
+        retryer = Retrying(
+            stop=stop_after_attempt(START_ATTEMPTS),
+            retry=retry_if_exception_type(_PortTakenError),
+            reraise=True,
+        )
+        port = retryer(self._start_on_a_free_port, account)
         self._create_database(password, port)
         return _url(password, port)
+
+    def _start_on_a_free_port(self, account: ServiceAccount | None) -> int:
+        """The port the server started on; _PortTakenError when another process took it."""
+        port = reuse_or_free_port(self._saved_port())
+        self._save_port(port)
+        self._say(f"starting embedded PostgreSQL on {LOOPBACK}:{port}")
+        done = self._pg_ctl(account, self._start_arguments(port), START_TIMEOUT_S, True)
+        if done.returncode == 0:
+            return port
+        failure = self._failure(f"could not start on {LOOPBACK}:{port}", done)
+        if is_port_free(port):
+            raise failure
+        raise _PortTakenError(str(failure))
 
     def stop(self) -> None:
         """Fast shutdown: disconnect clients, checkpoint, stop. No-op when not running."""

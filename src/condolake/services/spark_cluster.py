@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpx
 import pyspark
 
 from condolake.errors import ServiceError
-from condolake.services.daemons import Daemon, alive, signal_group
-from condolake.services.pg_binaries import log_tail
+from condolake.services import daemons as daemon_helper
+from condolake.services.daemons import Daemon, Readiness, alive, log_tail
 from condolake.services.ports import LOOPBACK, free_port
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
@@ -108,22 +106,14 @@ class LocalSparkCluster:
 
     def status(self) -> dict[str, Any]:
         """The master's JSON view: workers, aliveworkers, activeapps, completedapps, ..."""
-        with urllib.request.urlopen(f"{self.webui_url}/json/", timeout=HTTP_TIMEOUT_S) as answer:
-            document: dict[str, Any] = json.load(answer)
+        answer = httpx.get(f"{self.webui_url}/json/", timeout=HTTP_TIMEOUT_S)
+        document: dict[str, Any] = answer.raise_for_status().json()
         return document
 
     def stop(self) -> None:
         """SIGTERM every daemon (workers first), SIGKILL those left after a grace period."""
-        daemons = [daemon for daemon in reversed(self._recorded_daemons())
-                   if self._running(daemon)]
-        for daemon in daemons:
-            signal_group(daemon, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        while any(self._running(d) for d in daemons) and time.monotonic() < deadline:
-            time.sleep(POLL_INTERVAL_S / 5)
-        for daemon in daemons:
-            if self._running(daemon):
-                signal_group(daemon, signal.SIGKILL)
+        daemon_helper.stop(list(reversed(self._recorded_daemons())), running=self._running,
+                           grace_s=STOP_GRACE_S, kill_wait_s=0.0, poll_s=POLL_INTERVAL_S / 5)
         for child in self._children.values():
             if child.poll() is None:
                 child.kill()  # whatever its group, never wait on a live child
@@ -144,12 +134,7 @@ class LocalSparkCluster:
         self.stop()
 
     def _running(self, daemon: Daemon) -> bool:
-        """A child this object started is judged by its exit status: right after the launch
-        its /proc command line can still be empty, which `daemons.alive` would read as not ours."""
-        child = self._children.get(daemon.pid)
-        if child is not None:
-            return child.poll() is None
-        return alive(daemon)
+        return daemon_helper.running(daemon, self._children.get(daemon.pid))
 
     @property
     def _state_file(self) -> Path:
@@ -180,36 +165,33 @@ class LocalSparkCluster:
     def _launch(self, name: str, main_class: str, arguments: list[str]) -> Daemon:
         environment = dict(os.environ, SPARK_LOCAL_IP=LOOPBACK)
         command = [str(spark_class()), main_class, *arguments]
-        try:
-            with self._log_file(name).open("wb") as log:
-                process = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=environment, cwd=self.folder, start_new_session=True,
-                )
-        except OSError as error:
-            raise ServiceError(f"could not start the Spark {name}: {error}") from error
+        process = daemon_helper.launch(f"Spark {name}", command, self._log_file(name),
+                                       cwd=self.folder, env=environment)
         self._children[process.pid] = process
         return Daemon(name, process.pid, main_class)
 
     def _wait_for_workers(self, daemons: list[Daemon]) -> None:
-        deadline = time.monotonic() + self.start_timeout_s
-        alive = 0
-        while time.monotonic() < deadline:
-            for daemon in daemons:
-                if not self._running(daemon):
-                    raise self._failure(f"the Spark {daemon.name} exited during start", daemon)
+        registered = 0
+
+        def all_registered() -> bool:
+            nonlocal registered
             try:
                 workers = self.status().get("workers", [])
-            except (OSError, ValueError):  # not listening yet, or a half-written answer
+            except (httpx.HTTPError, ValueError):  # not listening yet, or a half-written answer
                 workers = []
-            alive = sum(1 for worker in workers if worker.get("state") == ALIVE)
-            if alive >= self.workers:
-                return
-            time.sleep(POLL_INTERVAL_S)
-        raise self._failure(
-            f"{alive} of {self.workers} workers registered within {self.start_timeout_s:g}s",
-            *daemons,
-        )
+            registered = sum(1 for worker in workers if worker.get("state") == ALIVE)
+            return registered >= self.workers
+
+        readiness = daemon_helper.wait_for(
+            all_registered, running=lambda: all(self._running(d) for d in daemons),
+            timeout_s=self.start_timeout_s, poll_s=POLL_INTERVAL_S)
+        if readiness is Readiness.EXITED:
+            gone = next(daemon for daemon in daemons if not self._running(daemon))
+            raise self._failure(f"the Spark {gone.name} exited during start", gone)
+        if readiness is Readiness.TIMED_OUT:
+            raise self._failure(
+                f"{registered} of {self.workers} workers registered within "
+                f"{self.start_timeout_s:g}s", *daemons)
 
     def _failure(self, what: str, *daemons: Daemon) -> ServiceError:
         tails = "".join(log_tail(self._log_file(d.name), LOG_TAIL_LINES) for d in daemons)

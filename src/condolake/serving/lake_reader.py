@@ -1,5 +1,7 @@
 """Gold tables in memory, one snapshot per Delta version, read without a JVM (DuckDB + delta).
 
+Which version to serve comes from `lake/versions.py`.
+
 When a new gold set is published (`lake/gold_set.py`), DuckDB reads each table at the set's
 version with `delta_scan` and orders it by every allowlisted sort; the rows and orders become
 an immutable `TableIndex` that answers requests. The set is looked at at most once every
@@ -9,11 +11,7 @@ cost no file system access.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
-import os
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,78 +21,15 @@ from pathlib import Path
 import duckdb
 
 from condolake.errors import ConfigError
-from condolake.lake.gold_set import is_local, read_published
+from condolake.lake.gold_set import is_local
+from condolake.lake.versions import DeltaVersion, served_versions
+from condolake.lake.versions import latest_version as latest_version  # for the benchmarks
 from condolake.layout import Layer, table_path
 from condolake.services.duckdb_extensions import load_extensions
 from condolake.serving.index import TableIndex
 from condolake.serving.queries import TableSpec, copy_statement, gold_specs
 
 log = logging.getLogger(__name__)
-
-DELTA_LOG = "_delta_log"
-COMMIT_FILE = re.compile(r"(\d{20})\.json")
-
-
-@dataclass(frozen=True)
-class DeltaVersion:
-    version: int
-    committed_at: dt.datetime  # UTC
-
-
-def _commit_time(commit_file: Path) -> dt.datetime:
-    """`commitInfo.timestamp` (ms since the epoch) of a commit, else the file's mtime."""
-    with commit_file.open(encoding="utf-8") as lines:
-        for line in lines:
-            if '"commitInfo"' not in line:
-                continue
-            info = json.loads(line).get("commitInfo", {})
-            millis = info.get("inCommitTimestamp", info.get("timestamp"))
-            if isinstance(millis, int):
-                return dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC)
-    return dt.datetime.fromtimestamp(commit_file.stat().st_mtime, tz=dt.UTC)
-
-
-def version_at(table_dir: Path, version: int, published_at: dt.datetime) -> DeltaVersion:
-    """`version` of the table with its commit time (its log entry cleaned up: `published_at`,
-    when the set that names it was published, which is no earlier)."""
-    try:
-        return DeltaVersion(version, _commit_time(table_dir / DELTA_LOG / f"{version:020d}.json"))
-    except FileNotFoundError:
-        return DeltaVersion(version, published_at)
-
-
-def served_versions(lake_root: str, tables: Sequence[str]) -> dict[str, DeltaVersion | None]:
-    """The version of each gold table readers are served: the published gold set's (None: not
-    in the set), or each table's latest while no set was published yet (a lake written by an
-    older CondoLake). OSError or ValueError when the published set cannot be read."""
-    published = read_published(lake_root)
-
-    def folder(table: str) -> Path:
-        return Path(table_path(lake_root, Layer.GOLD, table))
-
-    if published is None:
-        return {table: latest_version(folder(table)) for table in tables}
-    return {table: version_at(folder(table), published.gold[table], published.published_at)
-            if table in published.gold else None for table in tables}
-
-
-def latest_version(table_dir: Path) -> DeltaVersion | None:
-    """The newest commit in `<table_dir>/_delta_log`, or None when there is no Delta table."""
-    try:
-        with os.scandir(table_dir / DELTA_LOG) as entries:
-            numbers = [int(m.group(1)) for entry in entries
-                       if (m := COMMIT_FILE.fullmatch(entry.name))]
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if not numbers:
-        return None
-    version = max(numbers)
-    commit_file = table_dir / DELTA_LOG / f"{version:020d}.json"
-    try:
-        return DeltaVersion(version, _commit_time(commit_file))
-    except FileNotFoundError:  # removed by log cleanup between the listing and the read
-        return latest_version(table_dir)
-
 
 @dataclass(frozen=True)
 class Snapshot:

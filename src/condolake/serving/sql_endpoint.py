@@ -32,11 +32,9 @@ import contextlib
 import errno
 import fcntl
 import os
-import signal
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,8 +45,11 @@ from pyspark.sql import SparkSession
 
 from condolake.config import Settings
 from condolake.errors import ConfigError, DependencyError, ServiceError
+from condolake.services import daemons
+from condolake.services.daemons import Readiness
 from condolake.services.jars import SPARK_CORE, java_executable, pyspark_home, resolved_jars
 from condolake.services.ports import LOOPBACK
+from condolake.services.stop_signals import stop_requests
 from condolake.serving.sql_catalog import (
     CatalogReport,
     discover_tables,
@@ -69,6 +70,7 @@ WILDCARD_HOSTS = {"0.0.0.0": LOOPBACK, "::": "::1", "": LOOPBACK}
 LOOPBACK_HOSTS = frozenset({LOOPBACK, "localhost", "::1"})
 ACCEPT_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.5
+CONNECT_TIMEOUT_S = 2.0
 HEALTH_INTERVAL_S = 1.0
 JVM_EXIT_TIMEOUT_S = 60.0
 MAX_PORT = 65535
@@ -166,28 +168,6 @@ def exclusive_folder(folder: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def stop_requests() -> Iterator[threading.Event]:
-    """An event set by the first SIGTERM or SIGINT; a second one interrupts at once."""
-    stopping = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stopping  # signals reach the main thread only; the caller stops us by the event
-        return
-
-    def request_stop(signal_number: int, frame: Any) -> None:
-        if stopping.is_set():
-            raise KeyboardInterrupt
-        stopping.set()
-
-    previous = {number: signal.signal(number, request_stop)
-                for number in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stopping
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
 def start_session(settings: Settings, jar_paths: list[str], host: str, port: int,
                   progress: Progress) -> SparkSession:
     for name in HIVE_PORT_ENV:
@@ -259,16 +239,15 @@ def wait_until_accepting(host: str, port: int, alive: Callable[[], bool],
                          timeout_s: float = ACCEPT_TIMEOUT_S) -> None:
     """Polls host:port until a TCP connection succeeds; ServiceError on timeout or death."""
     target = WILDCARD_HOSTS.get(host, host)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not alive():
-            raise ServiceError("the SQL endpoint's Spark driver stopped during start-up "
-                               "(see the log above)")
-        with contextlib.suppress(OSError), socket.create_connection((target, port), timeout=2):
-            return
-        time.sleep(POLL_INTERVAL_S)
-    raise ServiceError(f"the SQL endpoint did not accept connections on {host}:{port} within "
-                       f"{timeout_s:g}s (see the log above)")
+    readiness = daemons.wait_for(
+        lambda: daemons.accepts_connections(target, port, CONNECT_TIMEOUT_S),
+        running=alive, timeout_s=timeout_s, poll_s=POLL_INTERVAL_S)
+    if readiness is Readiness.EXITED:
+        raise ServiceError("the SQL endpoint's Spark driver stopped during start-up "
+                           "(see the log above)")
+    if readiness is Readiness.TIMED_OUT:
+        raise ServiceError(f"the SQL endpoint did not accept connections on {host}:{port} "
+                           f"within {timeout_s:g}s (see the log above)")
 
 
 def session_alive(spark: SparkSession) -> bool:
@@ -305,7 +284,9 @@ def run_sql_endpoint(settings: Settings, host: str, port: int, progress: Progres
     check_port(host, port)
     java_executable()
     thrift_server_jar()
-    with exclusive_folder(endpoint_folder(settings)), stop_requests() as stopping:
+    # SIGTERM or SIGINT stops the endpoint cleanly; a second one interrupts at once.
+    with (exclusive_folder(endpoint_folder(settings)),
+          stop_requests(second_interrupts=True) as stopping):
         jars = [str(path) for path in resolved_jars(SPARK_CORE, settings.jar_cache_path,
                                                     progress=progress)]
         spark = start_session(settings, jars, host, port, progress)

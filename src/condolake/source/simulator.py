@@ -11,16 +11,15 @@ byte, so the numbers are strictly increasing across changes, statements and tick
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from types import FrameType
 from typing import Any
 
 from condolake.errors import InputError
+from condolake.services.stop_signals import stop_requests
 from condolake.source import simulator_db as db
 from condolake.source.debezium import change_event, event_key, tombstone, topic_name
 from condolake.source.event_sink import EventSink
@@ -328,17 +327,8 @@ class Simulator:
 def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
     """Within the block, Ctrl-C only asks to stop: the tick in progress is committed and
     published and the producer flushed, so no committed change goes unpublished."""
-    requested = threading.Event()
-
-    def ask_to_stop(signal_number: int, frame: FrameType | None) -> None:
-        del signal_number, frame
-        requested.set()
-
-    previous = signal.signal(signal.SIGINT, ask_to_stop)
-    try:
+    with stop_requests((signal.SIGINT,)) as requested:
         yield requested.is_set
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _check_limits(rate: float, duration_s: float | None, events: int | None) -> None:

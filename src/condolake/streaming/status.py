@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from pyspark.sql.streaming import StreamingQuery
 
 from condolake.config import Settings
@@ -99,15 +100,7 @@ class StatusFile:
 
 def process_alive(pid: int | None) -> bool:
     """Whether a process with this id exists (it may belong to another user)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return bool(pid) and psutil.pid_exists(pid)
 
 
 def last_committed_batch(checkpoint: Path) -> int | None:

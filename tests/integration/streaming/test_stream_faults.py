@@ -43,6 +43,7 @@ from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import GoldSet, read_published
+from condolake.lake.versions import latest_version
 from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.pipelines.quality import gold_totals_result
@@ -50,7 +51,6 @@ from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.postgres import SourceDatabase
 from condolake.serving.auth import new_key
-from condolake.serving.lake_reader import latest_version
 from condolake.serving.server import BackgroundServer
 from condolake.streaming.queries import KAFKA
 

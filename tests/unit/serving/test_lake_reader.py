@@ -1,70 +1,21 @@
-"""Delta version detection from `_delta_log`, and when the reader looks for a new version."""
+"""When the reader looks for a new version of the gold tables, and which it serves."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
+from tests.support.delta_log import commit
 
 from condolake.lake.gold_set import PUBLISHED_FILE, gold_lock, publish
+from condolake.lake.versions import DeltaVersion
 from condolake.layout import Layer, table_path
 from condolake.serving.index import Grouping, TableIndex
-from condolake.serving.lake_reader import DeltaVersion, LakeReader, Snapshot, latest_version
+from condolake.serving.lake_reader import LakeReader, Snapshot
 from condolake.serving.queries import POR_CONDOMINIO, POR_MORADOR, TableSpec, gold_specs
 
 MILLIS = 1_795_000_000_123  # 2026-11-18T11:06:40.123Z
-
-
-def commit(table_dir: Path, version: int, millis: int | None) -> Path:
-    log = table_dir / "_delta_log"
-    log.mkdir(parents=True, exist_ok=True)
-    actions: list[dict[str, Any]] = [{"add": {"path": f"part-{version}.parquet"}}]
-    if millis is not None:
-        actions.insert(0, {"commitInfo": {"timestamp": millis, "operation": "WRITE"}})
-    path = log / f"{version:020d}.json"
-    path.write_text("\n".join(json.dumps(a) for a in actions) + "\n", encoding="utf-8")
-    return path
-
-
-def test_latest_version_is_the_highest_commit_file(tmp_path: Path) -> None:
-    for version in (0, 1, 2, 10):
-        commit(tmp_path, version, MILLIS + version)
-    log = tmp_path / "_delta_log"
-    # Files that are not commits: checkpoints, checksums, temporary and compacted files.
-    (log / f"{11:020d}.checkpoint.parquet").write_bytes(b"")
-    (log / f"{11:020d}.crc").write_text("{}")
-    (log / f".{12:020d}.json.tmp").write_text("{}")
-    (log / "_last_checkpoint").write_text("{}")
-    (log / f"{0:020d}.{10:020d}.compacted.json").write_text("{}")
-    assert latest_version(tmp_path) == DeltaVersion(
-        10, dt.datetime.fromtimestamp((MILLIS + 10) / 1000, tz=dt.UTC))
-
-
-def test_commit_time_is_commit_info_timestamp_in_utc(tmp_path: Path) -> None:
-    commit(tmp_path, 0, 1_795_000_000_123)
-    found = latest_version(tmp_path)
-    assert found is not None
-    assert found.committed_at == dt.datetime(2026, 11, 18, 11, 6, 40, 123000, tzinfo=dt.UTC)
-
-
-def test_without_commit_info_the_file_time_is_used(tmp_path: Path) -> None:
-    path = commit(tmp_path, 3, None)
-    os.utime(path, (1_700_000_000, 1_700_000_000))
-    assert latest_version(tmp_path) == DeltaVersion(
-        3, dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC))
-
-
-def test_no_table(tmp_path: Path) -> None:
-    assert latest_version(tmp_path / "missing") is None
-    (tmp_path / "empty" / "_delta_log").mkdir(parents=True)
-    assert latest_version(tmp_path / "empty") is None
-    (tmp_path / "file").write_text("")
-    assert latest_version(tmp_path / "file") is None
 
 
 class FakeClock:
