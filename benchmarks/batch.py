@@ -20,9 +20,7 @@ printed.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,8 +28,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from benchmarks.batch_report import render_markdown, to_json
 from benchmarks.duckdb_baseline import compare_gold
-from benchmarks.machine import load_average, machine_cpu_model, machine_ram_gib, versions
+from benchmarks.machine import busy_note, describe_machine, load_average, versions
 from benchmarks.measure import (
     BENCH_DATABASE,
     BatchRun,
@@ -49,13 +48,12 @@ from benchmarks.measure import (
 from benchmarks.model import (
     BatchBenchmark,
     GoldCheck,
-    Machine,
     SparkSetup,
     TableRows,
     Timing,
     Versions,
 )
-from benchmarks.report import render_markdown, scale_label, to_json
+from benchmarks.report import scale_label, write_report
 from benchmarks.stages import batch_stages, extract_window
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
@@ -66,7 +64,6 @@ from condolake.source.tables import SOURCE_TABLES, TRANSACOES
 
 Progress = Callable[[str], None]
 BASELINE_RUNS = 2
-BUSY_LOAD_PER_CPU = 0.5
 
 
 @dataclass(frozen=True)
@@ -132,13 +129,8 @@ def run_batch_benchmark(
     with workspace(settings) as folders:
         measured = _measure(settings, folders, scale, seed, say)
     result = _result(settings, scale, seed, started_at, load_before, measured)
-    markdown = render_markdown(result)
-    stem = f"batch-scale{scale_label(scale)}-{started_at:%Y%m%d-%H%M%S}"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / f"{stem}.json").write_text(to_json(result), encoding="utf-8")
-    (output_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
-    say(f"results written to {output_dir / stem}.json and .md")
-    sys.stdout.write(markdown)
+    write_report(output_dir, f"batch-scale{scale_label(scale)}-{started_at:%Y%m%d-%H%M%S}",
+                 markdown=render_markdown(result), json_document=to_json(result), say=say)
     return result
 
 
@@ -202,8 +194,7 @@ def _notes(settings: Settings, run_date: dt.date, batch_run: BatchRun,
 
 def _result(settings: Settings, scale: float, seed: int, started_at: dt.datetime,
             load_before: tuple[float, float, float], measured: Measured) -> BatchBenchmark:
-    cpus = os.cpu_count() or 1
-    machine = Machine(cpus, machine_cpu_model(), machine_ram_gib(), load_before, load_average())
+    machine = describe_machine(load_before)
     batch_run = measured.batch
     loads = batch_run.load_seconds()
     precise, loose = extract_window(batch_run.events, loads)
@@ -212,10 +203,10 @@ def _result(settings: Settings, scale: float, seed: int, started_at: dt.datetime
     tables = tuple(TableRows(t.name, generation.rows[t.name], generation.invalid[t.name],
                              valid.get(t.name, 0)) for t in SOURCE_TABLES)
     notes = measured.notes
-    busiest = max(machine.load_before[0], machine.load_after[0])
-    if busiest > BUSY_LOAD_PER_CPU * cpus:
-        notes += (f"The machine was busy (1-min load up to {busiest:.2f} on {cpus} CPUs): "
-                  "other work shared it, so the times are pessimistic.",)
+    busy = busy_note(max(machine.load_before[0], machine.load_after[0]), machine.cpu_count,
+                     figures="times")
+    if busy:
+        notes += (busy,)
     return BatchBenchmark(
         scale=scale, seed=seed, started_at=started_at.isoformat(), machine=machine,
         versions=measured.versions,

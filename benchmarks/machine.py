@@ -1,4 +1,4 @@
-"""The machine and software a benchmark ran on."""
+"""The machine and software a benchmark ran on (psutil for memory, CPUs and load)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from benchmarks.model import Versions
+import psutil
+
+from benchmarks.model import Load, Machine, Versions
 from condolake.services.postgres import SourceDatabase
 
+# psutil does not name the CPU model: Linux tells it in /proc/cpuinfo only.
 CPUINFO = Path("/proc/cpuinfo")
-MEMINFO = Path("/proc/meminfo")
-KIB_PER_GIB = 1024 * 1024
+BYTES_PER_GIB = 1024**3
+# Above half a runnable thread per CPU (1-min load average), other work shares the machine.
+BUSY_LOAD_PER_CPU = 0.5
 JAVA_VERSION_TIMEOUT_S = 30.0
 UNKNOWN = "unknown"
 
@@ -28,13 +32,9 @@ def cpu_model(cpuinfo: str) -> str:
     return UNKNOWN
 
 
-def ram_gib(meminfo: str) -> float:
-    """MemTotal of /proc/meminfo text, in GiB (0 when absent)."""
-    for line in meminfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "MemTotal":
-            return round(int(value.split()[0]) / KIB_PER_GIB, 1)
-    return 0.0
+def ram_gib(total_bytes: int) -> float:
+    """Bytes of memory in GiB, to one decimal."""
+    return round(total_bytes / BYTES_PER_GIB, 1)
 
 
 def _read(path: Path) -> str:
@@ -49,12 +49,27 @@ def machine_cpu_model() -> str:
 
 
 def machine_ram_gib() -> float:
-    return ram_gib(_read(MEMINFO))
+    return ram_gib(psutil.virtual_memory().total)
 
 
-def load_average() -> tuple[float, float, float]:
-    one, five, fifteen = os.getloadavg()
+def load_average() -> Load:
+    one, five, fifteen = psutil.getloadavg()
     return round(one, 2), round(five, 2), round(fifteen, 2)
+
+
+def describe_machine(load_before: Load) -> Machine:
+    """The machine now, with the load average taken before the run and now."""
+    return Machine(psutil.cpu_count() or 1, machine_cpu_model(), machine_ram_gib(), load_before,
+                   load_average())
+
+
+def busy_note(busiest_load: float, cpus: int, *, during: str = "", shared_with: str = "",
+              figures: str = "figures") -> str | None:
+    """The note that other work shared the machine, when its 1-min load was high."""
+    if busiest_load <= BUSY_LOAD_PER_CPU * cpus:
+        return None
+    return (f"The machine was busy (1-min load up to {busiest_load:.2f} on {cpus} CPUs{during}): "
+            f"other work shared it{shared_with}, so the {figures} are pessimistic.")
 
 
 def java_version() -> str:

@@ -15,6 +15,9 @@ INCREMENTAL_VS_FULL_TARGET = 0.15
 INCREMENTAL_SHARE = 0.01
 
 
+Load = tuple[float, float, float]  # 1, 5 and 15 minute load averages
+
+
 @dataclass(frozen=True)
 class Machine:
     cpu_count: int

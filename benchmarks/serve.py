@@ -18,9 +18,7 @@ Results go to `<output_dir>/serve-<YYYYmmdd-HHMMSS>.{json,md}`; the Markdown is 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import platform
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,12 +27,13 @@ from pathlib import Path
 
 from benchmarks.machine import (
     UNKNOWN,
+    busy_note,
+    describe_machine,
     load_average,
-    machine_cpu_model,
-    machine_ram_gib,
     package_version,
 )
 from benchmarks.model import Machine
+from benchmarks.report import write_report
 from benchmarks.serve_baseline import DELTA_SCAN, MEMORY, Baseline
 from benchmarks.serve_lake import GoldLake, gold_lake
 from benchmarks.serve_load import LoadRun, http_load, thread_load
@@ -54,7 +53,6 @@ from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 
 Progress = Callable[[str], None]
-BUSY_LOAD_PER_CPU = 0.5
 WARMUP_MIN_S = 2.0
 WARMUP_MAX_S = 10.0
 WARMUP_SHARE = 1 / 3  # of the measured time, within the bounds above
@@ -123,13 +121,8 @@ def run_serve_benchmark(
     lake = gold_lake(settings, scale, seed, say)
     measured = _measure(settings, lake, seed, clients, duration_s, say)
     result = _result(scale, seed, started_at, load_before, measured)
-    markdown = render_markdown(result)
-    stem = f"serve-{started_at:%Y%m%d-%H%M%S}"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / f"{stem}.json").write_text(to_json(result), encoding="utf-8")
-    (output_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
-    say(f"results written to {output_dir / stem}.json and .md")
-    sys.stdout.write(markdown)
+    write_report(output_dir, f"serve-{started_at:%Y%m%d-%H%M%S}",
+                 markdown=render_markdown(result), json_document=to_json(result), say=say)
     return result
 
 
@@ -267,19 +260,15 @@ def _notes(machine: Machine, measured: Measured) -> tuple[str, ...]:
                      f"{api.clients}-client latency is time spent waiting in line for the "
                      "server.")
     # The load after the run counts the baseline's own client threads: not other work.
-    busiest = max(machine.load_before[0], api.cpu.load_average[0])
-    if busiest > BUSY_LOAD_PER_CPU * machine.cpu_count:
-        notes.append(f"The machine was busy (1-min load up to {busiest:.2f} on "
-                     f"{machine.cpu_count} CPUs before and during the API run): other work "
-                     "shared it with the server and the load generator, so the figures are "
-                     "pessimistic.")
-    return tuple(notes)
+    busy = busy_note(max(machine.load_before[0], api.cpu.load_average[0]), machine.cpu_count,
+                     during=" before and during the API run",
+                     shared_with=" with the server and the load generator")
+    return (*notes, busy) if busy else tuple(notes)
 
 
 def _result(scale: float, seed: int, started_at: dt.datetime,
             load_before: tuple[float, float, float], measured: Measured) -> ServeBenchmark:
-    cpus = os.cpu_count() or 1
-    machine = Machine(cpus, machine_cpu_model(), machine_ram_gib(), load_before, load_average())
+    machine = describe_machine(load_before)
     api = measured.api
     return ServeBenchmark(
         scale=scale, seed=seed, started_at=started_at.isoformat(), machine=machine,

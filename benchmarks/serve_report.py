@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from typing import Any
 
-# The batch report's table and number helpers: every report looks the same.
-from benchmarks.report import load_text, markdown_table, scale_label
+from benchmarks.report import (
+    Section,
+    json_text,
+    load_text,
+    machine_section,
+    markdown_table,
+    notes_section,
+    render,
+    scale_label,
+    versions_section,
+)
 from benchmarks.serve_model import (
     P95_TARGET_S,
     Phase,
@@ -44,7 +52,7 @@ def _errors(phase: Phase) -> str:
     return f"{phase.error_count:,} ({shown})"
 
 
-def _targets(result: ServeBenchmark) -> list[str]:
+def _targets(result: ServeBenchmark) -> Section:
     api = result.api
     met = target_met(api)
     p95 = api.latency.p95
@@ -57,30 +65,23 @@ def _targets(result: ServeBenchmark) -> list[str]:
     ])]
 
 
-def _machine(result: ServeBenchmark) -> list[str]:
-    machine, api = result.machine, result.api
-    return ["## Machine", "", *markdown_table(("", ""), [
-        ("CPU", f"{machine.cpu_count} × {machine.cpu_model}"),
-        ("RAM", f"{machine.ram_gib:.1f} GiB"),
-        ("load average 1/5/15 min, before", load_text(machine.load_before)),
-        ("load average 1/5/15 min, end of the API window", load_text(api.cpu.load_average)),
-        ("load average 1/5/15 min, after", load_text(machine.load_after)),
-        ("API server", result.server),
-        ("load generator", result.load_generator),
-    ])]
+def _machine(result: ServeBenchmark) -> Section:
+    return machine_section(
+        result.machine, during=("end of the API window", result.api.cpu.load_average),
+        extra=[("API server", result.server), ("load generator", result.load_generator)])
 
 
-def _versions(result: ServeBenchmark) -> list[str]:
+def _versions(result: ServeBenchmark) -> Section:
     v = result.versions
-    return ["## Versions", "", *markdown_table(("component", "version"), [
+    return versions_section([
         ("Python", v.python), ("FastAPI", v.fastapi), ("Starlette", v.starlette),
         ("uvicorn", v.uvicorn), ("uvloop", v.uvloop), ("httptools", v.httptools),
         ("pydantic", v.pydantic), ("httpx (answer checks)", v.httpx), ("DuckDB", v.duckdb),
         ("duckdb-extension-delta", v.duckdb_extension_delta),
-    ])]
+    ])
 
 
-def _data(result: ServeBenchmark) -> list[str]:
+def _data(result: ServeBenchmark) -> Section:
     gold = result.gold
     source = ", ".join(f"{table} {rows:,}" for table, rows in gold.source_rows.items())
     origin = (f"Reused the benchmark lake built at {gold.built_at} by an earlier run"
@@ -98,7 +99,7 @@ def _phase_row(phase: Phase) -> tuple[str, ...]:
             _ms(lat.p50), _ms(lat.p95), _ms(lat.p99), _ms(lat.max))
 
 
-def _results(result: ServeBenchmark) -> list[str]:
+def _results(result: ServeBenchmark) -> Section:
     phases = result.phases
     api, single = result.api, result.api_single
     return [
@@ -113,7 +114,7 @@ def _results(result: ServeBenchmark) -> list[str]:
     ]
 
 
-def _ratios(result: ServeBenchmark) -> list[str]:
+def _ratios(result: ServeBenchmark) -> Section:
     rows = []
     for baseline in result.baselines:
         r = ratios(result.api, baseline)
@@ -135,7 +136,7 @@ def _kind_rows(phase: Phase) -> list[tuple[str, ...]]:
     return rows
 
 
-def _kinds(result: ServeBenchmark) -> list[str]:
+def _kinds(result: ServeBenchmark) -> Section:
     lines = ["## Per request kind", ""]
     for phase in result.phases:
         lines += [f"{phase.name}:", "",
@@ -144,7 +145,7 @@ def _kinds(result: ServeBenchmark) -> list[str]:
     return lines[:-1]
 
 
-def _cpu(result: ServeBenchmark) -> list[str]:
+def _cpu(result: ServeBenchmark) -> Section:
     rows = []
     for phase in result.phases:
         cpu = phase.cpu
@@ -167,7 +168,7 @@ def _cpu(result: ServeBenchmark) -> list[str]:
             "in the baseline runs it includes their client threads."]
 
 
-def _method(result: ServeBenchmark) -> list[str]:
+def _method(result: ServeBenchmark) -> Section:
     return ["## How it is measured", "", " ".join([
         "The request mix stands for the dashboard and BI tools: pages of the condominium and",
         "resident tables (random condominium filters, sorts and page offsets, limits 20-100),",
@@ -181,31 +182,13 @@ def _method(result: ServeBenchmark) -> list[str]:
     ])]
 
 
-def _notes(result: ServeBenchmark) -> list[str]:
-    if not result.notes:
-        return []
-    return ["## Notes", "", *[f"* {note}" for note in result.notes]]
-
-
 def render_markdown(result: ServeBenchmark) -> str:
     """The whole report; sections separated by a blank line, ending in a newline."""
     title = (f"# Serving benchmark: scale {scale_label(result.scale)}, seed {result.seed}, "
              f"{result.api.clients} clients, {result.started_at}")
-    sections = [[title], _targets(result), _results(result), _ratios(result), _kinds(result),
-                _cpu(result), _machine(result), _versions(result), _data(result),
-                _method(result), _notes(result)]
-    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: those become null."""
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
+    return render(title, [_targets(result), _results(result), _ratios(result), _kinds(result),
+                          _cpu(result), _machine(result), _versions(result), _data(result),
+                          _method(result), notes_section(result.notes)])
 
 
 def to_json(result: ServeBenchmark) -> str:
@@ -219,7 +202,7 @@ def to_json(result: ServeBenchmark) -> str:
     document["target"] = {"p95_s": {"max": P95_TARGET_S, "measured": result.api.latency.p95,
                                     "errors": result.api.error_count,
                                     "met": target_met(result.api)}}
-    return json.dumps(_finite(document), indent=2, ensure_ascii=False) + "\n"
+    return json_text(document)
 
 
 __all__ = ["render_markdown", "to_json"]

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,14 +33,15 @@ from pyspark.sql import SparkSession
 from benchmarks import latency as lat
 from benchmarks.kafka_baseline import read_all
 from benchmarks.machine import (
+    busy_note,
+    describe_machine,
     load_average,
-    machine_cpu_model,
-    machine_ram_gib,
     package_version,
     versions,
 )
 from benchmarks.measure import prepare_source
-from benchmarks.model import Machine, Timing, Versions
+from benchmarks.model import Timing, Versions
+from benchmarks.report import write_report
 from benchmarks.stream_measure import (
     RecordingSink,
     bench_database,
@@ -84,7 +83,6 @@ from condolake.streaming import queries
 
 Progress = Callable[[str], None]
 BASELINE_RUNS = 2
-BUSY_LOAD_PER_CPU = 0.5
 # Fast enough to build the backlog quickly, small enough per tick (TICK_S) for one statement.
 BACKLOG_RATE = 50_000.0
 STREAM_JOB = f"stream:{queries.KAFKA}"
@@ -142,13 +140,8 @@ def run_stream_benchmark(
     with workspace(settings.state_path, settings.lake_root) as folder:
         measured = _measure(settings, folder, params, say)
     result = _result(settings, params, started_at, load_before, measured)
-    markdown = render_markdown(result)
-    stem = f"stream-{started_at:%Y%m%d-%H%M%S}"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / f"{stem}.json").write_text(to_json(result), encoding="utf-8")
-    (output_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
-    say(f"results written to {output_dir / stem}.json and .md")
-    sys.stdout.write(markdown)
+    write_report(output_dir, f"stream-{started_at:%Y%m%d-%H%M%S}",
+                 markdown=render_markdown(result), json_document=to_json(result), say=say)
     return result
 
 
@@ -322,13 +315,12 @@ def _notes(settings: Settings, phases: Phases) -> tuple[str, ...]:
 
 def _result(settings: Settings, params: StreamParams, started_at: dt.datetime,
             load_before: tuple[float, float, float], measured: Measured) -> StreamBenchmark:
-    cpus = os.cpu_count() or 1
-    machine = Machine(cpus, machine_cpu_model(), machine_ram_gib(), load_before, load_average())
+    machine = describe_machine(load_before)
     notes = measured.notes
-    busiest = max(machine.load_before[0], machine.load_after[0])
-    if busiest > BUSY_LOAD_PER_CPU * cpus:
-        notes += (f"The machine was busy (1-min load up to {busiest:.2f} on {cpus} CPUs): "
-                  "other work shared it, so the figures are pessimistic.",)
+    busy = busy_note(max(machine.load_before[0], machine.load_after[0]), machine.cpu_count,
+                     figures="figures")
+    if busy:
+        notes += (busy,)
     client = (f"confluent-kafka {package_version('confluent-kafka')}, "
               f"librdkafka {confluent_kafka.libversion()[0]}")
     setup = StreamSetup(settings.spark_master, settings.spark_driver_memory,

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from typing import Any
 
-# The batch report's table and number helpers: both reports look the same.
-from benchmarks.report import load_text, markdown_table, scale_label, seconds_text
+from benchmarks.report import (
+    Section,
+    json_text,
+    machine_section,
+    markdown_table,
+    notes_section,
+    render,
+    scale_label,
+    seconds_text,
+    versions_section,
+)
 from benchmarks.stream_model import (
     THROUGHPUT_TARGET_EVENTS_S,
     Percentiles,
@@ -35,37 +43,33 @@ def _met(met: bool) -> str:
     return "yes" if met else "**NO**"
 
 
-def _machine(result: StreamBenchmark) -> list[str]:
-    machine, setup = result.machine, result.setup
-    return ["## Machine", "", *markdown_table(("", ""), [
-        ("CPU", f"{machine.cpu_count} × {machine.cpu_model}"),
-        ("RAM", f"{machine.ram_gib:.1f} GiB"),
-        ("load average 1/5/15 min, before", load_text(machine.load_before)),
-        ("load average 1/5/15 min, after", load_text(machine.load_after)),
+def _machine(result: StreamBenchmark) -> Section:
+    setup = result.setup
+    return machine_section(result.machine, extra=[
         ("Spark", f"{setup.spark_master}, driver memory {setup.driver_memory}, "
                   f"{setup.shuffle_partitions} shuffle partitions"),
         ("Kafka", f"{setup.kafka_broker}, {setup.kafka_partitions} partitions per topic, "
                   f"at most {setup.max_offsets_per_trigger:,} offsets per trigger"),
-    ])]
+    ])
 
 
-def _versions(result: StreamBenchmark) -> list[str]:
+def _versions(result: StreamBenchmark) -> Section:
     v = result.versions
-    return ["## Versions", "", *markdown_table(("component", "version"), [
+    return versions_section([
         ("Python", v.python), ("pyspark", v.pyspark), ("delta-spark", v.delta_spark),
         ("PostgreSQL", v.postgresql), ("Java", v.java),
         ("Kafka client", result.setup.kafka_client),
-    ])]
+    ])
 
 
-def _data(result: StreamBenchmark) -> list[str]:
+def _data(result: StreamBenchmark) -> Section:
     rows = [(table, f"{rows:,}") for table, rows in result.source_rows.items()]
     return ["## Data", "", *markdown_table(("table", "rows generated"), rows), "",
             f"Spark started in {seconds_text(result.spark_start_s)} s; the initial "
             f"`condolake batch` loaded them in {seconds_text(result.initial_batch_s)} s."]
 
 
-def _throughput(result: StreamBenchmark) -> list[str]:
+def _throughput(result: StreamBenchmark) -> Section:
     t = result.throughput
     mb = t.consumer_bytes / BYTES_PER_MB
     rows = [
@@ -96,7 +100,7 @@ def _percentile_row(name: str, values: Percentiles) -> tuple[str, ...]:
             _latency(values.p99), _latency(values.max))
 
 
-def _latency_section(result: StreamBenchmark) -> list[str]:
+def _latency_section(result: StreamBenchmark) -> Section:
     lat = result.latency
     return [
         "## End-to-end latency (continuous stream)", "",
@@ -126,7 +130,7 @@ def _lag_sentence(lag: int | None, rate: float) -> str:
             f"yet (about {lag / rate:.1f} s of production at the asked rate).")
 
 
-def _targets(result: StreamBenchmark) -> list[str]:
+def _targets(result: StreamBenchmark) -> Section:
     t, lat = result.throughput, result.latency
     p95 = _latency(lat.end_to_end.p95)
     measured = p95 if p95 in (NOT_SEEN, "—") else f"{p95} s"
@@ -138,7 +142,7 @@ def _targets(result: StreamBenchmark) -> list[str]:
     ])]
 
 
-def _method() -> list[str]:
+def _method() -> Section:
     return ["## How latency is measured", "", " ".join([
         "Each new transacao's publish time is taken when the simulator hands its \"c\" event",
         "to the producer. Its silver commit (time and micro-batch) comes from silver/transacoes'",
@@ -150,30 +154,13 @@ def _method() -> list[str]:
     ])]
 
 
-def _notes(result: StreamBenchmark) -> list[str]:
-    if not result.notes:
-        return []
-    return ["## Notes", "", *[f"* {note}" for note in result.notes]]
-
-
 def render_markdown(result: StreamBenchmark) -> str:
     """The whole report; sections separated by a blank line, ending in a newline."""
     title = (f"# Streaming benchmark: scale {scale_label(result.scale)}, seed {result.seed}, "
              f"{result.started_at}")
-    sections = [[title], _targets(result), _machine(result), _versions(result), _data(result),
-                _throughput(result), _latency_section(result), _method(), _notes(result)]
-    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no infinity: unseen latencies become null, everything else stays."""
-    if isinstance(value, float) and math.isinf(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
+    return render(title, [_targets(result), _machine(result), _versions(result),
+                          _data(result), _throughput(result), _latency_section(result),
+                          _method(), notes_section(result.notes)])
 
 
 def to_json(result: StreamBenchmark) -> str:
@@ -193,7 +180,7 @@ def to_json(result: StreamBenchmark) -> str:
         "latency_p95_s": {"max": lat.target_s, "measured": lat.end_to_end.p95,
                           "met": latency_met(lat)},
     }
-    return json.dumps(_finite(document), indent=2, ensure_ascii=False) + "\n"
+    return json_text(document)
 
 
 __all__ = ["render_markdown", "to_json"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from benchmarks.batch_report import render_markdown, to_json
 from benchmarks.model import (
     BatchBenchmark,
     GoldCheck,
@@ -17,7 +18,7 @@ from benchmarks.model import (
     Timing,
     Versions,
 )
-from benchmarks.report import render_markdown, scale_label, to_json
+from benchmarks.report import scale_label
 
 
 def fixed_result(**changes: object) -> BatchBenchmark:

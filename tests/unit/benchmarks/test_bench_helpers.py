@@ -1,11 +1,11 @@
-"""Small pure helpers of the batch benchmark: /proc parsing, DuckDB SQL pieces, timings."""
+"""Small helpers of the benchmarks: the machine, DuckDB SQL pieces, timings."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from benchmarks.duckdb_baseline import conninfo, silver_statements
-from benchmarks.machine import cpu_model, ram_gib
+from benchmarks.machine import busy_note, cpu_model, describe_machine, ram_gib
 from benchmarks.model import Timing
 from condolake.services.duckdb_extensions import sql_string
 from condolake.services.postgres import SourceDatabase
@@ -17,9 +17,24 @@ def test_cpu_model_is_the_first_model_name() -> None:
     assert cpu_model("processor: 0\n") == "unknown"
 
 
-def test_ram_is_memtotal_in_gib() -> None:
-    assert ram_gib("MemFree: 1 kB\nMemTotal:       24641536 kB\n") == 23.5
-    assert ram_gib("") == 0.0
+def test_ram_is_total_bytes_in_gib() -> None:
+    assert ram_gib(24641536 * 1024) == 23.5
+    assert ram_gib(0) == 0.0
+
+
+def test_busy_note_above_half_a_runnable_thread_per_cpu() -> None:
+    assert busy_note(1.0, 2) is None
+    note = busy_note(1.5, 2, figures="times")
+    assert note == ("The machine was busy (1-min load up to 1.50 on 2 CPUs): other work shared "
+                    "it, so the times are pessimistic.")
+
+
+def test_the_machine_is_described_by_psutil() -> None:
+    machine = describe_machine((0.5, 0.25, 0.125))
+    assert machine.cpu_count >= 1
+    assert machine.ram_gib > 0
+    assert machine.load_before == (0.5, 0.25, 0.125)
+    assert all(value >= 0 for value in machine.load_after)
 
 
 def test_conninfo_quotes_every_value() -> None:
