@@ -33,10 +33,11 @@ from benchmarks.machine import (
     package_version,
 )
 from benchmarks.model import Machine
+from benchmarks.oha import OHA_VERSION, ensure_oha
 from benchmarks.report import write_report
 from benchmarks.serve_baseline import DELTA_SCAN, MEMORY, Baseline
 from benchmarks.serve_lake import GoldLake, gold_lake
-from benchmarks.serve_load import LoadRun, http_load, thread_load
+from benchmarks.serve_load import LoadRun, OhaTarget, http_load, thread_load
 from benchmarks.serve_mix import KINDS, ROLES, Catalog, Request, requests_for
 from benchmarks.serve_model import (
     P95_TARGET_S,
@@ -116,10 +117,11 @@ def run_serve_benchmark(
     say = progress or _quiet
     if clients < 1 or duration_s <= 0 or scale <= 0:
         raise BenchmarkError("--clients, --duration and --scale must be positive")
+    oha_binary = ensure_oha(say)
     started_at = dt.datetime.now().replace(microsecond=0)
     load_before = load_average()
     lake = gold_lake(settings, scale, seed, say)
-    measured = _measure(settings, lake, seed, clients, duration_s, say)
+    measured = _measure(settings, lake, seed, clients, duration_s, oha_binary, say)
     result = _result(scale, seed, started_at, load_before, measured)
     write_report(output_dir, f"serve-{started_at:%Y%m%d-%H%M%S}",
                  markdown=render_markdown(result), json_document=to_json(result), say=say)
@@ -135,7 +137,7 @@ def _work_folder(settings: Settings) -> Iterator[Path]:
 
 
 def _measure(settings: Settings, lake: GoldLake, seed: int, clients: int, duration_s: float,
-             say: Progress) -> Measured:
+             oha_binary: Path, say: Progress) -> Measured:
     gold_paths = {name: lake.gold_path(name) for name in MART_NAMES}
     warmup_s = warmup_seconds(duration_s)
     with _work_folder(settings) as work:
@@ -150,7 +152,7 @@ def _measure(settings: Settings, lake: GoldLake, seed: int, clients: int, durati
             return requests_for(catalog, seed, client)
 
         api, single, server = _api_phases(lake, catalog, seed, stream, clients, warmup_s,
-                                          duration_s, work, say)
+                                          duration_s, work, oha_binary, say)
         baselines = tuple(_baseline_phase(gold_paths, source, extensions, stream, clients,
                                           warmup_s, duration_s, say)
                           for source in (DELTA_SCAN, MEMORY))
@@ -161,7 +163,8 @@ def _measure(settings: Settings, lake: GoldLake, seed: int, clients: int, durati
 
 def _api_phases(lake: GoldLake, catalog: Catalog, seed: int,
                 stream: Callable[[int], Iterator[Request]], clients: int, warmup_s: float,
-                duration_s: float, work: Path, say: Progress) -> tuple[Phase, Phase, str]:
+                duration_s: float, work: Path, oha_binary: Path,
+                say: Progress) -> tuple[Phase, Phase, str]:
     """The API under `clients` clients, then under one: (those two phases, the server)."""
     keys = bench_keys()
     single_s = max(WARMUP_MIN_S, duration_s * SINGLE_SHARE)
@@ -170,20 +173,21 @@ def _api_phases(lake: GoldLake, catalog: Catalog, seed: int,
         say(f"API up at {server.url} (pid {server.pid}); checking each request kind once")
         check_answers(server, keys, check_requests(catalog, seed), say)
         say(f"API: {clients} clients, {warmup_s:g} s warm-up, then {duration_s:g} s measured")
-        run = http_load(server.host, server.port, keys.plaintext, stream, clients, warmup_s,
-                        duration_s, server.pid)
-        phase = _phase(API_NAME, f"{clients} keep-alive HTTP/1.1 connections to "
-                       f"`{server.command}`", clients, warmup_s, run, say)
+        target = OhaTarget(oha_binary, server.url, keys.plaintext, work)
+        run = http_load(target, stream, clients, warmup_s, duration_s, server.pid)
+        phase = _phase(API_NAME, f"{clients} keep-alive HTTP/1.1 connections from oha to "
+                       f"`{server.command}`, split between the API keys", clients, warmup_s,
+                       run, say)
         say(f"API: 1 client, {WARMUP_MIN_S:g} s warm-up, then {single_s:g} s measured")
 
         def own_sequence(_: int) -> Iterator[Request]:
             return stream(clients)  # a client number the other runs never use
 
-        alone = http_load(server.host, server.port, keys.plaintext, own_sequence, 1,
-                          WARMUP_MIN_S, single_s, server.pid)
+        alone = http_load(target, own_sequence, 1, WARMUP_MIN_S, single_s, server.pid)
         single = _phase(SINGLE_NAME, "one keep-alive connection after the run above, the "
-                        "same mix (a request sequence of its own): the service time without "
-                        "queueing", 1, WARMUP_MIN_S, alone, say)
+                        "same mix (a request sequence of its own; one API key after the "
+                        "other): the service time without queueing", 1, WARMUP_MIN_S, alone,
+                        say)
     processes = run.cpu.server_processes
     described = (f"`condolake serve` as a child process ({processes} process"
                  f"{'es' if processes != 1 else ''} in its tree while measured), loopback")
@@ -273,8 +277,8 @@ def _result(scale: float, seed: int, started_at: dt.datetime,
     return ServeBenchmark(
         scale=scale, seed=seed, started_at=started_at.isoformat(), machine=machine,
         versions=_versions(), gold=measured.gold, server=measured.server,
-        load_generator=(f"this process: one asyncio loop, {api.clients} keep-alive "
-                        "HTTP/1.1 connections (a lean client on asyncio streams)"),
+        load_generator=(f"oha {OHA_VERSION} (Rust, crates.io) as child processes, one per "
+                        f"API key: {api.clients} keep-alive HTTP/1.1 connections in all"),
         api=api, api_single=measured.api_single, baselines=measured.baselines,
         notes=_notes(machine, measured),
     )

@@ -1,31 +1,17 @@
 """Where the CPU went during a measured window: the server's processes, the load generator,
-and the whole machine (Linux /proc; parsers pure, readers thin)."""
+and the whole machine (read with psutil)."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-PROC = Path("/proc")
-# /proc/<pid>/stat fields after the ")" closing the command name: state is [0], ppid [1],
-# utime [11], stime [12] (fields 3, 4, 14 and 15 of proc(5)).
-PPID_FIELD = 1
-UTIME_FIELD = 11
-STIME_FIELD = 12
-# /proc/stat "cpu" line: user nice system idle iowait irq softirq steal (guest time is already
-# counted in user and nice).
-IDLE_FIELDS = (3, 4)
+import psutil
+
+# user nice system idle iowait irq softirq steal: the fields of psutil.cpu_times() on Linux
+# that add up to the machine's time (guest and guest_nice are part of user and nice).
 COUNTED_FIELDS = 8
-
-
-@dataclass(frozen=True)
-class ProcessStat:
-    pid: int
-    ppid: int
-    cpu_ticks: int  # user + system
+TICKS_PER_S = 100
 
 
 @dataclass(frozen=True)
@@ -37,7 +23,7 @@ class MachineTicks:
 @dataclass(frozen=True)
 class CpuSample:
     at: float  # time.perf_counter()
-    own_s: float  # CPU seconds of this process (every thread)
+    own_s: float  # CPU seconds of the load generator (this process; its children when asked)
     server_s: float | None  # CPU seconds of the server's process tree (None: no server)
     server_processes: int
     machine: MachineTicks | None
@@ -55,43 +41,6 @@ class CpuUsage:
     load_average: tuple[float, float, float]  # at the end of the window
 
 
-def parse_process_stat(text: str) -> ProcessStat:
-    """One /proc/<pid>/stat line (the command name may hold spaces and parentheses)."""
-    head, _, rest = text.rpartition(")")
-    pid = int(head.split("(", 1)[0])
-    fields = rest.split()
-    return ProcessStat(pid, int(fields[PPID_FIELD]),
-                       int(fields[UTIME_FIELD]) + int(fields[STIME_FIELD]))
-
-
-def parse_machine_ticks(text: str) -> MachineTicks:
-    """The aggregate "cpu" line of /proc/stat."""
-    for line in text.splitlines():
-        parts = line.split()
-        if parts and parts[0] == "cpu":
-            values = [int(value) for value in parts[1:1 + COUNTED_FIELDS]]
-            idle = sum(values[index] for index in IDLE_FIELDS)
-            return MachineTicks(sum(values) - idle, sum(values))
-    raise ValueError("no aggregate cpu line in /proc/stat")
-
-
-def tree_ticks(root: int, stats: Iterable[ProcessStat]) -> tuple[int, int]:
-    """CPU ticks of `root` and all its descendants, and how many processes that is."""
-    children: dict[int, list[ProcessStat]] = {}
-    by_pid = {stat.pid: stat for stat in stats}
-    for stat in by_pid.values():
-        children.setdefault(stat.ppid, []).append(stat)
-    if root not in by_pid:
-        return 0, 0
-    ticks, count, pending = 0, 0, [by_pid[root]]
-    while pending:
-        stat = pending.pop()
-        ticks += stat.cpu_ticks
-        count += 1
-        pending.extend(children.get(stat.pid, []))
-    return ticks, count
-
-
 def usage(before: CpuSample, after: CpuSample,
           load_average: tuple[float, float, float]) -> CpuUsage:
     window = after.at - before.at
@@ -106,30 +55,46 @@ def usage(before: CpuSample, after: CpuSample,
     return CpuUsage(window, own, server, after.server_processes, machine, load_average)
 
 
-def _read(path: Path) -> str | None:
+def machine_ticks() -> MachineTicks:
+    """The machine's CPU time so far, in hundredths of a second: busy is all but idle and
+    iowait (guest time is already counted in user and nice)."""
+    times = psutil.cpu_times()
+    total = sum(times[:COUNTED_FIELDS])
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    return MachineTicks(round(TICKS_PER_S * (total - idle)), round(TICKS_PER_S * total))
+
+
+def tree_seconds(root: int) -> tuple[float, int]:
+    """CPU seconds (user + system) of `root` and all its descendants, and how many processes
+    that is; (0, 0) when `root` is gone."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
+        top = psutil.Process(root)
+        processes = [top, *top.children(recursive=True)]
+    except psutil.Error:
+        return 0.0, 0
+    seconds, count = 0.0, 0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # ended between listing and reading
+            continue
+        seconds += times.user + times.system
+        count += 1
+    return seconds, count
 
 
-def _all_process_stats() -> list[ProcessStat]:
-    stats = []
-    for entry in PROC.iterdir():
-        if entry.name.isdigit():
-            text = _read(entry / "stat")
-            if text:
-                stats.append(parse_process_stat(text))
-    return stats
+def own_seconds(*, children: bool) -> float:
+    """CPU seconds of this process (every thread), and of its awaited children when asked:
+    the load generator, run as child processes."""
+    times = psutil.Process().cpu_times()
+    own = times.user + times.system
+    return own + (times.children_user + times.children_system if children else 0.0)
 
 
-def sample(server_pid: int | None) -> CpuSample:
-    """Now: this process's CPU, the server tree's, and the machine's ticks."""
-    ticks_per_s = os.sysconf("SC_CLK_TCK")
+def sample(server_pid: int | None, *, children: bool = False) -> CpuSample:
+    """Now: the load generator's CPU, the server tree's, and the machine's ticks."""
     server_s, processes = None, 0
     if server_pid is not None:
-        ticks, processes = tree_ticks(server_pid, _all_process_stats())
-        server_s = ticks / ticks_per_s
-    machine_text = _read(PROC / "stat")
-    machine = parse_machine_ticks(machine_text) if machine_text else None
-    return CpuSample(time.perf_counter(), time.process_time(), server_s, processes, machine)
+        server_s, processes = tree_seconds(server_pid)
+    return CpuSample(time.perf_counter(), own_seconds(children=children), server_s, processes,
+                     machine_ticks())

@@ -1,30 +1,31 @@
 """Closed-loop load: N clients, each sending its next request as soon as the last is answered.
 
-All clients start together; after `warmup_s` the measured window opens for `duration_s`.
-A request counts when it starts inside the window (the ones still running when it closes
-are awaited); its latency runs from just before it is sent to the last byte of the answer.
-Two drivers share that logic: HTTP clients on one asyncio loop (the API), and threads
-calling a function in this process (the in-process baseline).
+A warm-up of `warmup_s` comes first, then the measured window of `duration_s`; the requests
+still running when it closes are awaited. Two drivers: `oha` for the API over HTTP (child
+processes, one per API key, each request's URL drawn from the clients' seeded sequences), and
+threads calling a function in this process (the in-process baseline: client n asks its
+sequence in order; a request counts when it starts inside the window).
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
 
-from benchmarks import serve_cpu
+from benchmarks import oha, serve_cpu
 from benchmarks.machine import load_average
 from benchmarks.serve_cpu import CpuSample, CpuUsage
-from benchmarks.serve_http import HttpConnection, ProtocolError
 from benchmarks.serve_mix import Request
-from benchmarks.serve_model import CONNECTION_FAILED, Outcome
+from benchmarks.serve_model import CONNECTION_FAILED, Outcome, is_success
 
 API_KEY_HEADER = "X-API-Key"
-REQUEST_TIMEOUT_S = 30.0
 SUCCESS = 200  # what the baseline records for an answered request
+URLS_PER_CLIENT = 500  # of each client's sequence, in the pool oha draws from
+FAILED_KIND = "(no answer)"  # oha does not say which URL a failed request was for
 
 RequestStream = Callable[[int], Iterator[Request]]  # client number -> its requests
 
@@ -90,50 +91,100 @@ class _CpuWatch:
         return serve_cpu.usage(self._samples[0], self._samples[1], load_average())
 
 
-# --- HTTP: the API --------------------------------------------------------------------------
+# --- HTTP: the API, with oha ---------------------------------------------------------------
 
 
-async def _http_client(conn: HttpConnection, requests: Iterator[Request],
-                       keys: Mapping[str, str], recorder: _Recorder) -> None:
-    closes = recorder.window.closes
-    try:
-        while time.perf_counter() < closes:
-            request = next(requests)
-            started = time.perf_counter()
-            try:
-                async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                    response = await conn.get(request.target,
-                                              {API_KEY_HEADER: keys[request.role]})
-                status = response.status
-                if not 200 <= status < 300:
-                    recorder.failed(f"{request.target} -> {status}: {response.body[:200]!r}")
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                    TimeoutError, ValueError, ProtocolError) as error:
-                status = CONNECTION_FAILED
-                recorder.failed(f"{request.target} -> {type(error).__name__}: {error}")
-            recorder.record(request.kind, status, started, time.perf_counter())
-    finally:
-        await conn.close()
+@dataclass(frozen=True)
+class RoleLoad:
+    role: str
+    connections: int
 
 
-async def _http_load(host: str, port: int, keys: Mapping[str, str], stream: RequestStream,
-                     clients: int, warmup_s: float, duration_s: float,
-                     server_pid: int | None) -> LoadRun:
-    window = _window(warmup_s, duration_s)
-    recorder = _Recorder(window)
-    watch = _CpuWatch(window, server_pid)
-    watch.start()
-    await asyncio.gather(*[_http_client(HttpConnection(host, port), stream(client), keys,
-                                        recorder) for client in range(clients)])
-    return LoadRun(recorder.outcomes, duration_s, watch.usage(), recorder.first_error)
+def role_plan(clients: int, roles: Sequence[str]) -> list[list[RoleLoad]]:
+    """Stages run one after the other, the roles of a stage at once (an oha run per key).
+    Enough clients: one stage, clients split between the roles; fewer clients than roles:
+    one stage per role, so that no more than `clients` connections are ever open."""
+    if clients >= len(roles):
+        share, extra = divmod(clients, len(roles))
+        return [[RoleLoad(role, share + (1 if index < extra else 0))
+                 for index, role in enumerate(roles)]]
+    return [[RoleLoad(role, clients)] for role in roles]
 
 
-def http_load(host: str, port: int, keys: Mapping[str, str], stream: RequestStream,
-              clients: int, warmup_s: float, duration_s: float,
-              server_pid: int | None) -> LoadRun:
-    """`clients` keep-alive connections to the server, one asyncio loop, closed loop."""
-    return asyncio.run(_http_load(host, port, keys, stream, clients, warmup_s, duration_s,
-                                  server_pid))
+def url_pool(stream: RequestStream, clients: int,
+             per_client: int = URLS_PER_CLIENT) -> dict[str, list[Request]]:
+    """The first `per_client` requests of each client's sequence, by role (sorted)."""
+    pool: dict[str, list[Request]] = {}
+    for client in range(clients):
+        for request in islice(stream(client), per_client):
+            pool.setdefault(request.role, []).append(request)
+    return dict(sorted(pool.items()))
+
+
+@dataclass(frozen=True)
+class OhaTarget:
+    """Where and how oha sends the requests."""
+
+    binary: Path
+    base_url: str
+    keys: Mapping[str, str]  # role -> API key
+    work: Path  # URL files and per-request SQLite files
+
+
+def _run_stage(target: OhaTarget, stage: Sequence[RoleLoad], duration_s: float,
+               dbs: Mapping[str, Path] | None) -> list[oha.OhaSummary]:
+    running = []
+    for load in stage:
+        db = dbs[load.role] if dbs is not None else None
+        running.append(oha.run_oha(oha.load_command(
+            target.binary, target.work / f"urls-{load.role}.txt", connections=load.connections,
+            duration_s=duration_s, header=f"{API_KEY_HEADER}: {target.keys[load.role]}",
+            db=db)))
+    return [oha.finish(process) for process in running]
+
+
+def outcomes_of(answers: Sequence[oha.Answered], kinds: Mapping[str, str],
+                summaries: Sequence[oha.OhaSummary]) -> tuple[list[Outcome], str | None]:
+    """One outcome per answered request (its kind from its URL), one per failed request; and
+    the first error, to show."""
+    outcomes = [Outcome(kinds.get(answer.target, FAILED_KIND), answer.status, answer.seconds)
+                for answer in answers]
+    first_error = next((f"{answer.target} -> {answer.status}" for answer in answers
+                        if not is_success(answer.status)), None)
+    for summary in summaries:
+        for error, count in summary.errors.items():
+            outcomes += [Outcome(FAILED_KIND, CONNECTION_FAILED, 0.0)] * count
+            first_error = first_error or error
+    return outcomes, first_error
+
+
+def http_load(target: OhaTarget, stream: RequestStream, clients: int, warmup_s: float,
+              duration_s: float, server_pid: int | None) -> LoadRun:
+    """`clients` keep-alive connections opened by oha, closed loop: a warm-up run, then the
+    measured one; CPU sampled around the measured run (oha's own CPU as the load generator's)."""
+    pool = url_pool(stream, clients)
+    kinds = {request.target: request.kind for requests in pool.values() for request in requests}
+    for role, requests in pool.items():
+        (target.work / f"urls-{role}.txt").write_text(
+            "".join(f"{target.base_url}{request.target}\n" for request in requests),
+            encoding="utf-8")
+    plan = role_plan(clients, list(pool))
+    for stage in plan:
+        _run_stage(target, stage, warmup_s / len(plan), None)
+    dbs = {role: target.work / f"requests-{role}.db" for role in pool}
+    for db in dbs.values():
+        db.unlink(missing_ok=True)
+    before = serve_cpu.sample(server_pid, children=True)
+    summaries, window_s = [], 0.0
+    for stage in plan:
+        done = _run_stage(target, stage, duration_s / len(plan), dbs)
+        summaries += done
+        window_s += max(summary.total_s for summary in done)
+    after = serve_cpu.sample(server_pid, children=True)
+    answers = [answer for db in dbs.values() if db.exists() for answer in oha.read_answers(db)]
+    outcomes, first_error = outcomes_of(answers, kinds, summaries)
+    return LoadRun(outcomes, window_s, serve_cpu.usage(before, after, load_average()),
+                   first_error)
 
 
 # --- threads: the in-process baseline -------------------------------------------------------

@@ -175,8 +175,10 @@ def _method(result: ServeBenchmark) -> Section:
         "residents and condominiums by id, the dashboard's top-10 residents, daily-per-tipo",
         "ranges of 7-90 days (optionally one tipo), the tipo list and freshness; half the",
         "requests with an admin key, half with an analista key (names masked). Every client",
-        "draws its own seeded sequence, and client n of a baseline asks exactly what client n",
-        "of the API asked. Each request kind was first sent once through httpx and had to",
+        "draws its own seeded sequence: client n of a baseline asks it in order; for the API,",
+        "oha (one run per key, the clients split between them) draws each request's URL at",
+        "random from the first requests of all the clients' sequences with that key, so both",
+        "see the same mix. Each request kind was first sent once through httpx and had to",
         "answer 2xx JSON. Any non-2xx answer or failed connection counts as an error and is",
         "left out of the latency percentiles (reported in the errors column instead).",
     ])]

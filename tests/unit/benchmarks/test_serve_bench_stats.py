@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -10,10 +13,10 @@ from benchmarks.serve_cpu import (
     CpuSample,
     CpuUsage,
     MachineTicks,
-    ProcessStat,
-    parse_machine_ticks,
-    parse_process_stat,
-    tree_ticks,
+    machine_ticks,
+    own_seconds,
+    sample,
+    tree_seconds,
     usage,
 )
 from benchmarks.serve_load import Window
@@ -101,24 +104,37 @@ def test_window_counts_requests_started_inside_it() -> None:
     assert not window.counts(20.0)
 
 
-def test_process_stat_survives_parentheses_in_the_command_name() -> None:
-    line = ("4242 (python (uvicorn) x) S 4200 4242 4242 0 -1 4194560 100 0 0 0 "
-            "1500 250 0 0 20 0 3 0 12345 0 0")
-    assert parse_process_stat(line) == ProcessStat(4242, 4200, 1750)
+def test_machine_ticks_count_busy_within_total() -> None:
+    ticks = machine_ticks()
+    assert 0 < ticks.busy < ticks.total
 
 
-def test_machine_ticks_leave_idle_and_iowait_out_of_busy() -> None:
-    text = "cpu  100 5 50 800 40 3 2 0 7 0\ncpu0 50 2 25 400 20 1 1 0 0 0\n"
-    assert parse_machine_ticks(text) == MachineTicks(busy=160, total=1000)
-    with pytest.raises(ValueError):
-        parse_machine_ticks("intr 1 2 3\n")
+def test_tree_seconds_add_up_descendants() -> None:
+    shell = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"])
+    try:
+        deadline = time.monotonic() + 10
+        while tree_seconds(shell.pid)[1] < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seconds, processes = tree_seconds(shell.pid)
+        assert processes == 3
+        assert seconds >= 0.0
+    finally:
+        shell.kill()
+        shell.wait()
+    assert tree_seconds(shell.pid) == (0.0, 0)
 
 
-def test_tree_ticks_add_up_descendants_only() -> None:
-    stats = [ProcessStat(10, 1, 100), ProcessStat(11, 10, 20), ProcessStat(12, 11, 3),
-             ProcessStat(13, 1, 1000)]
-    assert tree_ticks(10, stats) == (123, 3)
-    assert tree_ticks(99, stats) == (0, 0)
+def test_own_seconds_with_children_counts_awaited_children() -> None:
+    before = own_seconds(children=True)
+    subprocess.run([sys.executable, "-c", "sum(range(3_000_000))"], check=True)
+    assert own_seconds(children=True) > before
+    assert own_seconds(children=False) <= own_seconds(children=True)
+
+
+def test_sample_without_a_server() -> None:
+    taken = sample(None)
+    assert (taken.server_s, taken.server_processes) == (None, 0)
+    assert taken.machine is not None
 
 
 def test_usage_is_cpu_seconds_over_window_seconds() -> None:
