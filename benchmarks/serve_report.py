@@ -157,12 +157,14 @@ def _cpu(result: ServeBenchmark) -> Section:
                      "—" if per_request is None else f"{per_request:.2f}",
                      _share(cpu.machine_busy_share), load_text(cpu.load_average)))
     return ["## CPU during the measured windows", "",
-            *markdown_table(("run", "API server, cores", "benchmark process, cores",
+            *markdown_table(("run", "API server, cores", "load generator, cores",
                      "CPU ms per request", "whole machine busy", "load average at the end"),
                     rows), "",
             f"Cores: CPU seconds over the window's seconds (the machine has "
             f"{result.machine.cpu_count}); \"whole machine\" counts everyone's work, other "
-            "jobs on the machine included. CPU per request is that of the side answering: "
+            "jobs on the machine included. The load generator is oha (child processes of the "
+            "benchmark, counted with it) in the API runs, the benchmark's client threads in "
+            "the baseline runs. CPU per request is that of the side answering: "
             "the API server's process tree, or, in the baseline runs, the benchmark process "
             "(which then answers the queries). The load average counts runnable threads, so "
             "in the baseline runs it includes their client threads."]
