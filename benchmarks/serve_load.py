@@ -24,7 +24,10 @@ from benchmarks.serve_model import CONNECTION_FAILED, Outcome, is_success
 
 API_KEY_HEADER = "X-API-Key"
 SUCCESS = 200  # what the baseline records for an answered request
-URLS_PER_CLIENT = 500  # of each client's sequence, in the pool oha draws from
+# The pool oha draws URLs from, split evenly between the clients' sequences. The API caches
+# rendered answers, so the pool must be large next to a run's requests (about 25 000 at 50
+# clients for 30 s) for its draws to repeat no more often than the endless sequences do.
+POOL_REQUESTS = 200_000
 FAILED_KIND = "(no answer)"  # oha does not say which URL a failed request was for
 
 RequestStream = Callable[[int], Iterator[Request]]  # client number -> its requests
@@ -112,8 +115,10 @@ def role_plan(clients: int, roles: Sequence[str]) -> list[list[RoleLoad]]:
 
 
 def url_pool(stream: RequestStream, clients: int,
-             per_client: int = URLS_PER_CLIENT) -> dict[str, list[Request]]:
-    """The first `per_client` requests of each client's sequence, by role (sorted)."""
+             per_client: int | None = None) -> dict[str, list[Request]]:
+    """The first `per_client` requests of each client's sequence (by default POOL_REQUESTS in
+    all), by role (sorted)."""
+    per_client = per_client or -(-POOL_REQUESTS // clients)
     pool: dict[str, list[Request]] = {}
     for client in range(clients):
         for request in islice(stream(client), per_client):
