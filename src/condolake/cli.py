@@ -476,23 +476,6 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
 # --- end status and metrics (task D) ---
 
 
-def cmd_bench_batch(args: argparse.Namespace, settings: Settings) -> int:
-    from condolake.bench.batch import run_batch_benchmark
-
-    run_batch_benchmark(settings, scale=args.scale, seed=args.seed,
-                        output_dir=Path(args.output), progress=progress)
-    return 0
-
-
-def cmd_bench_stream(args: argparse.Namespace, settings: Settings) -> int:
-    from condolake.bench.stream import run_stream_benchmark
-
-    run_stream_benchmark(settings, scale=args.scale, events=args.events, rate=args.rate,
-                         duration_s=args.duration, trigger_s=args.trigger, seed=args.seed,
-                         output_dir=Path(args.output), progress=progress)
-    return 0
-
-
 def cmd_serve_api(args: argparse.Namespace, settings: Settings) -> int:
     from condolake.serving.server import run_api
 
@@ -515,15 +498,6 @@ def cmd_serve_key(args: argparse.Namespace, settings: Settings) -> int:
     key, entry = new_key(args.name, args.role, args.condominio)
     results.print(f"API key (shown once, give it to its holder): {key}")
     results.print(f"add to CONDOLAKE_SERVE_KEYS (comma-separated): {entry}")
-    return 0
-
-
-def cmd_bench_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from condolake.bench.serve import run_serve_benchmark
-
-    run_serve_benchmark(settings, scale=args.scale, seed=args.seed, clients=args.clients,
-                        duration_s=args.duration, output_dir=Path(args.output),
-                        progress=progress)
     return 0
 
 
@@ -773,42 +747,6 @@ def build_parser() -> argparse.ArgumentParser:
                                 "masked; sindico: one condominium, names visible")
     serve_key.add_argument("--condominio", type=int, default=None, metavar="ID",
                            help="limit the key to one condominium (required for sindico)")
-
-    bench = commands.add_parser("bench", help="benchmarks (results in bench/results/)",
-                                description="benchmarks (results in bench/results/)")
-    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="NAME")
-    bench_batch = add("batch", cmd_bench_batch,
-                      "COPY and DuckDB baselines against `condolake batch`", bench_commands)
-    bench_batch.add_argument("--scale", type=float, default=1.0)
-    bench_batch.add_argument("--seed", type=int, default=42)
-    bench_batch.add_argument("--output", default="bench/results")
-    bench_stream = add("stream", cmd_bench_stream,
-                       "Kafka -> gold throughput and end-to-end latency, next to a plain "
-                       "Kafka consumer", bench_commands)
-    bench_stream.add_argument("--scale", type=float, default=0.01,
-                              help="size of the generated source (default 0.01)")
-    bench_stream.add_argument("--events", type=int, default=200_000,
-                              help="backlog for the throughput phase (default 200000)")
-    bench_stream.add_argument("--rate", type=float, default=1000.0,
-                              help="events per second in the latency phase (default 1000)")
-    bench_stream.add_argument("--duration", type=float, default=60.0, metavar="SECONDS",
-                              help="production time of the latency phase (default 60)")
-    bench_stream.add_argument("--trigger", type=float, default=2.0, metavar="SECONDS",
-                              help="trigger interval of the latency phase (default 2)")
-    bench_stream.add_argument("--seed", type=int, default=42)
-    bench_stream.add_argument("--output", default="bench/results")
-    bench_serve = add("serve", cmd_bench_serve,
-                      "REST API latency (p50/p95/p99) and throughput under concurrent "
-                      "clients, next to reading the same Delta tables in-process",
-                      bench_commands)
-    bench_serve.add_argument("--scale", type=float, default=10.0,
-                             help="size of the generated source behind gold (default 10)")
-    bench_serve.add_argument("--clients", type=int, default=50,
-                             help="concurrent HTTP clients (default 50)")
-    bench_serve.add_argument("--duration", type=float, default=30.0, metavar="SECONDS",
-                             help="measured time per phase (default 30)")
-    bench_serve.add_argument("--seed", type=int, default=42)
-    bench_serve.add_argument("--output", default="bench/results")
     return parser
 
 

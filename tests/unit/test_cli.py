@@ -23,7 +23,7 @@ COMMANDS = _commands(build_parser())
 
 
 def test_every_documented_command_is_found() -> None:
-    for command in (["batch"], ["serve", "sql"], ["stream", "reset"], ["bench", "serve"]):
+    for command in (["batch"], ["serve", "sql"], ["stream", "reset"]):
         assert command in COMMANDS
 
 

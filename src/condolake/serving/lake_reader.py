@@ -23,7 +23,6 @@ import duckdb
 from condolake.errors import ConfigError
 from condolake.lake.gold_set import is_local
 from condolake.lake.versions import DeltaVersion, served_versions
-from condolake.lake.versions import latest_version as latest_version  # for the benchmarks
 from condolake.layout import Layer, table_path
 from condolake.services.duckdb_extensions import load_extensions
 from condolake.serving.index import TableIndex

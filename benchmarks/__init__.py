@@ -1,0 +1,1 @@
+"""CondoLake's benchmarks: outside the package, never imported by `src/` (run `./run bench`)."""

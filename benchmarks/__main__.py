@@ -1,0 +1,5 @@
+"""`python -m benchmarks …`: the benchmark command line."""
+
+from benchmarks.cli import app
+
+app(prog_name="bench")
