@@ -18,8 +18,7 @@ a date re-run after the source changed sees the source as it is now.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -55,15 +54,6 @@ def _spark(settings: Settings, app: str) -> SparkSession:
     return build_spark(settings, f"condolake-airflow-{app}")
 
 
-@contextmanager
-def _as_of(settings: Settings, logical_date: dt.datetime | str) -> Iterator[dt.date]:
-    from condolake.pipelines.runs import as_of
-
-    run_date = run_date_of(logical_date, settings.timezone)
-    with as_of(run_date):
-        yield run_date
-
-
 def _summary(run: RunRecord) -> dict[str, Any]:
     """What a task hands to XCom: small, JSON-friendly."""
     return {"run_id": run.run_id, "job": run.job, "status": run.status,
@@ -83,8 +73,10 @@ def ingest_postgres(logical_date: dt.datetime | str) -> dict[str, Any]:
     from condolake.services.postgres import source_database
 
     settings = load_settings()
-    with _as_of(settings, logical_date), source_database(settings, progress=_say) as db:
-        return _summary(ingest(_spark(settings, "ingest"), settings, db, _say))
+    run_date = run_date_of(logical_date, settings.timezone)
+    with source_database(settings, progress=_say) as db:
+        return _summary(ingest(_spark(settings, "ingest"), settings, db, _say,
+                               run_date=run_date))
 
 
 def ingest_files(logical_date: dt.datetime | str,
@@ -103,17 +95,17 @@ def ingest_files(logical_date: dt.datetime | str,
         return []
     settings = load_settings()
     spark = _spark(settings, "ingest-files")
+    run_date = run_date_of(logical_date, settings.timezone)
     runs: list[dict[str, Any]] = []
-    with _as_of(settings, logical_date):
-        for entry in csv_files:
-            runs.append(_summary(ingest_csv(
-                spark, settings, Path(str(entry["path"])), str(entry["table"]),
-                delimiter=entry.get("delimiter"), encoding=entry.get("encoding"),
-                decimal=entry.get("decimal"), header=bool(entry.get("header", True)),
-                progress=_say)))
-        for table in api_tables if api_url else ():
-            runs.append(_summary(ingest_api(spark, settings, str(api_url), table,
-                                            progress=_say)))
+    for entry in csv_files:
+        runs.append(_summary(ingest_csv(
+            spark, settings, Path(str(entry["path"])), str(entry["table"]),
+            delimiter=entry.get("delimiter"), encoding=entry.get("encoding"),
+            decimal=entry.get("decimal"), header=bool(entry.get("header", True)),
+            progress=_say, run_date=run_date)))
+    for table in api_tables if api_url else ():
+        runs.append(_summary(ingest_api(spark, settings, str(api_url), table,
+                                        progress=_say, run_date=run_date)))
     return runs
 
 
@@ -122,8 +114,8 @@ def build_gold(logical_date: dt.datetime | str) -> dict[str, Any]:
     from condolake.pipelines.batch import transform
 
     settings = load_settings()
-    with _as_of(settings, logical_date):
-        return _summary(transform(_spark(settings, "gold"), settings, _say))
+    run_date = run_date_of(logical_date, settings.timezone)
+    return _summary(transform(_spark(settings, "gold"), settings, _say, run_date=run_date))
 
 
 def check_quality(logical_date: dt.datetime | str) -> dict[str, Any]:
@@ -131,8 +123,8 @@ def check_quality(logical_date: dt.datetime | str) -> dict[str, Any]:
     from condolake.pipelines.quality import run_checks
 
     settings = load_settings()
-    with _as_of(settings, logical_date):
-        results = run_checks(_spark(settings, "check"), settings, progress=_say)
+    run_date = run_date_of(logical_date, settings.timezone)
+    results = run_checks(_spark(settings, "check"), settings, progress=_say, run_date=run_date)
     failed = [f"{r.check}({r.table}): {r.detail}" for r in results if r.failed]
     if failed:
         raise TaskError(f"{len(failed)} data-quality checks failed: " + "; ".join(failed))
@@ -170,9 +162,8 @@ def maintain(logical_date: dt.datetime | str) -> dict[str, Any]:
 
     settings = load_settings()
     hours = retention_hours(None, settings.vacuum_retention_h)
-    with _as_of(settings, logical_date):
-        report = maintain_lake(_spark(settings, "maintenance"), settings, retention_h=hours,
-                               progress=_say)
+    report = maintain_lake(_spark(settings, "maintenance"), settings, retention_h=hours,
+                           progress=_say, run_date=run_date_of(logical_date, settings.timezone))
     return {"run_id": report.run_id, "tables": len(report.tables),
             "checkpoints_removed": list(report.checkpoints_removed),
             "positions_pruned": report.positions_pruned}

@@ -97,7 +97,8 @@ def plan_maintenance(spark: SparkSession, settings: Settings, *, retention_h: fl
 
 def maintain(spark: SparkSession, settings: Settings, *, retention_h: float,
              unsafe_retention: bool = False, dry_run: bool = False,
-             progress: Progress | None = None) -> MaintenanceReport:
+             progress: Progress | None = None,
+             run_date: dt.date | None = None) -> MaintenanceReport:
     """Plans maintenance and, unless `dry_run`, carries it out as one logged run."""
     say = progress or (lambda _: None)
     plan = plan_maintenance(spark, settings, retention_h=retention_h,
@@ -120,7 +121,8 @@ def maintain(spark: SparkSession, settings: Settings, *, retention_h: float,
 
     # No tables to roll back: OPTIMIZE and VACUUM never change what a table holds, and the
     # positions removed are ones no query reads. A failure is still logged in ops/runs.
-    run = execute(spark, settings, JOB, body, touched_paths=[], progress=progress)
+    run = execute(spark, settings, JOB, body, touched_paths=[], progress=progress,
+                  run_date=run_date)
     report.run_id = run.run_id
     return report
 

@@ -211,7 +211,8 @@ def configured_source(settings: Settings) -> tuple[SourceDatabase | None, str | 
 
 
 def run_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | None = None,
-               progress: Progress | None = None) -> list[CheckResult]:
+               progress: Progress | None = None, *,
+               run_date: dt.date | None = None) -> list[CheckResult]:
     """`condolake check`: the table-level checks as a run of job `check`, appended to
     ops/dq_results in one commit. The run succeeds when the checks ran, whatever they found;
     the failed checks are in the results."""
@@ -225,5 +226,5 @@ def run_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | Non
         write_results(ctx.spark, ctx.lake_root, run.run_id, run.job, found,
                       dt.datetime.now(dt.UTC))
 
-    execute(spark, settings, CHECK_JOB, body, [], progress)
+    execute(spark, settings, CHECK_JOB, body, [], progress, run_date=run_date)
     return found
