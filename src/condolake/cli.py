@@ -274,12 +274,12 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
+    from condolake.app import jobs
+    from condolake.app.resources import Resources
     from condolake.monitoring.quality import as_json, failed_names, render_table
-    from condolake.pipelines.quality import run_checks
-    from condolake.spark import build_spark
 
-    spark = build_spark(settings, "condolake-check", progress=progress)
-    found = run_checks(spark, settings, progress=progress)
+    resources = Resources.from_settings(settings)
+    found = jobs.check(resources, resources.today(), progress)
     text = json.dumps(as_json(found), indent=2) if args.json else render_table(found)
     results.print(text, markup=False, emoji=False, soft_wrap=True)
     failed = failed_names(found)
@@ -291,10 +291,11 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from condolake.pipelines.demo import run_demo
+    from condolake.app.demo import run_demo
+    from condolake.app.resources import Resources
 
-    run_demo(settings, scale=args.scale, seed=args.seed, invalid_share=args.invalid_share,
-             rows=args.rows, progress=progress)
+    run_demo(Resources.from_settings(settings), scale=args.scale, seed=args.seed,
+             invalid_share=args.invalid_share, rows=args.rows, progress=progress)
     return 0
 
 

@@ -300,7 +300,8 @@ class TestDataQuality:
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     ) -> None:
         dead = dataclasses.replace(settings, source_url="postgresql://u:p@127.0.0.1:1/x")
-        results = by(run_checks(spark, dead), "reconciliation")
+        results = by(run_checks(spark, dead, SourceDatabase(str(dead.source_url))),
+                     "reconciliation")
         assert {(r.status, r.observed) for r in results.values()} == {("failed", None)}
         assert all(r.detail.startswith("source not available: postgresql://u:")
                    for r in results.values())
