@@ -81,3 +81,30 @@ def test_python_dash_m_condolake_is_the_same_command_line(module: str) -> None:
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: condolake")
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from condolake.app import jobs
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "show", interrupted)
+    assert main(["show"]) == 130
+    err = capsys.readouterr().err
+    assert "condolake: error: interrupted" in err and "Traceback" not in err
+
+
+def test_serve_port_given_before_sql_is_the_sql_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from condolake import cli
+    from condolake.config import Settings
+    from condolake.serving import sql_endpoint
+
+    monkeypatch.setattr(cli, "load_settings", lambda: Settings(serve_host="127.0.0.1"))
+    ports: list[tuple[str, int]] = []
+    monkeypatch.setattr(sql_endpoint, "run_sql_endpoint",
+                        lambda settings, host, port, progress: ports.append((host, port)))
+    assert main(["serve", "--port", "9001", "sql"]) == 0
+    assert main(["serve", "sql", "--host", "0.0.0.0", "--port", "9002"]) == 0
+    assert ports == [("127.0.0.1", 9001), ("0.0.0.0", 9002)]
