@@ -11,6 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from condolake import __version__
+from condolake.app.alerts import alert_failure
 from condolake.cli import docs, ingest, jobs, monitor, serve, services, setup, source, stream
 from condolake.cli.base import Group, session
 from condolake.config import load_settings
@@ -56,13 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; its exit code (0, 1 for an error, 2 for a usage error, or the
     command's own), never a stack trace for an error meant for the user."""
     # `load_settings` is looked up when the command runs, so tests can replace it here.
-    with session(lambda: load_settings()):
+    with session(lambda: load_settings()) as current:
         try:
             command_tree().main(args=list(argv) if argv is not None else None, prog_name=PROG)
         except SystemExit as done:  # usage errors, --help, --version, typer.Exit(code)
             return exit_code(done.code)
         except CondoLakeError as failure:
             error(str(failure))
+            if current.alert_job is not None and current.loaded is not None:
+                alert_failure(current.loaded, current.alert_job, failure)
             return 1
     return 0
 

@@ -35,6 +35,7 @@ class Session:
 
     load: Callable[[], Settings]
     loaded: Resources | None = field(default=None)
+    alert_job: str | None = None  # the job whose failure posts an alert, if any
 
     def resources(self) -> Resources:
         if self.loaded is None:
@@ -56,12 +57,16 @@ def session(load: Callable[[], Settings]) -> Iterator[Session]:
         _SESSION.reset(token)
 
 
-def resources() -> Resources:
-    """The resources of the command being run (settings from CONDOLAKE_* and the file)."""
+def current_session() -> Session:
     current = _SESSION.get()
     if current is None:
         raise RuntimeError("a condolake command runs inside condolake.cli.main")
-    return current.resources()
+    return current
+
+
+def resources() -> Resources:
+    """The resources of the command being run (settings from CONDOLAKE_* and the file)."""
+    return current_session().resources()
 
 
 # The Click context and formatter types live in Typer's vendored, private `typer._click`:
@@ -85,7 +90,10 @@ class Group(TyperGroup):
 
 class Command(TyperCommand):
     """A leaf command: the settings are loaded (and checked) once its arguments are parsed,
-    whether or not the handler needs them, so a bad setting fails every command alike."""
+    whether or not the handler needs them, so a bad setting fails every command alike.
+    `alert_job`: the job whose failure `main` reports to the alert webhook."""
+
+    alert_job: str | None = None
 
     def format_usage(self, ctx: Any, formatter: Any) -> None:
         formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)),
@@ -93,7 +101,9 @@ class Command(TyperCommand):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            resources()
+            current = current_session()
+            current.alert_job = self.alert_job
+            current.resources()
             return super().invoke(ctx)
         except KeyboardInterrupt:
             error("interrupted")
@@ -110,6 +120,10 @@ def group(help_text: str, *, short_help: str | None = None, metavar: str = "COMM
                        subcommand_metavar=metavar)
 
 
-def command(app: typer.Typer, name: str, help_text: str) -> Callable[[F], F]:
-    """Registers a handler as `name`, its help in full both on its page and in the list."""
-    return app.command(name, help=help_text, short_help=help_text, cls=Command)
+def command(app: typer.Typer, name: str, help_text: str, *,
+            alert_job: str | None = None) -> Callable[[F], F]:
+    """Registers a handler as `name`, its help in full both on its page and in the list; a
+    failure of a command with an `alert_job` posts that job's alert."""
+    cls = Command if alert_job is None else type(
+        "AlertingCommand", (Command,), {"alert_job": alert_job})
+    return app.command(name, help=help_text, short_help=help_text, cls=cls)

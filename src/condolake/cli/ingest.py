@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from condolake.app import jobs
-from condolake.app.alerts import alert_on_failure
 from condolake.cli.base import DecimalSeparator, command, group, resources
 from condolake.console import progress
 
@@ -26,14 +25,14 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="ingest")
 
 
-@command(app, "postgres", "all four tables from PostgreSQL (transacoes incrementally)")
+@command(app, "postgres", "all four tables from PostgreSQL (transacoes incrementally)",
+         alert_job="ingest_postgres")
 def postgres() -> None:
     lake = resources()
-    with alert_on_failure(lake, "ingest_postgres"):
-        jobs.ingest_postgres(lake, lake.today(), progress)
+    jobs.ingest_postgres(lake, lake.today(), progress)
 
 
-@command(app, "csv", "one table from a CSV file")
+@command(app, "csv", "one table from a CSV file", alert_job="ingest_csv")
 def csv(
     path: Annotated[str, typer.Argument()],
     table: Annotated[str, typer.Option()],
@@ -44,19 +43,16 @@ def csv(
     decimal: DecimalOption = None,
 ) -> None:
     lake = resources()
-    with alert_on_failure(lake, "ingest_csv"):
-        jobs.ingest_csv(lake, lake.today(), Path(path), table, delimiter=delimiter,
-                        encoding=encoding, decimal=decimal.value if decimal else None,
-                        header=not no_header,
-                        progress=progress)
+    jobs.ingest_csv(lake, lake.today(), Path(path), table, delimiter=delimiter,
+                    encoding=encoding, decimal=decimal.value if decimal else None,
+                    header=not no_header, progress=progress)
 
 
-@command(app, "api", "one table from a paginated JSON API")
+@command(app, "api", "one table from a paginated JSON API", alert_job="ingest_api")
 def api(
     url: Annotated[str, typer.Argument(help="base URL; the table is read from URL/<table>")],
     table: Annotated[str, typer.Option()],
     page_size: Annotated[int, typer.Option()] = 1000,
 ) -> None:
     lake = resources()
-    with alert_on_failure(lake, "ingest_api"):
-        jobs.ingest_api(lake, lake.today(), url, table, page_size=page_size, progress=progress)
+    jobs.ingest_api(lake, lake.today(), url, table, page_size=page_size, progress=progress)

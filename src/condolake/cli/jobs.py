@@ -8,15 +8,15 @@ from typing import Annotated
 import typer
 
 from condolake.app import jobs
-from condolake.app.alerts import alert_on_failure
 from condolake.cli.base import command, resources
 from condolake.console import error, progress, results
 
 
 def register(app: typer.Typer) -> None:
-    command(app, "transform", "rebuild the three gold tables from silver")(transform)
+    command(app, "transform", "rebuild the three gold tables from silver",
+            alert_job="transform")(transform)
     command(app, "batch", "ingest PostgreSQL and update gold for what changed, as one "
-            "all-or-nothing run")(batch)
+            "all-or-nothing run", alert_job="batch")(batch)
     command(app, "show", "print the gold tables (pt-BR formatting)")(show)
     command(app, "check", "data-quality checks now (source reconciliation, gold freshness, "
             "quarantine and duplicate rates), appended to ops/dq_results; exit 1 when a check "
@@ -24,19 +24,18 @@ def register(app: typer.Typer) -> None:
     command(app, "demo", "end to end: embedded PostgreSQL, data, batch, gold tables")(demo)
     command(app, "maintain", "Delta OPTIMIZE and VACUUM of every lake table, removal of "
             "checkpoints of queries that no longer exist, pruning of per-key positions no "
-            "query needs; recorded in ops/runs (job maintenance)")(maintain)
+            "query needs; recorded in ops/runs (job maintenance)",
+            alert_job="maintenance")(maintain)
 
 
 def transform() -> None:
     lake = resources()
-    with alert_on_failure(lake, "transform"):
-        jobs.transform(lake, lake.today(), progress)
+    jobs.transform(lake, lake.today(), progress)
 
 
 def batch() -> None:
     lake = resources()
-    with alert_on_failure(lake, "batch"):
-        jobs.batch(lake, lake.today(), progress)
+    jobs.batch(lake, lake.today(), progress)
 
 
 def show(rows: Annotated[int, typer.Option()] = 10) -> None:
@@ -80,10 +79,9 @@ def maintain(
     unsafe_retention: Annotated[bool, typer.Option("--unsafe-retention", hidden=True)] = False,
 ) -> None:
     lake = resources()
-    with alert_on_failure(lake, "maintenance"):
-        report = jobs.maintain(lake, lake.today(), retention_h=retention_hours,
-                               unsafe_retention=unsafe_retention, dry_run=dry_run,
-                               progress=progress)
+    report = jobs.maintain(lake, lake.today(), retention_h=retention_hours,
+                           unsafe_retention=unsafe_retention, dry_run=dry_run,
+                           progress=progress)
     if report.run_id:
         results.print(f"{report.run_id}: {len(report.tables)} tables optimized and vacuumed, "
                       f"{sum(t.files_vacuumed for t in report.tables):,} files vacuumed, "

@@ -12,7 +12,7 @@ from tests.support.webhook import HOOK_PATH, free_port, webhook_receiver
 from condolake import cli
 from condolake.app import jobs as app_jobs
 from condolake.app import source as app_source
-from condolake.app.alerts import alert_on_failure
+from condolake.app.alerts import alert_failure
 from condolake.app.resources import Resources
 from condolake.config import Settings
 from condolake.errors import CondoLakeError, InputError
@@ -209,16 +209,15 @@ def test_cli_alert_names_the_failed_run_of_a_pipeline_error() -> None:
         "batch failed: the source failed\nNothing was changed; run r1 is recorded as failed.",
         job="batch", run_id="batch-20261126T030000-1a2b3c4d", summary=TEXT)
     with webhook_receiver() as hook:
-        with pytest.raises(PipelineError), alert_on_failure(lake(hook.url), "batch"):
-            raise failure
+        alert_failure(lake(hook.url), "batch", failure)
         (received,) = hook.wait_for(1)
     assert received.json == PAYLOAD
 
 
 def test_cli_alert_of_an_error_before_any_run_has_its_first_line() -> None:
     with webhook_receiver() as hook:
-        with pytest.raises(CondoLakeError), alert_on_failure(lake(hook.url), "transform"):
-            raise CondoLakeError("gold needs silver\nrun `condolake ingest` first")
+        alert_failure(lake(hook.url), "transform",
+                      CondoLakeError("gold needs silver\nrun `condolake ingest` first"))
         (received,) = hook.wait_for(1)
     assert received.json["fields"] == {"job": "transform", "lake": "/srv/lake"}
     assert received.json["text"] == ("[CRITICAL] CondoLake job transform failed\n"
