@@ -73,19 +73,31 @@ def resources() -> Resources:
 # the overrides below take them as Any rather than import a private module.
 
 
+def write_usage(command: TyperCommand | TyperGroup, ctx: Any, formatter: Any) -> None:
+    """The usage line, starting with `usage:` as it always has."""
+    formatter.write_usage(ctx.command_path, " ".join(command.collect_usage_pieces(ctx)),
+                          prefix=USAGE_PREFIX)
+
+
+@contextmanager
+def interrupt_as_exit() -> Iterator[None]:
+    """Ctrl-C ends in one line and exit 130, not a stack trace."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        error("interrupted")
+        raise typer.Exit(INTERRUPTED_EXIT) from None
+
+
 class Group(TyperGroup):
-    """A command group whose usage line starts with `usage:`, as it always has."""
+    """A command group (`serve` runs on its own too)."""
 
     def format_usage(self, ctx: Any, formatter: Any) -> None:
-        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)),
-                              prefix=USAGE_PREFIX)
+        write_usage(self, ctx, formatter)
 
     def invoke(self, ctx: Any) -> Any:
-        try:
+        with interrupt_as_exit():
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            error("interrupted")
-            raise typer.Exit(INTERRUPTED_EXIT) from None
 
 
 class Command(TyperCommand):
@@ -96,18 +108,14 @@ class Command(TyperCommand):
     alert_job: str | None = None
 
     def format_usage(self, ctx: Any, formatter: Any) -> None:
-        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)),
-                              prefix=USAGE_PREFIX)
+        write_usage(self, ctx, formatter)
 
     def invoke(self, ctx: Any) -> Any:
-        try:
+        with interrupt_as_exit():
             current = current_session()
             current.alert_job = self.alert_job
             current.resources()
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            error("interrupted")
-            raise typer.Exit(INTERRUPTED_EXIT) from None
 
 
 def group(help_text: str, *, short_help: str | None = None, metavar: str = "COMMAND",
