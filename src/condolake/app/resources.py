@@ -1,4 +1,8 @@
-"""What a job runs against: the settings and, decided once, embedded or external services."""
+"""What a job runs against: the settings and, decided once, embedded or external services.
+
+The services and Spark are imported inside the methods that use them: not to dodge a cycle
+(they all sit below this layer) but so that `condolake --help` and a DAG file's parse do not
+load psycopg, confluent-kafka or pyspark."""
 
 from __future__ import annotations
 
