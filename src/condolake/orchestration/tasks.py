@@ -1,9 +1,9 @@
-"""What the Airflow tasks do: plain typed functions over the package's pipelines.
+"""What the Airflow tasks do: thin callers of the application layer (`condolake.app`).
 
-Each function loads the settings from the environment (CONDOLAKE_*, as the CLI does), builds
-its SparkSession through `condolake.spark.build_spark` (`getOrCreate`: tasks run in one
-process share it) and calls the library. Nothing runs at import time; heavy imports happen
-inside the functions, so parsing a DAG file stays cheap.
+Each function turns its logical date into the run date, takes the resources from the
+environment (CONDOLAKE_*, as the command line does) and calls one app job, which builds its
+SparkSession (`getOrCreate`: tasks run in one process share it). Nothing runs at import time;
+the app's heavy imports happen inside its functions, so parsing a DAG file stays cheap.
 
 Idempotent per logical date. The batch is incremental (a key watermark for `transacoes`,
 MERGEs by key into silver) and gold is rebuilt from silver, so running a logical date again
@@ -18,22 +18,19 @@ a date re-run after the source changed sees the source as it is now.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from condolake.config import Settings, load_settings
+from condolake.app import jobs
+from condolake.app import stream as streams
+from condolake.app.resources import Resources
+from condolake.config import load_settings
 from condolake.errors import CondoLakeError
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
     from condolake.monitoring.runlog import RunRecord
-
-# Delta tables that grow by one small append per run: what the light maintenance compacts.
-APPEND_ONLY_OPS = ("runs", "run_tables", "watermarks", "dq_results")
 
 
 class TaskError(CondoLakeError):
@@ -49,22 +46,12 @@ def run_date_of(logical_date: dt.datetime | str, timezone: str) -> dt.date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
-def _spark(settings: Settings, app: str) -> SparkSession:
-    from condolake.spark import build_spark
-
-    return build_spark(settings, f"condolake-airflow-{app}")
-
-
-@contextmanager
-def _as_of(settings: Settings, logical_date: dt.datetime | str) -> Iterator[dt.date]:
-    from condolake.pipelines.runs import as_of
-
-    run_date = run_date_of(logical_date, settings.timezone)
-    with as_of(run_date):
-        yield run_date
+def resources() -> Resources:
+    """The resources of a task: the settings from the worker's environment."""
+    return Resources.from_settings(load_settings())
 
 
-def _summary(run: RunRecord) -> dict[str, Any]:
+def summary(run: RunRecord) -> dict[str, Any]:
     """What a task hands to XCom: small, JSON-friendly."""
     return {"run_id": run.run_id, "job": run.job, "status": run.status,
             "run_date": run.run_date.isoformat(), "rows_read": run.total("rows_read"),
@@ -73,18 +60,15 @@ def _summary(run: RunRecord) -> dict[str, Any]:
             "rows_duplicate": run.total("rows_duplicate")}
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(message, flush=True)  # the task's log
 
 
 def ingest_postgres(logical_date: dt.datetime | str) -> dict[str, Any]:
     """All four source tables from PostgreSQL into bronze, silver and quarantine."""
-    from condolake.pipelines.batch import ingest_postgres as ingest
-    from condolake.services.postgres import source_database
-
-    settings = load_settings()
-    with _as_of(settings, logical_date), source_database(settings, progress=_say) as db:
-        return _summary(ingest(_spark(settings, "ingest"), settings, db, _say))
+    lake = resources()
+    run_date = run_date_of(logical_date, lake.settings.timezone)
+    return summary(jobs.ingest_postgres(lake, run_date, say))
 
 
 def ingest_files(logical_date: dt.datetime | str,
@@ -96,43 +80,31 @@ def ingest_files(logical_date: dt.datetime | str,
     `csv_files`: [{"path": ..., "table": ..., optional "delimiter", "encoding", "decimal",
     "header"}]; `api_url` with `api_tables`: the tables read from `<api_url>/<table>`.
     """
-    from condolake.pipelines.files import ingest_api, ingest_csv
-
     if not csv_files and not (api_url and api_tables):
-        _say("no CSV file or API source configured")
+        say("no CSV file or API source configured")
         return []
-    settings = load_settings()
-    spark = _spark(settings, "ingest-files")
-    runs: list[dict[str, Any]] = []
-    with _as_of(settings, logical_date):
-        for entry in csv_files:
-            runs.append(_summary(ingest_csv(
-                spark, settings, Path(str(entry["path"])), str(entry["table"]),
-                delimiter=entry.get("delimiter"), encoding=entry.get("encoding"),
-                decimal=entry.get("decimal"), header=bool(entry.get("header", True)),
-                progress=_say)))
-        for table in api_tables if api_url else ():
-            runs.append(_summary(ingest_api(spark, settings, str(api_url), table,
-                                            progress=_say)))
+    lake = resources()
+    run_date = run_date_of(logical_date, lake.settings.timezone)
+    runs = [summary(jobs.ingest_csv(
+        lake, run_date, Path(str(entry["path"])), str(entry["table"]),
+        delimiter=entry.get("delimiter"), encoding=entry.get("encoding"),
+        decimal=entry.get("decimal"), header=bool(entry.get("header", True)), progress=say))
+        for entry in csv_files]
+    runs += [summary(jobs.ingest_api(lake, run_date, str(api_url), table, progress=say))
+             for table in (api_tables if api_url else ())]
     return runs
 
 
 def build_gold(logical_date: dt.datetime | str) -> dict[str, Any]:
-    """The three gold tables rebuilt from silver."""
-    from condolake.pipelines.batch import transform
-
-    settings = load_settings()
-    with _as_of(settings, logical_date):
-        return _summary(transform(_spark(settings, "gold"), settings, _say))
+    """The gold tables rebuilt from silver."""
+    lake = resources()
+    return summary(jobs.transform(lake, run_date_of(logical_date, lake.settings.timezone), say))
 
 
 def check_quality(logical_date: dt.datetime | str) -> dict[str, Any]:
     """The table-level data-quality checks (`condolake check`); fails when any check failed."""
-    from condolake.pipelines.quality import run_checks
-
-    settings = load_settings()
-    with _as_of(settings, logical_date):
-        results = run_checks(_spark(settings, "check"), settings, progress=_say)
+    lake = resources()
+    results = jobs.check(lake, run_date_of(logical_date, lake.settings.timezone), say)
     failed = [f"{r.check}({r.table}): {r.detail}" for r in results if r.failed]
     if failed:
         raise TaskError(f"{len(failed)} data-quality checks failed: " + "; ".join(failed))
@@ -140,39 +112,18 @@ def check_quality(logical_date: dt.datetime | str) -> dict[str, Any]:
 
 
 def compact(logical_date: dt.datetime | str) -> dict[str, Any]:
-    """Light maintenance after a batch: OPTIMIZE (compaction only, no VACUUM) of the tables
-    that gain one small file per run, bronze and the ops logs. VACUUM, orphan checkpoints and
-    the other tables are the weekly maintenance's (`maintain`)."""
-    from condolake.lake import delta
-    from condolake.layout import Layer, table_path
-    from condolake.source.tables import SOURCE_TABLES
-
-    settings = load_settings()
-    spark = _spark(settings, "compact")
-    paths = [table_path(settings.lake_path, Layer.BRONZE, t.name) for t in SOURCE_TABLES]
-    paths += [table_path(settings.lake_path, Layer.OPS, name) for name in APPEND_ONLY_OPS]
-    compacted: dict[str, int] = {}
-    for path in paths:
-        if not delta.exists(spark, path):
-            continue
-        metrics = delta.optimize(spark, path)
-        removed = metrics.select("metrics.numFilesRemoved").first()
-        compacted[path] = int(removed[0]) if removed and removed[0] is not None else 0
-        _say(f"{path}: {compacted[path]} files compacted")
+    """Light maintenance after a batch: compaction (no VACUUM) of bronze and the ops logs.
+    VACUUM, orphan checkpoints and the other tables are the weekly maintenance's."""
+    compacted = jobs.compact(resources(), say)
     return {"tables": len(compacted), "files_compacted": sum(compacted.values())}
 
 
 def maintain(logical_date: dt.datetime | str) -> dict[str, Any]:
     """`condolake maintain`: OPTIMIZE + VACUUM (configured retention, at least 7 days) of
     every Delta table, orphan checkpoints removed, unneeded positions pruned."""
-    from condolake.pipelines.maintenance import maintain as maintain_lake
-    from condolake.pipelines.maintenance_plan import retention_hours
-
-    settings = load_settings()
-    hours = retention_hours(None, settings.vacuum_retention_h)
-    with _as_of(settings, logical_date):
-        report = maintain_lake(_spark(settings, "maintenance"), settings, retention_h=hours,
-                               progress=_say)
+    lake = resources()
+    report = jobs.maintain(lake, run_date_of(logical_date, lake.settings.timezone),
+                           progress=say)
     return {"run_id": report.run_id, "tables": len(report.tables),
             "checkpoints_removed": list(report.checkpoints_removed),
             "positions_pruned": report.positions_pruned}
@@ -182,14 +133,12 @@ def watch_streams() -> dict[str, Any]:
     """One look of the stream watchdog: restarts a dead stream (when configured) and alerts;
     fails when the stream is unhealthy and not being brought back (the failure callback
     posts that alert)."""
-    from condolake.monitoring.watchdog import alert, watch
-
-    settings = load_settings()
-    result = watch(settings)
+    lake = resources()
+    result = streams.watch(lake)
     for line in result.verdict.describe() + result.notes:
-        _say(line)
+        say(line)
     if not result.ok:
         raise TaskError("; ".join(result.verdict.describe() + result.notes))
     if not result.verdict.healthy:
-        alert(settings, result)  # restarted: say so, the task itself succeeded
+        streams.alert(lake, result)  # restarted: say so, the task itself succeeded
     return result.to_dict()

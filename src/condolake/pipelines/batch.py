@@ -153,20 +153,22 @@ def _describe_source_failure(summary: str) -> str:
 
 
 def ingest_postgres(spark: SparkSession, settings: Settings, db: SourceDatabase,
-                    progress: Progress | None = None) -> RunRecord:
+                    progress: Progress | None = None, *,
+                    run_date: dt.date | None = None) -> RunRecord:
     return execute(spark, settings, "ingest_postgres",
                    ingest_postgres_body(db, settings, progress), ingest_paths(settings.lake_path),
-                   progress, _describe_source_failure, on_success=write_rule_results)
+                   progress, _describe_source_failure, on_success=write_rule_results,
+                   run_date=run_date)
 
 
 def transform(spark: SparkSession, settings: Settings,
-              progress: Progress | None = None) -> RunRecord:
+              progress: Progress | None = None, *, run_date: dt.date | None = None) -> RunRecord:
     return execute(spark, settings, "transform", transform_body(progress),
-                   gold_paths(settings.lake_path), progress)
+                   gold_paths(settings.lake_path), progress, run_date=run_date)
 
 
 def batch(spark: SparkSession, settings: Settings, db: SourceDatabase,
-          progress: Progress | None = None) -> RunRecord:
+          progress: Progress | None = None, *, run_date: dt.date | None = None) -> RunRecord:
     """Ingest PostgreSQL and bring gold up to date, as one all-or-nothing run."""
     ingest = ingest_postgres_body(db, settings, progress)
 
@@ -178,7 +180,8 @@ def batch(spark: SparkSession, settings: Settings, db: SourceDatabase,
 
     return execute(spark, settings, "batch", body,
                    ingest_paths(settings.lake_path) + gold_paths(settings.lake_path),
-                   progress, _describe_source_failure, on_success=write_rule_results)
+                   progress, _describe_source_failure, on_success=write_rule_results,
+                   run_date=run_date)
 
 
 # What a file or API reader hands over: the rows for bronze and, if any, records rejected
@@ -194,6 +197,8 @@ def ingest_records(
     source: str,
     read: ReadRecords,
     progress: Progress | None = None,
+    *,
+    run_date: dt.date | None = None,
 ) -> RunRecord:
     """Ingest of records from a file or API reader that reads everything before any write.
 
@@ -214,4 +219,4 @@ def ingest_records(
         run.tables.append(load_table(ctx, table, counts, unique_keys=False, progress=progress))
 
     return execute(spark, settings, job, body, ingest_paths(settings.lake_path, (table,)),
-                   progress, on_success=write_rule_results)
+                   progress, on_success=write_rule_results, run_date=run_date)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def ingest_csv(
     decimal: str | None = None,
     header: bool = True,
     progress: Progress | None = None,
+    run_date: dt.date | None = None,
 ) -> RunRecord:
     """Reads the whole file first (bad rows never abort it), then lands and validates it."""
     table = source_table(table_name)
@@ -77,7 +79,8 @@ def ingest_csv(
                                  source, ctx.run_id, ctx.started_at)
         return rows, _malformed_frame(spark, table, result.malformed, source, ctx)
 
-    return ingest_records(spark, settings, table, "ingest_csv", source, read, progress)
+    return ingest_records(spark, settings, table, "ingest_csv", source, read, progress,
+                          run_date=run_date)
 
 
 def ingest_api(
@@ -88,6 +91,7 @@ def ingest_api(
     *,
     page_size: int = 1000,
     progress: Progress | None = None,
+    run_date: dt.date | None = None,
 ) -> RunRecord:
     """Fetches every page first (an API that stays down fails the run before any write)."""
     table = source_table(table_name)
@@ -107,4 +111,4 @@ def ingest_api(
         return rows, None
 
     return ingest_records(spark, settings, table, "ingest_api", f"api:{endpoint}", read,
-                          progress)
+                          progress, run_date=run_date)

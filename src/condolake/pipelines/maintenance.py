@@ -22,7 +22,7 @@ from condolake.catalog import POSITIONS
 from condolake.config import Settings
 from condolake.lake import delta
 from condolake.lake.gold_set import compacted, gold_lock_if_local, read_published, republish
-from condolake.layout import Layer
+from condolake.layout import Layer, table_path
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.gold import gold_versions
 from condolake.pipelines.load import LoadContext
@@ -34,10 +34,13 @@ from condolake.pipelines.maintenance_plan import (
 )
 from condolake.pipelines.runs import execute
 from condolake.pipelines.stream_silver import positions_path
+from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES
 from condolake.streaming.status import read_states
 
 JOB = "maintenance"
+# Delta tables that grow by one small append per run: what the light maintenance compacts.
+APPEND_ONLY_OPS = ("runs", "run_tables", "watermarks", "dq_results")
 CHECKPOINTS = "_checkpoints"
 LISTING_PARALLELISM_CONF = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 Progress = Callable[[str], None]
@@ -97,7 +100,8 @@ def plan_maintenance(spark: SparkSession, settings: Settings, *, retention_h: fl
 
 def maintain(spark: SparkSession, settings: Settings, *, retention_h: float,
              unsafe_retention: bool = False, dry_run: bool = False,
-             progress: Progress | None = None) -> MaintenanceReport:
+             progress: Progress | None = None,
+             run_date: dt.date | None = None) -> MaintenanceReport:
     """Plans maintenance and, unless `dry_run`, carries it out as one logged run."""
     say = progress or (lambda _: None)
     plan = plan_maintenance(spark, settings, retention_h=retention_h,
@@ -120,9 +124,29 @@ def maintain(spark: SparkSession, settings: Settings, *, retention_h: float,
 
     # No tables to roll back: OPTIMIZE and VACUUM never change what a table holds, and the
     # positions removed are ones no query reads. A failure is still logged in ops/runs.
-    run = execute(spark, settings, JOB, body, touched_paths=[], progress=progress)
+    run = execute(spark, settings, JOB, body, touched_paths=[], progress=progress,
+                  run_date=run_date)
     report.run_id = run.run_id
     return report
+
+
+def compact_append_only(spark: SparkSession, lake_root: str,
+                        progress: Progress | None = None) -> dict[str, int]:
+    """Light maintenance after a batch: OPTIMIZE (compaction only, no VACUUM) of the tables
+    that gain one small file per run, bronze and the ops logs; the files removed per table.
+    VACUUM, orphan checkpoints and the other tables are the weekly `maintain`'s."""
+    say = progress or (lambda _: None)
+    paths = [table_path(lake_root, Layer.BRONZE, t.name) for t in SOURCE_TABLES]
+    paths += [table_path(lake_root, Layer.OPS, name) for name in APPEND_ONLY_OPS]
+    compacted_files: dict[str, int] = {}
+    for path in paths:
+        if not delta.exists(spark, path):
+            continue
+        metrics = delta.optimize(spark, path)
+        removed = metrics.select("metrics.numFilesRemoved").first()
+        compacted_files[path] = int(removed[0]) if removed and removed[0] is not None else 0
+        say(f"{path}: {compacted_files[path]} files compacted")
+    return compacted_files
 
 
 def _carry_out(spark: SparkSession, settings: Settings, report: MaintenanceReport,

@@ -196,28 +196,13 @@ def table_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | N
     ]
 
 
-def configured_source(settings: Settings) -> tuple[SourceDatabase | None, str | None]:
-    """The source to reconcile with, without starting anything: CONDOLAKE_SOURCE_URL, or the
-    embedded server when it runs. Otherwise (None, why)."""
-    if settings.source_url:
-        return SourceDatabase(settings.source_url.get_secret_value()), None
-    from condolake.services.postgres import EmbeddedPostgres
-
-    server = EmbeddedPostgres(settings.state_path)
-    if server.is_running():
-        return SourceDatabase(server.url), None
-    return None, ("CONDOLAKE_SOURCE_URL is unset and the embedded PostgreSQL is not running "
-                  "(`condolake source start`)")
-
-
 def run_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | None = None,
-               progress: Progress | None = None) -> list[CheckResult]:
+               progress: Progress | None = None, *, unavailable: str | None = None,
+               run_date: dt.date | None = None) -> list[CheckResult]:
     """`condolake check`: the table-level checks as a run of job `check`, appended to
     ops/dq_results in one commit. The run succeeds when the checks ran, whatever they found;
-    the failed checks are in the results."""
-    unavailable = None
-    if db is None:
-        db, unavailable = configured_source(settings)
+    the failed checks are in the results. Without `db`, reconciliation fails with
+    `unavailable` as the reason."""
     found: list[CheckResult] = []
 
     def body(ctx: LoadContext, run: RunRecord) -> None:
@@ -225,5 +210,5 @@ def run_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | Non
         write_results(ctx.spark, ctx.lake_root, run.run_id, run.job, found,
                       dt.datetime.now(dt.UTC))
 
-    execute(spark, settings, CHECK_JOB, body, [], progress)
+    execute(spark, settings, CHECK_JOB, body, [], progress, run_date=run_date)
     return found

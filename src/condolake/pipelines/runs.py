@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from zoneinfo import ZoneInfo
 
 from pyspark.sql import SparkSession
@@ -40,25 +39,17 @@ class PipelineError(CondoLakeError):
         self.job, self.run_id, self.summary = job, run_id, summary
 
 
-# --- run date of an orchestrated run (task A: condolake.orchestration) ---------------------
-# Runs started inside `as_of(day)` take `day` as their run date instead of today: an Airflow
-# task passes its logical date, so a re-run of that date validates against the same day.
-_RUN_DATE: ContextVar[dt.date | None] = ContextVar("condolake_run_date", default=None)
+def today(settings: Settings) -> dt.date:
+    """The calendar day now in the lake's time zone: the run date of an unscheduled run."""
+    return dt.datetime.now(dt.UTC).astimezone(ZoneInfo(settings.timezone)).date()
 
 
-@contextmanager
-def as_of(run_date: dt.date) -> Iterator[None]:
-    token = _RUN_DATE.set(run_date)
-    try:
-        yield
-    finally:
-        _RUN_DATE.reset(token)
-# --- end of run date of an orchestrated run ---------------------------------------------------
-
-
-def new_run(spark: SparkSession, settings: Settings, job: str) -> tuple[LoadContext, RunRecord]:
+def new_run(spark: SparkSession, settings: Settings, job: str,
+            run_date: dt.date | None = None) -> tuple[LoadContext, RunRecord]:
+    """A new run of `job`; `run_date` (the day the validation rules compare dates with)
+    defaults to today in the lake's time zone."""
     now = dt.datetime.now(dt.UTC)
-    run_date = _RUN_DATE.get() or now.astimezone(ZoneInfo(settings.timezone)).date()
+    run_date = run_date or today(settings)
     started_at = now  # time-zone aware: Spark stores the right instant whatever the TZ
     run_id = f"{job}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     ctx = LoadContext(spark, settings.lake_path, run_id, run_date, started_at)
@@ -74,13 +65,14 @@ def execute(
     progress: Progress | None = None,
     describe_failure: Callable[[str], str] | None = None,
     on_success: Body | None = None,
+    run_date: dt.date | None = None,
 ) -> RunRecord:
     """Runs `body` as one run: on failure the touched tables are rolled back and it is logged.
 
     `on_success` runs after the body succeeded with its counts conserved (e.g. writing the
     run's data-quality results); if it fails, the run fails and is rolled back too.
     """
-    ctx, run = new_run(spark, settings, job)
+    ctx, run = new_run(spark, settings, job, run_date)
     if progress:
         progress(f"run {run.run_id} (run date {run.run_date:%d/%m/%Y})")
     touched = list(touched_paths)

@@ -24,7 +24,7 @@ from tests.integration.pipelines.reconcile import VALID_ROWS, expected_gold, exp
 import condolake.cli as cli
 import condolake.spark
 from condolake.catalog import MART_NAMES
-from condolake.config import Settings
+from condolake.config import Settings, revealed
 from condolake.layout import Layer, table_path
 from condolake.monitoring.quality import CheckResult
 from condolake.monitoring.runlog import RunRecord
@@ -299,7 +299,8 @@ class TestDataQuality:
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     ) -> None:
         dead = settings.with_(source_url="postgresql://u:p@127.0.0.1:1/x")
-        results = by(run_checks(spark, dead), "reconciliation")
+        results = by(run_checks(spark, dead, SourceDatabase(str(revealed(dead.source_url)))),
+                     "reconciliation")
         assert {(r.status, r.observed) for r in results.values()} == {("failed", None)}
         assert all(r.detail.startswith("source not available: postgresql://u:")
                    for r in results.values())

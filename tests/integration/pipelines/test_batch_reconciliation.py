@@ -23,7 +23,6 @@ from condolake.config import Settings
 from condolake.lake import delta
 from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
-from condolake.pipelines.runs import as_of
 from condolake.services.postgres import SourceDatabase
 from condolake.source.generator import append_transactions, generate
 from condolake.source.tables import SOURCE_TABLES
@@ -229,7 +228,6 @@ class TestBatchScenario:
         today_run = batch(spark, settings, source)  # registered tomorrow: rejected today
         assert next(t.rows_quarantined for t in today_run.tables if t.table == "moradores") > 0
         assert registered() != tomorrow
-        with as_of(tomorrow):
-            next_day = batch(spark, settings, source)
+        next_day = batch(spark, settings, source, run_date=tomorrow)
         assert next(t.rows_read for t in next_day.tables if t.table == "moradores") == residents
         assert registered() == tomorrow

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from tests.support.webhook import HOOK_PATH, free_port, webhook_receiver
 
 from condolake import cli
+from condolake.app import jobs as app_jobs
+from condolake.app import source as app_source
+from condolake.app.alerts import alert_failure
+from condolake.app.resources import Resources
 from condolake.config import Settings
 from condolake.errors import CondoLakeError, InputError
 from condolake.monitoring import alerting
@@ -204,29 +209,74 @@ def test_cli_alert_names_the_failed_run_of_a_pipeline_error() -> None:
         "batch failed: the source failed\nNothing was changed; run r1 is recorded as failed.",
         job="batch", run_id="batch-20261126T030000-1a2b3c4d", summary=TEXT)
     with webhook_receiver() as hook:
-        cli.alert_failure(argparse.Namespace(handler=cli.cmd_batch), webhook(hook.url), failure)
+        alert_failure(lake(hook.url), "batch", failure)
         (received,) = hook.wait_for(1)
     assert received.json == PAYLOAD
 
 
 def test_cli_alert_of_an_error_before_any_run_has_its_first_line() -> None:
     with webhook_receiver() as hook:
-        cli.alert_failure(argparse.Namespace(handler=cli.cmd_transform), webhook(hook.url),
-                          CondoLakeError("gold needs silver\nrun `condolake ingest` first"))
+        alert_failure(lake(hook.url), "transform",
+                      CondoLakeError("gold needs silver\nrun `condolake ingest` first"))
         (received,) = hook.wait_for(1)
     assert received.json["fields"] == {"job": "transform", "lake": "/srv/lake"}
     assert received.json["text"] == ("[CRITICAL] CondoLake job transform failed\n"
                                       "gold needs silver\njob: transform\nlake: /srv/lake")
 
 
-@pytest.mark.parametrize("handler", [cli.cmd_show, cli.cmd_config, cli.cmd_source_start])
-def test_cli_posts_no_alert_for_commands_that_are_not_jobs(handler: cli.Handler) -> None:
+def lake(url: str | None) -> Resources:
+    return Resources.from_settings(webhook(url))
+
+
+def fail_with(error: CondoLakeError) -> Callable[..., Any]:
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise error
+    return fail
+
+
+# Where each command's work is replaced by a failure: (module, attribute) of what it calls.
+NOT_JOBS = {
+    ("show",): (app_jobs, "show"),
+    ("config",): (Settings, "redacted"),
+    ("source", "start"): (app_source, "start_server"),
+}
+JOB_COMMANDS = {
+    ("batch",): ("batch", (app_jobs, "batch")),
+    ("ingest", "postgres"): ("ingest_postgres", (app_jobs, "ingest_postgres")),
+    ("ingest", "csv", "x.csv", "--table", "condominios"): ("ingest_csv",
+                                                            (app_jobs, "ingest_csv")),
+    ("ingest", "api", "http://api", "--table", "condominios"): ("ingest_api",
+                                                                 (app_jobs, "ingest_api")),
+    ("transform",): ("transform", (app_jobs, "transform")),
+    ("maintain",): ("maintenance", (app_jobs, "maintain")),
+}
+
+
+@pytest.mark.parametrize("command", NOT_JOBS, ids=" ".join)
+def test_cli_posts_no_alert_for_commands_that_are_not_jobs(
+    command: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owner, name = NOT_JOBS[command]
+    monkeypatch.setattr(owner, name, fail_with(InputError("wrong input")))
     with webhook_receiver() as hook:
-        cli.alert_failure(argparse.Namespace(handler=handler), webhook(hook.url),
-                          InputError("wrong input"))
+        monkeypatch.setattr(cli, "load_settings", lambda: webhook(hook.url))
+        assert cli.main(list(command)) == 1
     assert hook.requests == []
 
 
+@pytest.mark.parametrize("command", JOB_COMMANDS, ids=" ".join)
+def test_cli_alerts_the_failure_of_a_job_command(
+    command: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job, (owner, name) = JOB_COMMANDS[command]
+    monkeypatch.setattr(owner, name, fail_with(InputError("wrong input")))
+    with webhook_receiver() as hook:
+        monkeypatch.setattr(cli, "load_settings", lambda: webhook(hook.url))
+        assert cli.main(list(command)) == 1
+        (received,) = hook.wait_for(1)
+    assert received.json["fields"] == {"job": job, "lake": "/srv/lake"}
+
+
 def test_cli_alerts_for_every_job_command() -> None:
-    assert set(cli.ALERTING_COMMANDS.values()) == {
+    assert {job for job, _ in JOB_COMMANDS.values()} == {
         "batch", "ingest_postgres", "ingest_csv", "ingest_api", "transform", "maintenance"}

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from condolake.cli import build_parser, main
+from condolake.cli import command_tree, main
 from condolake.errors import ConfigError
 from condolake.layout import Layer
 from condolake.pipelines.maintenance_plan import (
@@ -139,13 +139,14 @@ def test_plan_without_positions_table_prunes_nothing() -> None:
 
 class TestCommandLine:
     def test_options(self) -> None:
-        args = build_parser().parse_args(["maintain", "--dry-run", "--retention-hours", "200"])
-        assert (args.dry_run, args.retention_hours, args.unsafe_retention) == (True, 200.0, False)
+        maintain = command_tree().commands["maintain"]
+        args = maintain.make_context("maintain", ["--dry-run", "--retention-hours", "200"]).params
+        assert (args["dry_run"], args["retention_hours"], args["unsafe_retention"]) == (
+            True, 200.0, False)
 
     def test_unsafe_retention_is_hidden_from_help(self, capsys: pytest.CaptureFixture[str]
                                                   ) -> None:
-        with pytest.raises(SystemExit):
-            build_parser().parse_args(["maintain", "--help"])
+        assert main(["maintain", "--help"]) == 0
         out = capsys.readouterr().out
         assert "--retention-hours" in out
         assert "unsafe" not in out

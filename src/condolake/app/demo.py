@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import threading
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
 
 from pyspark.sql import SparkSession
 
+from condolake.app.resources import Progress, Resources
 from condolake.config import Settings
 from condolake.console import results
 from condolake.formatting import format_brl, format_count
@@ -18,12 +19,10 @@ from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.batch import batch
 from condolake.reporting import gold_tables, gold_totals
 from condolake.services.jars import SPARK_CORE, SPARK_KAFKA
-from condolake.services.postgres import SourceDatabase, source_database
+from condolake.services.postgres import SourceDatabase
 from condolake.source.ddl import init_schema
 from condolake.source.generator import append_transactions, generate
-from condolake.spark import build_spark
 
-Progress = Callable[[str], None]
 NEW_TRANSACTIONS_SHARE = 0.01
 STREAM_RATE = 200  # events per second from the simulator
 STREAM_PRODUCE_S = 20
@@ -37,14 +36,17 @@ def demo_lake(settings: Settings) -> Path:
     return settings.state_path / "demo" / "lakehouse"
 
 
-def run_demo(settings: Settings, *, scale: float, seed: int, invalid_share: float, rows: int,
-             progress: Progress) -> None:
+def run_demo(resources: Resources, *, scale: float, seed: int, invalid_share: float,
+             rows: int, progress: Progress) -> None:
+    """The whole path on a fresh demo lake: source, two batches, streaming, API, checks."""
+    settings = resources.settings
     lake = demo_lake(settings)
     if lake.exists():
         progress(f"resetting the demo lake {lake}")
         shutil.rmtree(lake)
-    demo_settings = settings.with_(lake_root=str(lake))
-    with source_database(settings, progress=progress) as db:
+    demo = Resources.from_settings(settings.with_(lake_root=str(lake)))
+    demo_settings = demo.settings
+    with demo.source_database(progress) as db:
         with db.connect() as conn:
             init_schema(conn, drop_existing=True)
             report = generate(conn, scale=scale, seed=seed, invalid_share=invalid_share,
@@ -52,38 +54,39 @@ def run_demo(settings: Settings, *, scale: float, seed: int, invalid_share: floa
         progress(
             "source ready: " + ", ".join(f"{t} {format_count(n)}" for t, n in report.rows.items())
         )
-        spark = build_spark(demo_settings, "condolake-demo", bundles=(SPARK_CORE, SPARK_KAFKA),
-                            progress=progress)
-        first = batch(spark, demo_settings, db, progress)
+        spark = demo.spark("condolake-demo", bundles=(SPARK_CORE, SPARK_KAFKA),
+                           progress=progress)
+        run_date = demo.today()
+        first = batch(spark, demo_settings, db, progress, run_date=run_date)
         with db.connect() as conn:
             new = max(1, int(report.rows["transacoes"] * NEW_TRANSACTIONS_SHARE))
             append_transactions(conn, count=new, seed=seed + 1)
         progress(f"{format_count(new)} new transactions inserted in PostgreSQL; running again")
-        second = batch(spark, demo_settings, db, progress)
+        second = batch(spark, demo_settings, db, progress, run_date=run_date)
         for table in gold_tables(spark, demo_settings.lake_path, rows):
             results.print(table)
         _summary(first, second, demo_settings)
-        _stream(spark, demo_settings, db, seed, progress)
+        _stream(spark, demo, db, seed, progress)
         _serve(demo_settings, progress)
-        _operate(spark, demo_settings, db, progress)
+        _operate(spark, demo, db, run_date, progress)
 
 
-def _stream(spark: SparkSession, settings: Settings, db: SourceDatabase, seed: int,
+def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int,
             progress: Progress) -> None:
     """The streaming path for a short while: simulated changes flow through Kafka into gold."""
     from condolake.pipelines.stream import StreamOptions, run_streams
-    from condolake.services.kafka import ensure_topics, kafka_bootstrap
+    from condolake.services.kafka import ensure_topics
     from condolake.source.event_sink import KafkaSink
     from condolake.source.simulator import Simulator
     from condolake.streaming.queries import topics
 
     # The source was just re-created: fresh topics, so no earlier demo's events are replayed.
-    settings = settings.with_(kafka_topic_prefix=f"condolake-demo-{uuid4().hex[:8]}",
-                              stream_trigger_s=STREAM_TRIGGER_S)
+    settings = demo.settings.with_(kafka_topic_prefix=f"condolake-demo-{uuid4().hex[:8]}",
+                                   stream_trigger_s=STREAM_TRIGGER_S)
     before = gold_totals(spark, settings.lake_path)
     results.print(f"\nStreaming: {STREAM_RATE} eventos/s por {STREAM_PRODUCE_S} s "
                   f"(Kafka → bronze → silver → gold, gatilho de {STREAM_TRIGGER_S} s)")
-    with kafka_bootstrap(settings, progress=progress) as bootstrap:
+    with demo.kafka(progress) as bootstrap:
         ensure_topics(bootstrap, topics(settings.kafka_topic_prefix), settings.kafka_partitions)
         with db.connect() as conn, KafkaSink(bootstrap) as sink:
             simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed + 2,
@@ -136,15 +139,16 @@ def _serve(settings: Settings, progress: Progress) -> None:
                   "condolake serve (chaves: condolake serve key; SQL: condolake serve sql)")
 
 
-def _operate(spark: SparkSession, settings: Settings, db: SourceDatabase,
+def _operate(spark: SparkSession, demo: Resources, db: SourceDatabase, run_date: dt.date,
              progress: Progress) -> None:
     """Operations: the data-quality checks (`condolake check`), then `condolake status`."""
-    from condolake.monitoring.health import HealthCollector
+    from condolake.app.monitor import health
     from condolake.monitoring.status_view import status_view
     from condolake.pipelines.quality import run_checks
 
+    settings = demo.settings
     progress("data-quality checks: reconciliation with the source, freshness, rates")
-    checks = run_checks(spark, settings, db=db, progress=progress)
+    checks = run_checks(spark, settings, db=db, progress=progress, run_date=run_date)
     failed = [f"{check.check}({check.table})" for check in checks if check.failed]
     results.print(f"\nChecagens de qualidade: {len(checks)} executadas, "
                   + (f"{len(failed)} falharam: {', '.join(failed)}" if failed else "todas ok"))
@@ -152,12 +156,7 @@ def _operate(spark: SparkSession, settings: Settings, db: SourceDatabase,
         results.print("Na demo, o caos do simulador publica mudanças malformadas: ficam em "
                       "quarentena (malformed_event) sem chave legível, e a reconciliação aponta "
                       "as linhas da fonte que por isso não chegaram ao lake.")
-    collector = HealthCollector(settings)
-    try:
-        health = collector.collect()
-    finally:
-        collector.close()
-    results.print(status_view(health))
+    results.print(status_view(health(demo)))
     results.print(f"Saúde do lake a qualquer momento: CONDOLAKE_LAKE_ROOT={settings.lake_path} "
                   "condolake status (métricas Prometheus: condolake metrics)")
 
