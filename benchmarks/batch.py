@@ -55,11 +55,11 @@ from benchmarks.model import (
 )
 from benchmarks.report import scale_label, write_report
 from benchmarks.stages import batch_stages, extract_window
+from condolake.app.resources import Resources
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.errors import ConfigError
 from condolake.layout import Layer, table_path
-from condolake.services.postgres import source_database
 from condolake.source.tables import SOURCE_TABLES, TRANSACOES
 
 Progress = Callable[[str], None]
@@ -139,7 +139,7 @@ def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
     source_settings = settings.with_(state_dir=str(folders.state))
     lake_settings = settings.with_(lake_root=str(folders.lake))
     run_date = dt.datetime.now(ZoneInfo(settings.timezone)).date()
-    with source_database(source_settings, progress=say) as server, \
+    with Resources.from_settings(source_settings).source_database(say) as server, \
             bench_database(server, say) as db:
         prepared = prepare_source(db, scale, seed, say)
         copy, copy_bytes = measure_copy(db, BASELINE_RUNS, say)

@@ -20,12 +20,12 @@ from pathlib import Path
 from benchmarks.measure import prepare_source
 from benchmarks.report import scale_label
 from benchmarks.stream_measure import bench_database
+from condolake.app.resources import Resources
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.errors import ConfigError
 from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
-from condolake.services.postgres import source_database
 from condolake.spark import build_spark
 
 Progress = Callable[[str], None]
@@ -97,8 +97,8 @@ def _build(settings: Settings, folder: Path, scale: float, seed: int,
     progress(f"building the gold lake of scale {scale_label(scale)}, seed {seed} in {folder} "
              "(generate the source, then condolake batch: a few minutes at scale 10)")
     try:
-        with source_database(settings.with_(state_dir=str(source_state)),
-                             progress=progress) as server, \
+        with Resources.from_settings(settings.with_(state_dir=str(source_state))) \
+                .source_database(progress) as server, \
                 bench_database(server, progress) as db:
             prepared = prepare_source(db, scale, seed, progress)
             started = time.perf_counter()

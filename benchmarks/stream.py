@@ -67,12 +67,12 @@ from benchmarks.stream_model import (
 from benchmarks.stream_report import render_markdown, to_json
 from benchmarks.stream_run import BenchmarkError, run_continuously
 from condolake import catalog
+from condolake.app.resources import Resources
 from condolake.config import Settings
 from condolake.pipelines.batch import batch
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.services.jars import KAFKA_VERSION, SPARK_CORE, SPARK_KAFKA
-from condolake.services.kafka import kafka_bootstrap
-from condolake.services.postgres import SourceDatabase, source_database
+from condolake.services.postgres import SourceDatabase
 from condolake.source.debezium import topic_name
 from condolake.source.event_sink import EventSink, KafkaSink
 from condolake.source.simulator import SimulationStats, Simulator
@@ -161,10 +161,10 @@ class Phases:
 
 def _measure(settings: Settings, folder: Path, params: StreamParams,
              say: Progress) -> Measured:
-    with source_database(settings, progress=say) as server, \
+    with Resources.from_settings(settings).source_database(say) as server, \
             bench_database(server, say) as db:
         prepared = prepare_source(db, params.scale, params.seed, say)
-        with kafka_bootstrap(settings, progress=say) as bootstrap, \
+        with Resources.from_settings(settings).kafka(say) as bootstrap, \
                 bench_topics(bootstrap, settings.kafka_partitions, say) as prefix:
             run_settings = settings.with_(
                 lake_root=str(folder / "lake"), state_dir=str(folder / "state"),

@@ -26,9 +26,8 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +48,6 @@ __all__ = [
     "TopicInfo",
     "describe_topics",
     "ensure_topics",
-    "kafka_bootstrap",
     "new_cluster_id",
     "render_log4j_config",
     "render_server_properties",
@@ -355,22 +353,6 @@ class LocalKafkaBroker:
         if self._progress is not None:
             self._progress(message)
 
-
-@contextmanager
-def kafka_bootstrap(settings: Settings, *, progress: Progress | None = None) -> Iterator[str]:
-    """Bootstrap servers: `settings.kafka_bootstrap` when set (nothing is started), otherwise
-    the local broker, started if needed and stopped on exit only if started here."""
-    if settings.kafka_bootstrap:
-        yield settings.kafka_bootstrap
-        return
-    broker = LocalKafkaBroker.from_settings(settings, progress=progress)
-    started_here = not broker.is_running()
-    bootstrap = broker.start()
-    try:
-        yield bootstrap
-    finally:
-        if started_here:
-            broker.stop()
 
 
 def ensure_topics(

@@ -26,8 +26,7 @@ import json
 import secrets
 import shlex
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -35,7 +34,6 @@ import psycopg
 from psycopg import sql
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from condolake.config import Settings
 from condolake.errors import ServiceError
 from condolake.services.daemons import log_tail
 from condolake.services.database_url import SourceDatabase
@@ -55,7 +53,7 @@ from condolake.services.service_user import (
     write_private,
 )
 
-__all__ = ["EmbeddedPostgres", "SourceDatabase", "source_database"]
+__all__ = ["EmbeddedPostgres", "SourceDatabase"]
 
 Progress = Callable[[str], None]
 
@@ -314,24 +312,6 @@ class EmbeddedPostgres:
         if self._progress is not None:
             self._progress(message)
 
-
-@contextmanager
-def source_database(
-    settings: Settings, *, progress: Progress | None = None
-) -> Iterator[SourceDatabase]:
-    """The source database: `settings.source_url` when set (nothing is started), otherwise
-    the embedded server, started if needed and stopped on exit only if started here."""
-    if settings.source_url:
-        yield SourceDatabase(settings.source_url.get_secret_value())
-        return
-    server = EmbeddedPostgres(settings.state_path, progress=progress)
-    started_here = not server.is_running()
-    url = server.start()
-    try:
-        yield SourceDatabase(url)
-    finally:
-        if started_here:
-            server.stop()
 
 
 def _url(password: str, port: int) -> str:

@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 from tests.integration.conftest import new_topic_prefix, running_kafka, server_folder
 from tests.integration.pipelines.run_cli import run_condolake
 
+from condolake.app.resources import Resources
 from condolake.config import Settings
 from condolake.errors import ServiceError
 from condolake.services.kafka import (
@@ -19,7 +20,6 @@ from condolake.services.kafka import (
     TopicInfo,
     describe_topics,
     ensure_topics,
-    kafka_bootstrap,
 )
 
 pytestmark = pytest.mark.integration
@@ -181,7 +181,7 @@ def test_a_broker_that_cannot_start_fails_with_its_log(base_settings: Settings) 
 def test_kafka_bootstrap_prefers_the_external_cluster(base_settings: Settings) -> None:
     settings = base_settings.with_(kafka_bootstrap="kafka.example:9092")
 
-    with kafka_bootstrap(settings) as bootstrap:
+    with Resources.from_settings(settings).kafka() as bootstrap:
         assert bootstrap == "kafka.example:9092"
 
     assert not (settings.state_path / "kafka").exists()
@@ -192,14 +192,14 @@ def test_kafka_bootstrap_stops_only_the_broker_it_started(base_settings: Setting
         settings = base_settings.with_(state_dir=str(folder))
         broker = LocalKafkaBroker.from_settings(settings)
 
-        with kafka_bootstrap(settings) as bootstrap:
+        with Resources.from_settings(settings).kafka() as bootstrap:
             assert broker.is_running()
             assert bootstrap == broker.bootstrap
         assert not broker.is_running()
 
         broker.start()
         try:
-            with kafka_bootstrap(settings) as bootstrap:
+            with Resources.from_settings(settings).kafka() as bootstrap:
                 assert bootstrap == broker.bootstrap
             assert broker.is_running()
         finally:

@@ -15,6 +15,7 @@ import pytest
 from pyspark.sql import SparkSession
 from tests.integration.conftest import running_postgres
 
+from condolake.app.resources import Resources
 from condolake.config import Settings
 from condolake.errors import ServiceError
 from condolake.ingestion.postgres import key_range, read_table
@@ -24,7 +25,6 @@ from condolake.services.postgres import (
     SUPERUSER,
     EmbeddedPostgres,
     SourceDatabase,
-    source_database,
 )
 from condolake.source.ddl import init_schema
 from condolake.source.tables import CONDOMINIOS
@@ -136,7 +136,7 @@ def test_source_database_with_an_external_url_starts_nothing(
     postgres: SourceDatabase, tmp_path: Path
 ) -> None:
     settings = Settings(source_url=postgres.url, state_dir=str(tmp_path / "state"))
-    with source_database(settings) as database:
+    with Resources.from_settings(settings).source_database() as database:
         assert database == postgres
     assert not (tmp_path / "state").exists()
 
@@ -147,7 +147,7 @@ def test_source_database_stops_only_a_server_it_started(
     fresh = Settings(state_dir=str(tmp_path / "state"))
     messages: list[str] = []
     with (
-        source_database(fresh, progress=messages.append) as database,
+        Resources.from_settings(fresh).source_database(messages.append) as database,
         database.connect() as conn,
     ):
         assert conn.execute("SELECT current_database()").fetchone() == (DATABASE,)
@@ -156,7 +156,7 @@ def test_source_database_stops_only_a_server_it_started(
 
     own_server.start()
     shared = Settings(state_dir=str(own_server.folder.parent))
-    with source_database(shared) as database:
+    with Resources.from_settings(shared).source_database() as database:
         assert database.url == own_server.url
     assert own_server.is_running()
 
