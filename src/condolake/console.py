@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 
@@ -18,10 +19,34 @@ results = Console(
 )
 
 
+# Our own records at INFO and up; libraries (py4j, urllib3, …) only from WARNING.
+PACKAGE_LOGGER = "condolake"
+LIBRARY_LEVEL = logging.WARNING
+
+
 def progress(message: str) -> None:
     """One timestamped line per step of long work, on stderr."""
     elapsed = time.monotonic() - _started
     errors.print(f"[dim][{elapsed:7.1f}s][/dim] {message}", markup=True, soft_wrap=True)
+
+
+class ProgressHandler(logging.Handler):
+    """Prints each record as `progress` does: one timestamped line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            progress(record.getMessage())
+        except Exception:
+            self.handleError(record)
+
+
+def show_progress() -> None:
+    """Sends the package's log records to stderr as progress lines (once per process)."""
+    root = logging.getLogger()
+    if not any(isinstance(handler, ProgressHandler) for handler in root.handlers):
+        root.addHandler(ProgressHandler())
+    root.setLevel(LIBRARY_LEVEL)
+    logging.getLogger(PACKAGE_LOGGER).setLevel(logging.INFO)
 
 
 def error(message: str) -> None:

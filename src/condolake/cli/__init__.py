@@ -15,7 +15,7 @@ from condolake.app.alerts import alert_failure
 from condolake.cli import docs, ingest, jobs, monitor, serve, services, setup, source, stream
 from condolake.cli.base import Group, session
 from condolake.config import load_settings
-from condolake.console import error
+from condolake.console import error, show_progress
 from condolake.errors import CondoLakeError
 
 PROG = "condolake"
@@ -56,6 +56,7 @@ def command_tree() -> TyperGroup:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; its exit code (0, 1 for an error, 2 for a usage error, or the
     command's own), never a stack trace for an error meant for the user."""
+    show_progress()
     # `load_settings` is looked up when the command runs, so tests can replace it here.
     with session(lambda: load_settings()) as current:
         try:
