@@ -5,7 +5,7 @@ server of CONDOLAKE_SOURCE_URL), generated once; then
 
 1. a binary COPY of the four tables on one connection (the plain extraction cost),
 2. DuckDB attaching the source and building silver + the three gold tables,
-3. `condolake batch` on a fresh lake, with its stages read from its progress messages,
+3. `condolake batch` on a fresh lake, with its stages read from the stage records it logs,
    its gold compared with DuckDB's,
 4. then, in the same (now warm) SparkSession, the batch's JDBC reads alone into a no-op sink:
    what the JDBC transfer costs without the bronze write,
@@ -139,7 +139,7 @@ def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
     source_settings = settings.with_(state_dir=str(folders.state))
     lake_settings = settings.with_(lake_root=str(folders.lake))
     run_date = dt.datetime.now(ZoneInfo(settings.timezone)).date()
-    with Resources.from_settings(source_settings).source_database(say) as server, \
+    with Resources.from_settings(source_settings).source_database() as server, \
             bench_database(server, say) as db:
         prepared = prepare_source(db, scale, seed, say)
         copy, copy_bytes = measure_copy(db, BASELINE_RUNS, say)
@@ -147,7 +147,7 @@ def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
         spark, spark_start_s = start_spark(lake_settings, say)
         try:
             say(f"Spark started in {spark_start_s:.1f} s; running condolake batch")
-            batch_run = measure_batch(spark, lake_settings, db, say)
+            batch_run = measure_batch(spark, lake_settings, db)
             # Before the re-runs change the source: DuckDB read it as the full load did.
             gold_paths = {name: table_path(lake_settings.lake_path, Layer.GOLD, name)
                           for name in MART_NAMES}
@@ -182,7 +182,7 @@ def _notes(settings: Settings, run_date: dt.date, batch_run: BatchRun,
         f"the JDBC read alone ran {BASELINE_RUNS} times after the batch; then the batch ran "
         "again with no change in the source, and once more after new transacoes were "
         "appended (the same SparkSession, warm).",
-        "Stages come from the batch's progress messages; a load's start is its message "
+        "Stages come from the stage records the batch logs; a load's start is its record "
         "minus the seconds the run record gives it.",
     ]
     if batch_run.record.run_date != run_date:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from condolake.config import Settings, load_settings
-from condolake.console import error, progress
+from condolake.console import error, progress, show_progress
 from condolake.errors import CondoLakeError
 
 RESULTS = Path("benchmarks/results")
@@ -28,6 +28,7 @@ Output = Annotated[Path, typer.Option(help="folder of the Markdown and JSON repo
 
 def _run(job: Callable[[Settings], object]) -> None:
     """Load the settings and run one benchmark; a CondoLake error is one line and exit 1."""
+    show_progress()
     try:
         job(load_settings())
     except CondoLakeError as failure:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg import sql
@@ -17,6 +18,7 @@ from benchmarks.duckdb_baseline import duckdb_gold
 from benchmarks.model import INCREMENTAL_SHARE, Timing
 from benchmarks.stages import Event
 from condolake.config import Settings
+from condolake.console import PACKAGE_LOGGER
 from condolake.ingestion.postgres import key_range, read_table
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.batch import batch
@@ -92,21 +94,36 @@ def measure_duckdb(db: SourceDatabase, workdir: Path, run_date: dt.date, runs: i
 
 def start_spark(settings: Settings, progress: Progress) -> tuple[SparkSession, float]:
     started = time.perf_counter()
-    spark = build_spark(settings, "condolake-bench-batch", progress=progress)
+    spark = build_spark(settings, "condolake-bench-batch")
     return spark, time.perf_counter() - started
 
 
-@dataclass
-class Recorder:
-    """A progress callback that keeps each message with its time, and passes it on."""
+class StageRecorder(logging.Handler):
+    """Keeps each record the package logs, with its time, while attached (`recording`)."""
 
-    forward: Progress
-    started: float = field(default_factory=time.perf_counter)
-    events: list[Event] = field(default_factory=list)
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.started = time.perf_counter()
+        self.events: list[Event] = []
 
-    def __call__(self, message: str) -> None:
-        self.events.append(Event(time.perf_counter() - self.started, message))
-        self.forward(message)
+    def emit(self, record: logging.LogRecord) -> None:
+        self.events.append(Event.of(record, time.perf_counter() - self.started))
+
+
+@contextmanager
+def recording() -> Iterator[StageRecorder]:
+    """A StageRecorder on the package's logger for the duration of the block (its INFO
+    records reach it even when nothing prints them)."""
+    logger = logging.getLogger(PACKAGE_LOGGER)
+    recorder, level = StageRecorder(), logger.level
+    logger.addHandler(recorder)
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    try:
+        yield recorder
+    finally:
+        logger.removeHandler(recorder)
+        logger.setLevel(level)
 
 
 @dataclass(frozen=True)
@@ -122,12 +139,12 @@ class BatchRun:
         return {c.table: c.rows_valid for c in self.record.tables if c.layer == "silver"}
 
 
-def measure_batch(spark: SparkSession, settings: Settings, db: SourceDatabase,
-                  progress: Progress) -> BatchRun:
-    """`condolake batch` through the library, timed from the call to its return."""
-    recorder = Recorder(progress)
-    record = batch(spark, settings, db, recorder)
-    seconds = time.perf_counter() - recorder.started
+def measure_batch(spark: SparkSession, settings: Settings, db: SourceDatabase) -> BatchRun:
+    """`condolake batch` through the library, timed from the call to its return, with the
+    stage records it logs."""
+    with recording() as recorder:
+        record = batch(spark, settings, db)
+        seconds = time.perf_counter() - recorder.started
     return BatchRun(record, seconds, tuple(recorder.events))
 
 
@@ -158,10 +175,10 @@ def measure_reruns(spark: SparkSession, settings: Settings, db: SourceDatabase,
     """After a full load: `condolake batch` with no source change, then after appending
     INCREMENTAL_SHARE of `transacoes` new ones (each timed from the call to its return)."""
     progress("re-run: condolake batch with no change in the source")
-    no_change = measure_batch(spark, settings, db, progress)
+    no_change = measure_batch(spark, settings, db)
     appended = max(1, round(transacoes * INCREMENTAL_SHARE))
     with db.connect() as conn:
         append_transactions(conn, count=appended, seed=seed + 1)
     progress(f"incremental: {appended:,} new transacoes appended; condolake batch")
-    incremental = measure_batch(spark, settings, db, progress)
+    incremental = measure_batch(spark, settings, db)
     return Reruns(no_change.seconds, incremental.seconds, appended)

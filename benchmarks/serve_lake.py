@@ -98,16 +98,16 @@ def _build(settings: Settings, folder: Path, scale: float, seed: int,
              "(generate the source, then condolake batch: a few minutes at scale 10)")
     try:
         with Resources.from_settings(settings.with_(state_dir=str(source_state))) \
-                .source_database(progress) as server, \
+                .source_database() as server, \
                 bench_database(server, progress) as db:
             prepared = prepare_source(db, scale, seed, progress)
             started = time.perf_counter()
-            spark = build_spark(lake_settings, "condolake-bench-serve", progress=progress)
+            spark = build_spark(lake_settings, "condolake-bench-serve")
             spark_start_s = time.perf_counter() - started
             try:
                 progress(f"Spark started in {spark_start_s:.1f} s; running condolake batch")
                 started = time.perf_counter()
-                batch(spark, lake_settings, db, progress)
+                batch(spark, lake_settings, db)
                 batch_s = time.perf_counter() - started
             finally:
                 spark.stop()

@@ -161,10 +161,10 @@ class Phases:
 
 def _measure(settings: Settings, folder: Path, params: StreamParams,
              say: Progress) -> Measured:
-    with Resources.from_settings(settings).source_database(say) as server, \
+    with Resources.from_settings(settings).source_database() as server, \
             bench_database(server, say) as db:
         prepared = prepare_source(db, params.scale, params.seed, say)
-        with Resources.from_settings(settings).kafka(say) as bootstrap, \
+        with Resources.from_settings(settings).kafka() as bootstrap, \
                 bench_topics(bootstrap, settings.kafka_partitions, say) as prefix:
             run_settings = settings.with_(
                 lake_root=str(folder / "lake"), state_dir=str(folder / "state"),
@@ -183,13 +183,12 @@ def _phases(settings: Settings, db: SourceDatabase, params: StreamParams,
             say: Progress) -> Phases:
     """Spark, the initial batch and warm-up, then the two measured phases."""
     started = time.perf_counter()
-    spark = build_spark(settings, "condolake-bench-stream", bundles=(SPARK_CORE, SPARK_KAFKA),
-                        progress=say)
+    spark = build_spark(settings, "condolake-bench-stream", bundles=(SPARK_CORE, SPARK_KAFKA))
     spark_start_s = time.perf_counter() - started
     try:
         say(f"Spark started in {spark_start_s:.1f} s; initial condolake batch")
         started = time.perf_counter()
-        batch(spark, settings, db, say)
+        batch(spark, settings, db)
         initial_batch_s = time.perf_counter() - started
         say("warm-up: the streams once over the empty topics")
         run_streams(spark, settings, settings.kafka_bootstrap,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from pyspark import SparkConf, SparkContext
@@ -17,6 +16,7 @@ from condolake.config import Settings
 from condolake.errors import ConfigError
 from condolake.services.jars import SPARK_CORE, JarBundle, resolved_jars
 
+log = logging.getLogger(__name__)
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 LOOPBACK = "127.0.0.1"
@@ -171,13 +171,11 @@ def build_spark(
     settings: Settings,
     app_name: str = "condolake",
     bundles: tuple[JarBundle, ...] = (SPARK_CORE,),
-    progress: Callable[[str], None] | None = None,
 ) -> SparkSession:
     """A SparkSession for `settings` (local by default, a cluster when spark_master says so)."""
     jars: list[str] = []
     for bundle in bundles:
-        jars.extend(str(path) for path in resolved_jars(bundle, settings.jar_cache_path,
-                                                         progress=progress))
+        jars.extend(str(path) for path in resolved_jars(bundle, settings.jar_cache_path))
     # Executors of a standalone cluster start Python workers with the driver's interpreter.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -190,8 +188,7 @@ def build_spark(
                                       console_log_level(settings)), encoding="utf-8")
     conf = spark_conf(settings, jars)
     conf["spark.driver.extraJavaOptions"] += f" -Dlog4j2.configurationFile=file:{log4j}"
-    if progress:
-        progress(f"starting Spark ({settings.spark_master}); its messages go to {log_path}")
+    log.info(f"starting Spark ({settings.spark_master}); its messages go to {log_path}")
     _quiet_python_libraries(log_path, file_log_level(settings))
     if console_log_level(settings) == "OFF":
         _launch_jvm(conf, log_path)

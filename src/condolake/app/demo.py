@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import threading
 from decimal import Decimal
@@ -11,7 +12,7 @@ from uuid import uuid4
 
 from pyspark.sql import SparkSession
 
-from condolake.app.resources import Progress, Resources
+from condolake.app.resources import Resources
 from condolake.config import Settings
 from condolake.console import results
 from condolake.formatting import format_brl, format_count
@@ -23,6 +24,7 @@ from condolake.services.postgres import SourceDatabase
 from condolake.source.ddl import init_schema
 from condolake.source.generator import append_transactions, generate
 
+log = logging.getLogger(__name__)
 NEW_TRANSACTIONS_SHARE = 0.01
 STREAM_RATE = 200  # events per second from the simulator
 STREAM_PRODUCE_S = 20
@@ -37,42 +39,40 @@ def demo_lake(settings: Settings) -> Path:
 
 
 def run_demo(resources: Resources, *, scale: float, seed: int, invalid_share: float,
-             rows: int, progress: Progress) -> None:
+             rows: int) -> None:
     """The whole path on a fresh demo lake: source, two batches, streaming, API, checks."""
     settings = resources.settings
     lake = demo_lake(settings)
     if lake.exists():
-        progress(f"resetting the demo lake {lake}")
+        log.info(f"resetting the demo lake {lake}")
         shutil.rmtree(lake)
     demo = Resources.from_settings(settings.with_(lake_root=str(lake)))
     demo_settings = demo.settings
-    with demo.source_database(progress) as db:
+    with demo.source_database() as db:
         with db.connect() as conn:
             init_schema(conn, drop_existing=True)
             report = generate(conn, scale=scale, seed=seed, invalid_share=invalid_share,
-                              progress=progress)
-        progress(
+                              progress=log.info)
+        log.info(
             "source ready: " + ", ".join(f"{t} {format_count(n)}" for t, n in report.rows.items())
         )
-        spark = demo.spark("condolake-demo", bundles=(SPARK_CORE, SPARK_KAFKA),
-                           progress=progress)
+        spark = demo.spark("condolake-demo", bundles=(SPARK_CORE, SPARK_KAFKA))
         run_date = demo.today()
-        first = batch(spark, demo_settings, db, progress, run_date=run_date)
+        first = batch(spark, demo_settings, db, run_date=run_date)
         with db.connect() as conn:
             new = max(1, int(report.rows["transacoes"] * NEW_TRANSACTIONS_SHARE))
             append_transactions(conn, count=new, seed=seed + 1)
-        progress(f"{format_count(new)} new transactions inserted in PostgreSQL; running again")
-        second = batch(spark, demo_settings, db, progress, run_date=run_date)
+        log.info(f"{format_count(new)} new transactions inserted in PostgreSQL; running again")
+        second = batch(spark, demo_settings, db, run_date=run_date)
         for table in gold_tables(spark, demo_settings.lake_path, rows):
             results.print(table)
         _summary(first, second, demo_settings)
-        _stream(spark, demo, db, seed, progress)
-        _serve(demo_settings, progress)
-        _operate(spark, demo, db, run_date, progress)
+        _stream(spark, demo, db, seed)
+        _serve(demo_settings)
+        _operate(spark, demo, db, run_date)
 
 
-def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int,
-            progress: Progress) -> None:
+def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int) -> None:
     """The streaming path for a short while: simulated changes flow through Kafka into gold."""
     from condolake.pipelines.stream import StreamOptions, run_streams
     from condolake.services.kafka import ensure_topics
@@ -86,7 +86,7 @@ def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int,
     before = gold_totals(spark, settings.lake_path)
     results.print(f"\nStreaming: {STREAM_RATE} eventos/s por {STREAM_PRODUCE_S} s "
                   f"(Kafka → bronze → silver → gold, gatilho de {STREAM_TRIGGER_S} s)")
-    with demo.kafka(progress) as bootstrap:
+    with demo.kafka() as bootstrap:
         ensure_topics(bootstrap, topics(settings.kafka_topic_prefix), settings.kafka_partitions)
         with db.connect() as conn, KafkaSink(bootstrap) as sink:
             simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed + 2,
@@ -96,7 +96,7 @@ def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int,
                 kwargs={"duration_s": STREAM_PRODUCE_S}, daemon=True)
             producer.start()
             run_streams(spark, settings, bootstrap,
-                        StreamOptions(landing=False, duration_s=STREAM_RUN_S), progress)
+                        StreamOptions(landing=False, duration_s=STREAM_RUN_S), log.info)
             producer.join()
             # Whatever the last trigger had not reached yet.
             run_streams(spark, settings, bootstrap, StreamOptions(landing=False, once=True))
@@ -115,7 +115,7 @@ def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int,
     )
 
 
-def _serve(settings: Settings, progress: Progress) -> None:
+def _serve(settings: Settings) -> None:
     """The serving layer: the REST API over the demo's gold, asked once with a throw-away key."""
     import httpx
 
@@ -123,7 +123,7 @@ def _serve(settings: Settings, progress: Progress) -> None:
     from condolake.serving.server import BackgroundServer
 
     key, entry = new_key("demo", "admin", None)
-    progress("starting the REST API over the demo lake")
+    log.info("starting the REST API over the demo lake")
     with BackgroundServer(settings.with_(serve_keys=entry)) as url:
         answer = httpx.get(f"{url}/v1/transacoes-por-condominio",
                            params={"sort": "-valor_total", "limit": 3},
@@ -139,16 +139,16 @@ def _serve(settings: Settings, progress: Progress) -> None:
                   "condolake serve (chaves: condolake serve key; SQL: condolake serve sql)")
 
 
-def _operate(spark: SparkSession, demo: Resources, db: SourceDatabase, run_date: dt.date,
-             progress: Progress) -> None:
+def _operate(spark: SparkSession, demo: Resources, db: SourceDatabase,
+             run_date: dt.date) -> None:
     """Operations: the data-quality checks (`condolake check`), then `condolake status`."""
     from condolake.app.monitor import health
     from condolake.monitoring.status_view import status_view
     from condolake.pipelines.quality import run_checks
 
     settings = demo.settings
-    progress("data-quality checks: reconciliation with the source, freshness, rates")
-    checks = run_checks(spark, settings, db=db, progress=progress, run_date=run_date)
+    log.info("data-quality checks: reconciliation with the source, freshness, rates")
+    checks = run_checks(spark, settings, db=db, run_date=run_date)
     failed = [f"{check.check}({check.table})" for check in checks if check.failed]
     results.print(f"\nChecagens de qualidade: {len(checks)} executadas, "
                   + (f"{len(failed)} falharam: {', '.join(failed)}" if failed else "todas ok"))

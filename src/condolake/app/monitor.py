@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
-from condolake.app.resources import Progress, Resources
+from condolake.app.resources import Resources
 
 if TYPE_CHECKING:
     from condolake.monitoring.health import LakeHealth
+
+log = logging.getLogger(__name__)
 
 
 def health(resources: Resources) -> LakeHealth:
@@ -21,11 +24,10 @@ def health(resources: Resources) -> LakeHealth:
         collector.close()
 
 
-def serve_metrics(resources: Resources, host: str | None, port: int | None,
-                  progress: Progress) -> None:
+def serve_metrics(resources: Resources, host: str | None, port: int | None) -> None:
     """/metrics served until Ctrl-C (host and port default to the settings')."""
     from condolake.monitoring.exporter import run_exporter
 
     settings = resources.settings
     run_exporter(settings, host=host or settings.serve_host, port=port or settings.metrics_port,
-                 progress=progress)
+                 progress=log.info)

@@ -7,7 +7,7 @@ load psycopg, confluent-kafka or pyspark."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from condolake.services.kafka import LocalKafkaBroker
     from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 
-Progress = Callable[[str], None]
 
 
 class Daemon(Protocol):
@@ -81,24 +80,23 @@ class Resources:
 
         return today(self.settings)
 
-    def spark(self, app_name: str, bundles: tuple[JarBundle, ...] = (SPARK_CORE,),
-              progress: Progress | None = None) -> SparkSession:
+    def spark(self, app_name: str, bundles: tuple[JarBundle, ...] = (SPARK_CORE,)) -> SparkSession:
         from condolake.spark import build_spark
 
-        return build_spark(self.settings, app_name, bundles=bundles, progress=progress)
+        return build_spark(self.settings, app_name, bundles=bundles)
 
-    def embedded_postgres(self, progress: Progress | None = None) -> EmbeddedPostgres:
+    def embedded_postgres(self) -> EmbeddedPostgres:
         from condolake.services.postgres import EmbeddedPostgres
 
-        return EmbeddedPostgres(self.settings.state_path, progress=progress)
+        return EmbeddedPostgres(self.settings.state_path)
 
-    def local_broker(self, progress: Progress | None = None) -> LocalKafkaBroker:
+    def local_broker(self) -> LocalKafkaBroker:
         from condolake.services.kafka import LocalKafkaBroker
 
-        return LocalKafkaBroker.from_settings(self.settings, progress=progress)
+        return LocalKafkaBroker.from_settings(self.settings)
 
     @contextmanager
-    def source_database(self, progress: Progress | None = None) -> Iterator[SourceDatabase]:
+    def source_database(self) -> Iterator[SourceDatabase]:
         """The source database: the external one, or the embedded server (started if needed,
         stopped on exit only if started here)."""
         from condolake.services.postgres import SourceDatabase
@@ -106,7 +104,7 @@ class Resources:
         if self.source_url is not None:
             yield SourceDatabase(str(revealed(self.source_url)))
             return
-        with started(self.embedded_postgres(progress)) as url:
+        with started(self.embedded_postgres()) as url:
             yield SourceDatabase(url)
 
     def running_source(self) -> tuple[SourceDatabase | None, str | None]:
@@ -123,13 +121,13 @@ class Resources:
                       "(`condolake source start`)")
 
     @contextmanager
-    def kafka(self, progress: Progress | None = None) -> Iterator[str]:
+    def kafka(self) -> Iterator[str]:
         """Bootstrap servers: the external cluster, or the local broker (started if needed,
         stopped on exit only if started here)."""
         if self.kafka_bootstrap is not None:
             yield self.kafka_bootstrap
             return
-        with started(self.local_broker(progress)) as bootstrap:
+        with started(self.local_broker()) as bootstrap:
             yield bootstrap
 
     def running_kafka(self) -> str:

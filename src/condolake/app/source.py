@@ -3,88 +3,87 @@ simulator of live changes published to Kafka."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from condolake.app.resources import Progress, Resources
+from condolake.app.resources import Resources
 from condolake.config import revealed
 
 if TYPE_CHECKING:
     from condolake.source.generator import GenerationReport
     from condolake.source.simulator import SimulationStats
 
+log = logging.getLogger(__name__)
 
-def start_server(resources: Resources, progress: Progress | None = None) -> str | None:
+
+def start_server(resources: Resources) -> str | None:
     """The embedded PostgreSQL started (its URL); None when the source is external."""
     if not resources.source_is_embedded:
         return None
-    return resources.embedded_postgres(progress).start()
+    return resources.embedded_postgres().start()
 
 
-def stop_server(resources: Resources, progress: Progress | None = None) -> bool:
+def stop_server(resources: Resources) -> bool:
     """Stops the embedded PostgreSQL; False when it was not running."""
-    server = resources.embedded_postgres(progress)
+    server = resources.embedded_postgres()
     if not server.is_running():
         return False
     server.stop()
     return True
 
 
-def init_schema(resources: Resources, *, drop: bool, progress: Progress | None = None) -> None:
+def init_schema(resources: Resources, *, drop: bool) -> None:
     """The four source tables (schema.sql, verbatim), dropped first when `drop`."""
     from condolake.source.ddl import init_schema as create
 
-    with resources.source_database(progress) as db, db.connect() as conn:
+    with resources.source_database() as db, db.connect() as conn:
         create(conn, drop_existing=drop)
 
 
 def generate(resources: Resources, *, scale: float, seed: int, invalid_share: float,
-             replace: bool, progress: Progress | None = None) -> GenerationReport:
+             replace: bool) -> GenerationReport:
     """The source filled with synthetic Brazilian data (COPY)."""
     from condolake.source.generator import generate as fill
 
-    with resources.source_database(progress) as db, db.connect() as conn:
+    with resources.source_database() as db, db.connect() as conn:
         return fill(conn, scale=scale, seed=seed, invalid_share=invalid_share,
-                    progress=progress, replace=replace)
+                    progress=log.info, replace=replace)
 
 
-def append(resources: Resources, *, transactions: int, seed: int,
-           progress: Progress | None = None) -> tuple[int, int]:
+def append(resources: Resources, *, transactions: int, seed: int) -> tuple[int, int]:
     """New valid transactions; the first and last new transacao_id."""
     from condolake.source.generator import append_transactions
 
-    with resources.source_database(progress) as db, db.connect() as conn:
-        return append_transactions(conn, count=transactions, seed=seed, progress=progress)
+    with resources.source_database() as db, db.connect() as conn:
+        return append_transactions(conn, count=transactions, seed=seed, progress=log.info)
 
 
 def export_csv(resources: Resources, table: str, path: Path, *, delimiter: str, encoding: str,
-               decimal: str, progress: Progress | None = None) -> str:
+               decimal: str) -> str:
     """A source table written to a CSV file, in key order; the table's name."""
     from condolake.ingestion.csv_reader import write_csv
     from condolake.source.export import table_rows
     from condolake.source.tables import source_table
 
     declared = source_table(table)
-    with resources.source_database(progress) as db, db.connect() as conn:
+    with resources.source_database() as db, db.connect() as conn:
         write_csv(path, declared, table_rows(conn, declared), delimiter=delimiter,
                   encoding=encoding, decimal=decimal)
     return declared.name
 
 
-def serve_api(resources: Resources, host: str, port: int,
-              progress: Progress | None = None) -> None:
+def serve_api(resources: Resources, host: str, port: int) -> None:
     """The source tables as a paginated JSON API, until interrupted."""
     from condolake.source.api_server import serve_forever
 
-    say = progress or (lambda _: None)
-    with resources.source_database(progress) as db:
-        say(f"serving the source tables on http://{host}:{port}/<table>")
+    with resources.source_database() as db:
+        log.info(f"serving the source tables on http://{host}:{port}/<table>")
         serve_forever(db.url, host, port, revealed(resources.settings.api_token))
 
 
 def simulate(resources: Resources, *, rate: float, duration_s: float | None,
-             events: int | None, chaos: float, seed: int,
-             progress: Progress | None = None) -> SimulationStats:
+             events: int | None, chaos: float, seed: int) -> SimulationStats:
     """Live changes in the PostgreSQL source, published to Kafka as Debezium change events,
     until `duration_s`, `events` or Ctrl-C."""
     from condolake.services.kafka import ensure_topics
@@ -96,16 +95,15 @@ def simulate(resources: Resources, *, rate: float, duration_s: float | None,
         stop_on_interrupt,
     )
 
-    say = progress or (lambda _: None)
     settings = resources.settings
     prefix = settings.kafka_topic_prefix
-    with resources.source_database(progress) as db, db.connect() as conn:
+    with resources.source_database() as db, db.connect() as conn:
         require_source(conn)  # a clear error before any broker is started
-        with resources.kafka(progress) as bootstrap:
+        with resources.kafka() as bootstrap:
             ensure_topics(bootstrap, source_topics(prefix), settings.kafka_partitions)
             with KafkaSink(bootstrap) as sink, stop_on_interrupt() as stop:
                 simulator = Simulator(conn, sink, prefix=prefix, seed=seed, chaos_share=chaos)
-                say(f"simulating {rate:g} events/s into {prefix}.public.* on {bootstrap} "
+                log.info(f"simulating {rate:g} events/s into {prefix}.public.* on {bootstrap} "
                     "(Ctrl-C stops after the current tick)")
                 return simulator.run(rate, duration_s=duration_s, events=events,
-                                     progress=progress, stop=stop)
+                                     progress=log.info, stop=stop)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from condolake.app.resources import Progress, Resources
+from condolake.app.resources import Resources
 
 if TYPE_CHECKING:
     from condolake.monitoring.watchdog import WatchResult
     from condolake.pipelines.stream import StreamOptions, StreamReport
     from condolake.streaming.status import QueryState
 
+log = logging.getLogger(__name__)
 
-def start(resources: Resources, options: StreamOptions,
-          progress: Progress | None = None) -> StreamReport:
+
+def start(resources: Resources, options: StreamOptions) -> StreamReport:
     """The streaming queries into bronze, silver, quarantine and gold, until `options` or
     Ctrl-C / SIGTERM stop them; the local Kafka broker is started when Kafka is read and no
     external cluster is configured."""
@@ -23,22 +25,20 @@ def start(resources: Resources, options: StreamOptions,
     from condolake.services.kafka import ensure_topics
     from condolake.streaming.queries import topics
 
-    say = progress or (lambda _: None)
     settings = resources.settings
     with ExitStack() as stack:
         bootstrap = None
         if options.kafka:
-            bootstrap = stack.enter_context(resources.kafka(progress))
+            bootstrap = stack.enter_context(resources.kafka())
             ensure_topics(bootstrap, topics(settings.kafka_topic_prefix),
                           settings.kafka_partitions)
-        spark = resources.spark("condolake-stream", bundles=(SPARK_CORE, SPARK_KAFKA),
-                                progress=progress)
-        say(f"streaming into {settings.lake_path} (trigger {settings.stream_trigger_s} s"
+        spark = resources.spark("condolake-stream", bundles=(SPARK_CORE, SPARK_KAFKA))
+        log.info(f"streaming into {settings.lake_path} (trigger {settings.stream_trigger_s} s"
             + (f", Kafka {bootstrap}" if bootstrap else "")
             + (f", landing zone {settings.landing_path}" if options.landing else "")
             + ("; until everything available is processed" if options.once else
                "; Ctrl-C stops after the current micro-batch") + ")")
-        return run_streams(spark, settings, bootstrap, options, progress)
+        return run_streams(spark, settings, bootstrap, options, log.info)
 
 
 def states(resources: Resources) -> tuple[bool, list[QueryState]]:
@@ -64,20 +64,19 @@ def alert(resources: Resources, result: WatchResult) -> None:
     post(resources.settings, result)
 
 
-def reset(resources: Resources, query: str, progress: Progress | None = None) -> None:
+def reset(resources: Resources, query: str) -> None:
     """A query's checkpoint deleted (or every query's, for 'all'), and the per-key positions
     of its source forgotten, so it reads its source again from the start."""
     from condolake.pipelines.maintenance_plan import POSITION_QUERIES
     from condolake.pipelines.stream_silver import forget_positions
     from condolake.streaming.reset import queries_to_reset, reset_checkpoints
 
-    say = progress or (lambda _: None)
     names = queries_to_reset(query)
     for path in reset_checkpoints(resources.settings, names):
-        say(f"removed checkpoint {path}")
+        log.info(f"removed checkpoint {path}")
     forgotten = [source for source, name in POSITION_QUERIES.items() if name in names]
     if forgotten:
-        spark = resources.spark("condolake-stream-reset", progress=progress)
+        spark = resources.spark("condolake-stream-reset")
         for source in forgotten:
             forget_positions(spark, resources.settings.lake_path, source)
-            say(f"forgot the per-key positions of {source}: its changes apply again")
+            log.info(f"forgot the per-key positions of {source}: its changes apply again")

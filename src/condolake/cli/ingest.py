@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,8 @@ import typer
 
 from condolake.app import jobs
 from condolake.cli.base import DecimalSeparator, command, group, resources
-from condolake.console import progress
+
+log = logging.getLogger(__name__)
 
 app = group("land a source in bronze, validate into silver and quarantine",
             short_help="land a source in bronze and validate into silver", metavar="SOURCE")
@@ -29,7 +31,7 @@ def register(root: typer.Typer) -> None:
          alert_job="ingest_postgres")
 def postgres() -> None:
     lake = resources()
-    jobs.ingest_postgres(lake, lake.today(), progress)
+    jobs.ingest_postgres(lake, lake.today())
 
 
 @command(app, "csv", "one table from a CSV file", alert_job="ingest_csv")
@@ -45,7 +47,7 @@ def csv(
     lake = resources()
     jobs.ingest_csv(lake, lake.today(), Path(path), table, delimiter=delimiter,
                     encoding=encoding, decimal=decimal.value if decimal else None,
-                    header=not no_header, progress=progress)
+                    header=not no_header)
 
 
 @command(app, "api", "one table from a paginated JSON API", alert_job="ingest_api")
@@ -55,4 +57,4 @@ def api(
     page_size: Annotated[int, typer.Option()] = 1000,
 ) -> None:
     lake = resources()
-    jobs.ingest_api(lake, lake.today(), url, table, page_size=page_size, progress=progress)
+    jobs.ingest_api(lake, lake.today(), url, table, page_size=page_size)

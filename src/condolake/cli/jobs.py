@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated
 
 import typer
 
 from condolake.app import jobs
 from condolake.cli.base import command, resources
-from condolake.console import error, progress, results
+from condolake.console import error, results
+
+log = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,12 +33,12 @@ def register(app: typer.Typer) -> None:
 
 def transform() -> None:
     lake = resources()
-    jobs.transform(lake, lake.today(), progress)
+    jobs.transform(lake, lake.today())
 
 
 def batch() -> None:
     lake = resources()
-    jobs.batch(lake, lake.today(), progress)
+    jobs.batch(lake, lake.today())
 
 
 def show(rows: Annotated[int, typer.Option()] = 10) -> None:
@@ -48,7 +51,7 @@ def check(json_output: Annotated[bool, typer.Option(
     from condolake.monitoring.quality import as_json, failed_names, render_table
 
     lake = resources()
-    found = jobs.check(lake, lake.today(), progress)
+    found = jobs.check(lake, lake.today())
     text = json.dumps(as_json(found), indent=2) if json_output else render_table(found)
     results.print(text, markup=False, emoji=False, soft_wrap=True)
     failed = failed_names(found)
@@ -65,8 +68,7 @@ def demo(
 ) -> None:
     from condolake.app.demo import run_demo
 
-    run_demo(resources(), scale=scale, seed=seed, invalid_share=invalid_share, rows=rows,
-             progress=progress)
+    run_demo(resources(), scale=scale, seed=seed, invalid_share=invalid_share, rows=rows)
 
 
 def maintain(
@@ -80,8 +82,7 @@ def maintain(
 ) -> None:
     lake = resources()
     report = jobs.maintain(lake, lake.today(), retention_h=retention_hours,
-                           unsafe_retention=unsafe_retention, dry_run=dry_run,
-                           progress=progress)
+                           unsafe_retention=unsafe_retention, dry_run=dry_run)
     if report.run_id:
         results.print(f"{report.run_id}: {len(report.tables)} tables optimized and vacuumed, "
                       f"{sum(t.files_vacuumed for t in report.tables):,} files vacuumed, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Annotated
 
@@ -10,7 +11,9 @@ import typer
 
 from condolake.app import monitor
 from condolake.cli.base import command, resources
-from condolake.console import progress, results
+from condolake.console import results
+
+log = logging.getLogger(__name__)
 
 BREACH_EXIT = 2
 
@@ -50,4 +53,4 @@ def metrics(
     port: Annotated[int | None, typer.Option(
         help="port (default: CONDOLAKE_METRICS_PORT, 9108)")] = None,
 ) -> None:
-    monitor.serve_metrics(resources(), host, port, progress)
+    monitor.serve_metrics(resources(), host, port)

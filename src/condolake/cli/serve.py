@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from condolake.cli.base import command, group, resources
-from condolake.console import progress, results
+from condolake.console import results
+
+log = logging.getLogger(__name__)
 
 app = group("serve the lake: REST API and pt-BR dashboard (default), or the SQL endpoint for "
             "BI tools (`serve sql`); API keys come from CONDOLAKE_SERVE_KEYS",
@@ -44,7 +47,7 @@ def serve(
 
     settings = resources().settings
     run_api(settings, host=host or settings.serve_host, port=port or settings.serve_port,
-            progress=progress)
+            progress=log.info)
 
 
 @command(app, "sql", "SQL endpoint for BI tools: Spark Thrift Server (HiveServer2 protocol, "
@@ -60,7 +63,8 @@ def sql(
     parent = ctx.parent.params if ctx.parent is not None else {}
     settings = resources().settings
     run_sql_endpoint(settings, host=host or parent.get("host") or settings.serve_host,
-                     port=port or parent.get("port") or settings.sql_port, progress=progress)
+                     port=port or parent.get("port") or settings.sql_port,
+                     progress=log.info)
 
 
 @command(app, "key", "make a new API key: prints the key once and the hashed entry for "

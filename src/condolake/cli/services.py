@@ -3,12 +3,15 @@ Kafka broker, unless an external cluster is configured)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
 
 from condolake.cli.base import command, group, resources
-from condolake.console import progress, results
+from condolake.console import results
+
+log = logging.getLogger(__name__)
 
 cluster = group("a local Spark standalone cluster (Master and Workers from the pyspark "
                 "distribution)", short_help="a local Spark standalone cluster")
@@ -32,9 +35,9 @@ def cluster_start(
 
     local = LocalSparkCluster(resources().settings.state_path, workers=workers,
                               cores_per_worker=cores, memory_per_worker=memory)
-    progress(f"starting a local Spark cluster in {local.folder}")
+    log.info(f"starting a local Spark cluster in {local.folder}")
     results.print(local.start())
-    progress(f"master UI {local.webui_url}; use CONDOLAKE_SPARK_MASTER={local.master_url}")
+    log.info(f"master UI {local.webui_url}; use CONDOLAKE_SPARK_MASTER={local.master_url}")
 
 
 @command(cluster, "stop", "stop the local Spark cluster")
@@ -44,9 +47,9 @@ def cluster_stop() -> None:
     local = LocalSparkCluster(resources().settings.state_path)
     if local.is_running():
         local.stop()
-        progress("local Spark cluster stopped")
+        log.info("local Spark cluster stopped")
     else:
-        progress("the local Spark cluster is not running")
+        log.info("the local Spark cluster is not running")
 
 
 @command(cluster, "status", "workers and applications of the local Spark cluster")
@@ -55,7 +58,7 @@ def cluster_status() -> None:
 
     local = LocalSparkCluster(resources().settings.state_path)
     if not local.is_running():
-        progress("the local Spark cluster is not running")
+        log.info("the local Spark cluster is not running")
         raise typer.Exit(1)
     status = local.status()
     results.print(f"{local.master_url} ({status.get('status')}): "
@@ -68,27 +71,27 @@ def cluster_status() -> None:
 def broker_start() -> None:
     lake = resources()
     if not lake.kafka_is_embedded:
-        progress(f"CONDOLAKE_KAFKA_BOOTSTRAP is set: the external cluster "
+        log.info(f"CONDOLAKE_KAFKA_BOOTSTRAP is set: the external cluster "
                  f"{lake.kafka_bootstrap} is used, nothing to start")
         return
-    local = lake.local_broker(progress)
+    local = lake.local_broker()
     results.print(local.start())
-    progress(f"Kafka broker running; data and broker.log in {local.folder}")
+    log.info(f"Kafka broker running; data and broker.log in {local.folder}")
 
 
 @command(broker, "stop", "stop the Kafka broker (controlled shutdown)")
 def broker_stop() -> None:
     lake = resources()
     if not lake.kafka_is_embedded:
-        progress(f"CONDOLAKE_KAFKA_BOOTSTRAP is set: the external cluster "
+        log.info(f"CONDOLAKE_KAFKA_BOOTSTRAP is set: the external cluster "
                  f"{lake.kafka_bootstrap} is used, nothing to stop")
         return
-    local = lake.local_broker(progress)
+    local = lake.local_broker()
     if local.is_running():
         local.stop()
-        progress("Kafka broker stopped")
+        log.info("Kafka broker stopped")
     else:
-        progress("the Kafka broker is not running")
+        log.info("the Kafka broker is not running")
 
 
 @command(broker, "status", "whether the broker runs, its bootstrap servers, and its topics "
@@ -101,7 +104,7 @@ def broker_status() -> None:
         bootstrap = lake.kafka_bootstrap
         results.print(f"external Kafka cluster {bootstrap} (CONDOLAKE_KAFKA_BOOTSTRAP)")
     else:
-        local = lake.local_broker(progress)
+        local = lake.local_broker()
         if not local.is_running():
             results.print(f"the Kafka broker is not running (data folder {local.folder})")
             raise typer.Exit(1)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from condolake.cli.base import command, resources
-from condolake.console import progress, results
+from condolake.console import results
+
+log = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
@@ -19,9 +23,8 @@ def setup() -> None:
 
     cache = resources().settings.jar_cache_path
     for bundle in BUNDLES.values():
-        jars = resolved_jars(bundle, cache, progress=progress,
-                             exclude_spark_provided=bundle.on_spark_classpath)
-        progress(f"{bundle.name}: {len(jars)} jars ready in {cache}")
+        jars = resolved_jars(bundle, cache, exclude_spark_provided=bundle.on_spark_classpath)
+        log.info(f"{bundle.name}: {len(jars)} jars ready in {cache}")
 
 
 def config() -> None:

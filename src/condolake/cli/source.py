@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,9 @@ import typer
 
 from condolake.app import source as jobs
 from condolake.cli.base import DecimalSeparator, command, group, resources
-from condolake.console import progress, results
+from condolake.console import results
+
+log = logging.getLogger(__name__)
 
 app = group("the PostgreSQL source: server, schema, data")
 
@@ -23,27 +26,27 @@ def register(root: typer.Typer) -> None:
 
 @command(app, "start", "start the embedded PostgreSQL and leave it running")
 def start() -> None:
-    url = jobs.start_server(resources(), progress)
+    url = jobs.start_server(resources())
     if url is None:
-        progress("CONDOLAKE_SOURCE_URL is set: the external server is used, nothing to start")
+        log.info("CONDOLAKE_SOURCE_URL is set: the external server is used, nothing to start")
     else:
         results.print(url)
 
 
 @command(app, "stop", "stop the embedded PostgreSQL")
 def stop() -> None:
-    if jobs.stop_server(resources(), progress):
-        progress("embedded PostgreSQL stopped")
+    if jobs.stop_server(resources()):
+        log.info("embedded PostgreSQL stopped")
     else:
-        progress("embedded PostgreSQL is not running")
+        log.info("embedded PostgreSQL is not running")
 
 
 @command(app, "init", "create the four source tables (schema.sql, verbatim)")
 def init(
     drop: Annotated[bool, typer.Option("--drop", help="drop the tables first")] = False,
 ) -> None:
-    jobs.init_schema(resources(), drop=drop, progress=progress)
-    progress("source schema ready: condominios, moradores, imoveis, transacoes")
+    jobs.init_schema(resources(), drop=drop)
+    log.info("source schema ready: condominios, moradores, imoveis, transacoes")
 
 
 @command(app, "generate", "fill the source with synthetic Brazilian data (COPY)")
@@ -56,7 +59,7 @@ def generate(
     replace: Annotated[bool, typer.Option("--replace", help="empty the tables first")] = False,
 ) -> None:
     report = jobs.generate(resources(), scale=scale, seed=seed, invalid_share=invalid_share,
-                           replace=replace, progress=progress)
+                           replace=replace)
     for table, rows in report.rows.items():
         results.print(f"{table}: {rows:,} rows ({report.invalid.get(table, 0):,} invalid)")
 
@@ -66,8 +69,7 @@ def append(
     transactions: Annotated[int, typer.Option(help="how many")],
     seed: Annotated[int, typer.Option()] = 7,
 ) -> None:
-    first, last = jobs.append(resources(), transactions=transactions, seed=seed,
-                              progress=progress)
+    first, last = jobs.append(resources(), transactions=transactions, seed=seed)
     results.print(f"transacoes {first}..{last} added")
 
 
@@ -80,9 +82,8 @@ def export_csv(
     decimal: Annotated[DecimalSeparator, typer.Option()] = DecimalSeparator.DOT,
 ) -> None:
     name = jobs.export_csv(resources(), table, Path(path), delimiter=delimiter,
-                           encoding=encoding, decimal=decimal.value,
-                           progress=progress)
-    progress(f"{name} written to {path}")
+                           encoding=encoding, decimal=decimal.value)
+    log.info(f"{name} written to {path}")
 
 
 @command(app, "api-serve", "serve the source tables as a paginated JSON API (for demos and "
@@ -91,7 +92,7 @@ def api_serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8765,
 ) -> None:
-    jobs.serve_api(resources(), host, port, progress)
+    jobs.serve_api(resources(), host, port)
 
 
 def simulate(
@@ -110,10 +111,10 @@ def simulate(
     if duration is not None and events is not None:
         raise typer.BadParameter("not allowed with --duration", param_hint="--events")
     stats = jobs.simulate(resources(), rate=rate, duration_s=duration, events=events,
-                          chaos=chaos, seed=seed, progress=progress)
+                          chaos=chaos, seed=seed)
     for line in stats.summary():
         results.print(line)
     if stats_file:
         Path(stats_file).write_text(json.dumps(stats.to_dict(), indent=2) + "\n",
                                     encoding="utf-8")
-        progress(f"stats written to {stats_file}")
+        log.info(f"stats written to {stats_file}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Annotated
 
@@ -10,7 +11,9 @@ import typer
 
 from condolake.app import stream as streams
 from condolake.cli.base import command, group, resources
-from condolake.console import error, progress, results
+from condolake.console import error, results
+
+log = logging.getLogger(__name__)
 
 app = group("continuous ingestion with Spark Structured Streaming: Kafka change events "
             "(Debezium JSON) and files dropped in the landing zone, into bronze, silver, "
@@ -39,7 +42,7 @@ def start(
 
     options = StreamOptions(kafka=not no_kafka, landing=not no_landing, once=once,
                             duration_s=duration)
-    report = streams.start(resources(), options, progress)
+    report = streams.start(resources(), options)
     for name, batches in report.batches.items():
         results.print(f"{name}: {batches} micro-batches with data, "
                       f"{report.rows.get(name, 0):,} input rows")
@@ -79,4 +82,4 @@ def watchdog(json_output: Annotated[bool, typer.Option(
          "not newer than silver's rows count as duplicates); only while no stream runs")
 def reset(query: Annotated[str, typer.Argument(
         help="query name (kafka, landing) or 'all'")]) -> None:
-    streams.reset(resources(), query, progress)
+    streams.reset(resources(), query)

@@ -14,6 +14,7 @@ exponential backoff; everything else fails at once with a message meant for the 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import urllib.parse
@@ -34,6 +35,7 @@ from tenacity import (
 
 from condolake.errors import ApiUnavailableError, CondoLakeError, ConfigError
 
+log = logging.getLogger(__name__)
 RETRYABLE_STATUS_TOO_MANY_REQUESTS = 429
 FIRST_SERVER_ERROR_STATUS = 500
 AUTHENTICATION_STATUSES = frozenset({401, 403})
@@ -91,7 +93,6 @@ def fetch_records(
     retries: int,
     backoff_s: float,
     page_size: int = 1000,
-    progress: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
 ) -> list[ApiRecord]:
@@ -112,7 +113,7 @@ def fetch_records(
             timeout_s=timeout_s,
             retries=retries,
             backoff_s=backoff_s,
-            report=progress or (lambda message: None),
+            report=log.info,
             sleep=sleep,
             rng=rng or random.Random(),
         )

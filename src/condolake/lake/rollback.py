@@ -11,13 +11,15 @@ so they stay, are reported, and a re-run gives the same table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Iterable
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from condolake.lake.delta import version
 
+log = logging.getLogger(__name__)
 EMPTY_CREATES = frozenset({"CREATE TABLE", "CREATE OR REPLACE TABLE"})
 
 
@@ -29,7 +31,7 @@ class LakeCheckpoint:
         self._run_id = run_id
         self._versions = {path: version(spark, path) for path in paths}
 
-    def restore(self, progress: Callable[[str], None] | None = None) -> tuple[list[str], list[str]]:
+    def restore(self) -> tuple[list[str], list[str]]:
         """Puts every table back as it was, unless another writer committed to it meanwhile.
 
         Returns (paths restored, paths kept because another writer also changed them).
@@ -41,16 +43,14 @@ class LakeCheckpoint:
                 continue
             if self._shared_since(path, -1 if before is None else before):
                 kept.append(path)
-                if progress:
-                    progress(f"kept {path}: another writer committed to it during the run")
+                log.info(f"kept {path}: another writer committed to it during the run")
                 continue
             restored.append(path)
             if before is None:
                 self._delete_table(path)
             else:
                 DeltaTable.forPath(self._spark, path).restoreToVersion(before)
-            if progress:
-                progress(f"rolled back {path} to {'nothing' if before is None else before}")
+            log.info(f"rolled back {path} to {'nothing' if before is None else before}")
         return restored, kept
 
     def _shared_since(self, path: str, before: int) -> bool:

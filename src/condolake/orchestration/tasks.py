@@ -18,6 +18,7 @@ a date re-run after the source changed sees the source as it is now.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,9 @@ from condolake.errors import CondoLakeError
 
 if TYPE_CHECKING:
     from condolake.monitoring.runlog import RunRecord
+
+# Airflow captures what its tasks log.
+log = logging.getLogger(__name__)
 
 
 class TaskError(CondoLakeError):
@@ -60,15 +64,11 @@ def summary(run: RunRecord) -> dict[str, Any]:
             "rows_duplicate": run.total("rows_duplicate")}
 
 
-def say(message: str) -> None:
-    print(message, flush=True)  # the task's log
-
-
 def ingest_postgres(logical_date: dt.datetime | str) -> dict[str, Any]:
     """All four source tables from PostgreSQL into bronze, silver and quarantine."""
     lake = resources()
     run_date = run_date_of(logical_date, lake.settings.timezone)
-    return summary(jobs.ingest_postgres(lake, run_date, say))
+    return summary(jobs.ingest_postgres(lake, run_date))
 
 
 def ingest_files(logical_date: dt.datetime | str,
@@ -81,16 +81,16 @@ def ingest_files(logical_date: dt.datetime | str,
     "header"}]; `api_url` with `api_tables`: the tables read from `<api_url>/<table>`.
     """
     if not csv_files and not (api_url and api_tables):
-        say("no CSV file or API source configured")
+        log.info("no CSV file or API source configured")
         return []
     lake = resources()
     run_date = run_date_of(logical_date, lake.settings.timezone)
     runs = [summary(jobs.ingest_csv(
         lake, run_date, Path(str(entry["path"])), str(entry["table"]),
         delimiter=entry.get("delimiter"), encoding=entry.get("encoding"),
-        decimal=entry.get("decimal"), header=bool(entry.get("header", True)), progress=say))
+        decimal=entry.get("decimal"), header=bool(entry.get("header", True))))
         for entry in csv_files]
-    runs += [summary(jobs.ingest_api(lake, run_date, str(api_url), table, progress=say))
+    runs += [summary(jobs.ingest_api(lake, run_date, str(api_url), table))
              for table in (api_tables if api_url else ())]
     return runs
 
@@ -98,13 +98,13 @@ def ingest_files(logical_date: dt.datetime | str,
 def build_gold(logical_date: dt.datetime | str) -> dict[str, Any]:
     """The gold tables rebuilt from silver."""
     lake = resources()
-    return summary(jobs.transform(lake, run_date_of(logical_date, lake.settings.timezone), say))
+    return summary(jobs.transform(lake, run_date_of(logical_date, lake.settings.timezone)))
 
 
 def check_quality(logical_date: dt.datetime | str) -> dict[str, Any]:
     """The table-level data-quality checks (`condolake check`); fails when any check failed."""
     lake = resources()
-    results = jobs.check(lake, run_date_of(logical_date, lake.settings.timezone), say)
+    results = jobs.check(lake, run_date_of(logical_date, lake.settings.timezone))
     failed = [f"{r.check}({r.table}): {r.detail}" for r in results if r.failed]
     if failed:
         raise TaskError(f"{len(failed)} data-quality checks failed: " + "; ".join(failed))
@@ -114,7 +114,7 @@ def check_quality(logical_date: dt.datetime | str) -> dict[str, Any]:
 def compact(logical_date: dt.datetime | str) -> dict[str, Any]:
     """Light maintenance after a batch: compaction (no VACUUM) of bronze and the ops logs.
     VACUUM, orphan checkpoints and the other tables are the weekly maintenance's."""
-    compacted = jobs.compact(resources(), say)
+    compacted = jobs.compact(resources())
     return {"tables": len(compacted), "files_compacted": sum(compacted.values())}
 
 
@@ -122,8 +122,7 @@ def maintain(logical_date: dt.datetime | str) -> dict[str, Any]:
     """`condolake maintain`: OPTIMIZE + VACUUM (configured retention, at least 7 days) of
     every Delta table, orphan checkpoints removed, unneeded positions pruned."""
     lake = resources()
-    report = jobs.maintain(lake, run_date_of(logical_date, lake.settings.timezone),
-                           progress=say)
+    report = jobs.maintain(lake, run_date_of(logical_date, lake.settings.timezone))
     return {"run_id": report.run_id, "tables": len(report.tables),
             "checkpoints_removed": list(report.checkpoints_removed),
             "positions_pruned": report.positions_pruned}
@@ -136,7 +135,7 @@ def watch_streams() -> dict[str, Any]:
     lake = resources()
     result = streams.watch(lake)
     for line in result.verdict.describe() + result.notes:
-        say(line)
+        log.info(line)
     if not result.ok:
         raise TaskError("; ".join(result.verdict.describe() + result.notes))
     if not result.verdict.healthy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -19,6 +20,7 @@ from condolake.layout import (
     bronze_schema,
     table_path,
 )
+from condolake.logs import Stage, stage_fields
 from condolake.monitoring.runlog import (
     SNAPSHOT_FINGERPRINT,
     RunRecord,
@@ -40,7 +42,7 @@ from condolake.source.tables import (
     SourceTable,
 )
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 POSTGRES_SOURCE = "postgres"
 # Tables read incrementally by key; the others are snapshotted and merged.
 INCREMENTAL_TABLES = frozenset({TRANSACOES.name})
@@ -76,7 +78,7 @@ def land_in_bronze(ctx: LoadContext, table: SourceTable, rows: DataFrame) -> Non
 
 
 def ingest_postgres_body(
-    db: SourceDatabase, settings: Settings, progress: Progress | None
+    db: SourceDatabase, settings: Settings
 ) -> Callable[[LoadContext, RunRecord], None]:
     def body(ctx: LoadContext, run: RunRecord) -> None:
         # Extract everything first: a source failure then happens before silver is touched.
@@ -100,14 +102,13 @@ def ingest_postgres_body(
                 fingerprint = snapshot_mark(snapshot_fingerprint(db, table), ctx.run_date)
                 if fingerprint == read_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE,
                                                  table.name, SNAPSHOT_FINGERPRINT):
-                    if progress:
-                        progress(f"{table.name}: unchanged since the last load, not read")
+                    log.info(f"{table.name}: unchanged since the last load, not read")
                     continue
                 keys = key_range(db, table, None)
                 marks[table.name] = (SNAPSHOT_FINGERPRINT, fingerprint)
                 scope = ""
-            if progress:
-                progress(f"reading {table.name}{scope} from PostgreSQL: {keys.rows:,} rows")
+            log.info(f"reading {table.name}{scope} from PostgreSQL: {keys.rows:,} rows",
+                     extra=stage_fields(Stage.EXTRACT, table.name))
             if not keys.empty:
                 source_rows = read_table(ctx.spark, db, table, keys, settings)
                 land_in_bronze(
@@ -130,8 +131,7 @@ def ingest_postgres_body(
             load_table(ctx, table, counts, unique_keys=True,
                        keys_are_new=table.name in INCREMENTAL_TABLES and not streamed,
                        owned_keys=(stream_owned_keys(ctx.spark, ctx.lake_root, table)
-                                   if streamed else None),
-                       progress=progress)
+                                   if streamed else None))
         for name, (column, mark) in marks.items():
             save_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, name, column, mark,
                            ctx.run_id, commit_tag=ctx.tag(f"watermark.{name}.{column}"))
@@ -139,11 +139,8 @@ def ingest_postgres_body(
     return body
 
 
-def transform_body(progress: Progress | None) -> Callable[[LoadContext, RunRecord], None]:
-    def body(ctx: LoadContext, run: RunRecord) -> None:
-        rebuild_gold(ctx, run, progress)
-
-    return body
+def transform_body(ctx: LoadContext, run: RunRecord) -> None:
+    rebuild_gold(ctx, run)
 
 
 def _describe_source_failure(summary: str) -> str:
@@ -152,35 +149,34 @@ def _describe_source_failure(summary: str) -> str:
     return summary
 
 
-def ingest_postgres(spark: SparkSession, settings: Settings, db: SourceDatabase,
-                    progress: Progress | None = None, *,
+def ingest_postgres(spark: SparkSession, settings: Settings, db: SourceDatabase, *,
                     run_date: dt.date | None = None) -> RunRecord:
     return execute(spark, settings, "ingest_postgres",
-                   ingest_postgres_body(db, settings, progress), ingest_paths(settings.lake_path),
-                   progress, _describe_source_failure, on_success=write_rule_results,
+                   ingest_postgres_body(db, settings), ingest_paths(settings.lake_path),
+                   _describe_source_failure, on_success=write_rule_results,
                    run_date=run_date)
 
 
-def transform(spark: SparkSession, settings: Settings,
-              progress: Progress | None = None, *, run_date: dt.date | None = None) -> RunRecord:
-    return execute(spark, settings, "transform", transform_body(progress),
-                   gold_paths(settings.lake_path), progress, run_date=run_date)
+def transform(spark: SparkSession, settings: Settings, *,
+              run_date: dt.date | None = None) -> RunRecord:
+    return execute(spark, settings, "transform", transform_body,
+                   gold_paths(settings.lake_path), run_date=run_date)
 
 
-def batch(spark: SparkSession, settings: Settings, db: SourceDatabase,
-          progress: Progress | None = None, *, run_date: dt.date | None = None) -> RunRecord:
+def batch(spark: SparkSession, settings: Settings, db: SourceDatabase, *,
+          run_date: dt.date | None = None) -> RunRecord:
     """Ingest PostgreSQL and bring gold up to date, as one all-or-nothing run."""
-    ingest = ingest_postgres_body(db, settings, progress)
+    ingest = ingest_postgres_body(db, settings)
 
     def body(ctx: LoadContext, run: RunRecord) -> None:
         ingest(ctx, run)
         # Gold follows every silver change since the published set (the whole marts on a
         # first load), this run's and a concurrent stream's alike.
-        update_gold(ctx, run, progress)
+        update_gold(ctx, run)
 
     return execute(spark, settings, "batch", body,
                    ingest_paths(settings.lake_path) + gold_paths(settings.lake_path),
-                   progress, _describe_source_failure, on_success=write_rule_results,
+                   _describe_source_failure, on_success=write_rule_results,
                    run_date=run_date)
 
 
@@ -196,7 +192,6 @@ def ingest_records(
     job: str,
     source: str,
     read: ReadRecords,
-    progress: Progress | None = None,
     *,
     run_date: dt.date | None = None,
 ) -> RunRecord:
@@ -216,7 +211,7 @@ def ingest_records(
                       for row in malformed.groupBy(REASONS_COL).count().collect()]
             ctx.count_failures(table.name, groups)
             counts.rows_quarantined = sum(records for _, records in groups)
-        run.tables.append(load_table(ctx, table, counts, unique_keys=False, progress=progress))
+        run.tables.append(load_table(ctx, table, counts, unique_keys=False))
 
     return execute(spark, settings, job, body, ingest_paths(settings.lake_path, (table,)),
-                   progress, on_success=write_rule_results, run_date=run_date)
+                   on_success=write_rule_results, run_date=run_date)

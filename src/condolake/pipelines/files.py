@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import logging
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -27,7 +27,7 @@ from condolake.pipelines.load import LoadContext
 from condolake.source.tables import SourceTable, source_table
 from condolake.transforms.silver.quarantine import malformed_to_quarantine
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 MALFORMED_SHOWN = 10
 MALFORMED_SCHEMA = (
     f"{RAW_COL} string, {REASONS_COL} array<string>, {DETAIL_COL} string, {SOURCE_COL} string, "
@@ -57,7 +57,6 @@ def ingest_csv(
     encoding: str | None = None,
     decimal: str | None = None,
     header: bool = True,
-    progress: Progress | None = None,
     run_date: dt.date | None = None,
 ) -> RunRecord:
     """Reads the whole file first (bad rows never abort it), then lands and validates it."""
@@ -67,19 +66,18 @@ def ingest_csv(
 
     def read(ctx: LoadContext) -> tuple[DataFrame, DataFrame | None]:
         result = read_csv(path, table, options)
-        if progress:
-            progress(
-                f"read {path}: {len(result.records):,} records, {len(result.malformed):,} "
-                f"malformed (encoding {result.encoding}, delimiter {result.delimiter!r}, "
-                f"decimal {result.decimal!r})"
-            )
-            for line in result.malformed[:MALFORMED_SHOWN]:
-                progress(f"  {result.file} line {line.line}: {line.reason}: {line.detail}")
+        log.info(
+            f"read {path}: {len(result.records):,} records, {len(result.malformed):,} "
+            f"malformed (encoding {result.encoding}, delimiter {result.delimiter!r}, "
+            f"decimal {result.decimal!r})"
+        )
+        for line in result.malformed[:MALFORMED_SHOWN]:
+            log.info(f"  {result.file} line {line.line}: {line.reason}: {line.detail}")
         rows = records_to_bronze(spark, table, ((r.line, r.values) for r in result.records),
                                  source, ctx.run_id, ctx.started_at)
         return rows, _malformed_frame(spark, table, result.malformed, source, ctx)
 
-    return ingest_records(spark, settings, table, "ingest_csv", source, read, progress,
+    return ingest_records(spark, settings, table, "ingest_csv", source, read,
                           run_date=run_date)
 
 
@@ -90,7 +88,6 @@ def ingest_api(
     table_name: str,
     *,
     page_size: int = 1000,
-    progress: Progress | None = None,
     run_date: dt.date | None = None,
 ) -> RunRecord:
     """Fetches every page first (an API that stays down fails the run before any write)."""
@@ -102,13 +99,12 @@ def ingest_api(
             base_url, table.name, token=revealed(settings.api_token),
             timeout_s=settings.api_timeout_s, retries=settings.api_retries,
             backoff_s=settings.api_backoff_s,
-            page_size=page_size, progress=progress,
+            page_size=page_size,
         )
-        if progress:
-            progress(f"fetched {len(records):,} {table.name} records from {endpoint}")
+        log.info(f"fetched {len(records):,} {table.name} records from {endpoint}")
         rows = records_to_bronze(spark, table, ((r.position, r.values) for r in records),
                                  f"api:{endpoint}", ctx.run_id, ctx.started_at)
         return rows, None
 
     return ingest_records(spark, settings, table, "ingest_api", f"api:{endpoint}", read,
-                          progress, run_date=run_date)
+                          run_date=run_date)

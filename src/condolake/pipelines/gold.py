@@ -12,8 +12,9 @@ updates, and a micro-batch replayed after a crash between two gold commits compl
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import reduce
 
 from pyspark import StorageLevel
@@ -24,6 +25,7 @@ from condolake.lake import delta
 from condolake.lake.gold_set import gold_lock, publish, read_published
 from condolake.lake.metrics import commit_metrics, rows_written
 from condolake.layout import Layer, silver_schema, table_path
+from condolake.logs import Stage, stage_fields
 from condolake.monitoring.runlog import RunRecord, TableCounts
 from condolake.pipelines.load import LoadContext
 from condolake.source.tables import (
@@ -37,7 +39,7 @@ from condolake.source.tables import (
 from condolake.transforms.gold.incremental import PRESENT_COL, Silver, changed_keys
 from condolake.transforms.gold.marts import Mart
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 GOLD_SOURCE = "silver"
 SilverVersions = Mapping[str, int]  # silver table -> Delta version (tables that exist)
 
@@ -78,18 +80,20 @@ def read_silver(spark: SparkSession, lake_root: str,
                   silver(TRANSACOES.name))
 
 
-def rebuild_gold(ctx: LoadContext, run: RunRecord, progress: Progress | None = None) -> None:
+def rebuild_gold(ctx: LoadContext, run: RunRecord) -> None:
     """Every mart written whole from silver's latest versions, then published."""
     with gold_lock(ctx.lake_root):
         pinned = silver_versions(ctx.spark, ctx.lake_root)
-        _build(ctx, run, read_silver(ctx.spark, ctx.lake_root, pinned), progress)
+        _build(ctx, run, read_silver(ctx.spark, ctx.lake_root, pinned))
         _publish(ctx, pinned)
 
 
-def update_gold(ctx: LoadContext, run: RunRecord, progress: Progress | None = None) -> None:
+def update_gold(ctx: LoadContext, run: RunRecord, *, log_marts: bool = True) -> None:
     """Brings gold level with silver's latest versions and publishes the new set: the keys
     silver changed since the published set recomputed and merged, or every mart built whole
-    when a mart is missing or what gold reflects is unknown. Nothing to do: nothing written."""
+    when a mart is missing or what gold reflects is unknown. Nothing to do: nothing written.
+
+    `log_marts`: log what each mart got (a stream's micro-batch line already says it)."""
     with gold_lock(ctx.lake_root):
         published = read_published(ctx.lake_root)
         pinned = silver_versions(ctx.spark, ctx.lake_root)
@@ -97,12 +101,12 @@ def update_gold(ctx: LoadContext, run: RunRecord, progress: Progress | None = No
         if (published is None or published.silver is None
                 or not follows(published.silver, pinned)
                 or not all(delta.exists(ctx.spark, path) for path in gold_paths(ctx.lake_root))):
-            _build(ctx, run, silver, progress)
+            _build(ctx, run, silver, log_marts=log_marts)
         else:
             changed = silver_changes(ctx, published.silver, pinned)
             if changed is None:
                 return
-            _merge(ctx, run, silver, changed, progress)
+            _merge(ctx, run, silver, changed, log_marts=log_marts)
         _publish(ctx, pinned)
 
 
@@ -121,7 +125,7 @@ def _publish(ctx: LoadContext, pinned: SilverVersions) -> None:
     publish(ctx.lake_root, ctx.run_id, gold_versions(ctx.spark, ctx.lake_root), pinned)
 
 
-def _build(ctx: LoadContext, run: RunRecord, silver: Silver, progress: Progress | None) -> None:
+def _build(ctx: LoadContext, run: RunRecord, silver: Silver, *, log_marts: bool = True) -> None:
     """Writes every mart whole from `silver` (one overwrite commit each)."""
     # Every mart scans the transactions: read them once.
     transacoes = silver.transacoes.select(
@@ -136,8 +140,9 @@ def _build(ctx: LoadContext, run: RunRecord, silver: Silver, progress: Progress 
             rows = rows_written(commit_metrics(ctx.spark, path, tag))
             run.tables.append(TableCounts(mart.name, GOLD_SOURCE, layer="gold",
                                           rows_read=rows, rows_valid=rows))
-            if progress:
-                progress(f"gold/{mart.name}: {rows:,} rows")
+            if log_marts:
+                log.info(f"gold/{mart.name}: {rows:,} rows",
+                         extra=stage_fields(Stage.GOLD, mart.name))
     finally:
         transacoes.unpersist()
 
@@ -156,7 +161,7 @@ def silver_changes(ctx: LoadContext, since: SilverVersions,
 
 
 def _merge(ctx: LoadContext, run: RunRecord, silver: Silver, changed: DataFrame,
-           progress: Progress | None) -> None:
+           *, log_marts: bool) -> None:
     """Recomputes the keys of each mart that `changed` touches and merges them."""
     changed = changed.distinct().persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -165,8 +170,8 @@ def _merge(ctx: LoadContext, run: RunRecord, silver: Silver, changed: DataFrame,
                 mart.affected(changed, silver), silver)))
     finally:
         changed.unpersist()
-    if progress:
-        progress(f"{run.run_id}: " + "; ".join(
+    if log_marts:
+        log.info(f"{run.run_id}: " + "; ".join(
             f"gold/{c.table} {c.rows_read:,} keys recomputed" for c in run.tables
             if c.layer == "gold"))
 

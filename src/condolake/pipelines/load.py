@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
@@ -25,6 +25,7 @@ from condolake.layout import (
     silver_schema,
     table_path,
 )
+from condolake.logs import Stage, stage_fields
 from condolake.monitoring.quality import add_failures, count_rule_failures
 from condolake.monitoring.runlog import TableCounts
 from condolake.source.tables import TABLES_BY_NAME, SourceTable
@@ -40,7 +41,7 @@ from condolake.transforms.silver.validate import (
     validated,
 )
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 OUTCOME_COL = "_outcome"
 OWNED_COL = "_stream_owned"
 FAILED_COL = "_failed_rules"
@@ -90,7 +91,6 @@ def load_table(
     unique_keys: bool,
     keys_are_new: bool = False,
     owned_keys: DataFrame | None = None,
-    progress: Progress | None = None,
 ) -> TableCounts:
     """Validates this run's bronze rows of `table` into silver and quarantine.
 
@@ -149,13 +149,13 @@ def load_table(
     if counts.rows_valid and not keys_are_new:
         counts.rows_superseded = supersede_quarantined(ctx, table)
     counts.seconds = round(time.monotonic() - started, 3)
-    if progress:
-        progress(
-            f"{table.name}: {counts.rows_read:,} read, {counts.rows_valid:,} valid, "
-            f"{counts.rows_quarantined:,} quarantined, {counts.rows_duplicate:,} duplicate"
-            + (f", {counts.rows_reprocessed:,} re-processed from quarantine"
-               if counts.rows_reprocessed else "")
-        )
+    log.info(
+        f"{table.name}: {counts.rows_read:,} read, {counts.rows_valid:,} valid, "
+        f"{counts.rows_quarantined:,} quarantined, {counts.rows_duplicate:,} duplicate"
+        + (f", {counts.rows_reprocessed:,} re-processed from quarantine"
+           if counts.rows_reprocessed else ""),
+        extra=stage_fields(Stage.SILVER, table.name, counts.seconds),
+    )
     return counts
 
 

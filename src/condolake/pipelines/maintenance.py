@@ -10,7 +10,8 @@ changes nothing the second time (no small files left, nothing old enough to vacu
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,7 @@ JOB = "maintenance"
 APPEND_ONLY_OPS = ("runs", "run_tables", "watermarks", "dq_results")
 CHECKPOINTS = "_checkpoints"
 LISTING_PARALLELISM_CONF = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,42 +101,37 @@ def plan_maintenance(spark: SparkSession, settings: Settings, *, retention_h: fl
 
 def maintain(spark: SparkSession, settings: Settings, *, retention_h: float,
              unsafe_retention: bool = False, dry_run: bool = False,
-             progress: Progress | None = None,
              run_date: dt.date | None = None) -> MaintenanceReport:
     """Plans maintenance and, unless `dry_run`, carries it out as one logged run."""
-    say = progress or (lambda _: None)
     plan = plan_maintenance(spark, settings, retention_h=retention_h,
                             unsafe_retention=unsafe_retention)
     report = MaintenanceReport(plan)
     if dry_run:
         for line in plan.describe():
-            say(line)
+            log.info(line)
         for table in plan.tables:
             path = table.path(settings.lake_path)
             with _vacuum_conf(spark, unsafe_retention):
                 candidates = _vacuum_candidates(spark, path, retention_h)
-            say(f"{table}: {_file_count(spark, path)} files, {candidates} files old and "
+            log.info(f"{table}: {_file_count(spark, path)} files, {candidates} files old and "
                 "unreferenced enough to vacuum")
-        say("dry run: nothing was changed")
+        log.info("dry run: nothing was changed")
         return report
 
     def body(ctx: LoadContext, run: RunRecord) -> None:
-        _carry_out(spark, settings, report, say, ctx.run_id)
+        _carry_out(spark, settings, report, ctx.run_id)
 
     # No tables to roll back: OPTIMIZE and VACUUM never change what a table holds, and the
     # positions removed are ones no query reads. A failure is still logged in ops/runs.
-    run = execute(spark, settings, JOB, body, touched_paths=[], progress=progress,
-                  run_date=run_date)
+    run = execute(spark, settings, JOB, body, touched_paths=[], run_date=run_date)
     report.run_id = run.run_id
     return report
 
 
-def compact_append_only(spark: SparkSession, lake_root: str,
-                        progress: Progress | None = None) -> dict[str, int]:
+def compact_append_only(spark: SparkSession, lake_root: str) -> dict[str, int]:
     """Light maintenance after a batch: OPTIMIZE (compaction only, no VACUUM) of the tables
     that gain one small file per run, bronze and the ops logs; the files removed per table.
     VACUUM, orphan checkpoints and the other tables are the weekly `maintain`'s."""
-    say = progress or (lambda _: None)
     paths = [table_path(lake_root, Layer.BRONZE, t.name) for t in SOURCE_TABLES]
     paths += [table_path(lake_root, Layer.OPS, name) for name in APPEND_ONLY_OPS]
     compacted_files: dict[str, int] = {}
@@ -145,18 +141,18 @@ def compact_append_only(spark: SparkSession, lake_root: str,
         metrics = delta.optimize(spark, path)
         removed = metrics.select("metrics.numFilesRemoved").first()
         compacted_files[path] = int(removed[0]) if removed and removed[0] is not None else 0
-        say(f"{path}: {compacted_files[path]} files compacted")
+        log.info(f"{path}: {compacted_files[path]} files compacted")
     return compacted_files
 
 
 def _carry_out(spark: SparkSession, settings: Settings, report: MaintenanceReport,
-               say: Progress, run_id: str) -> None:
+               run_id: str) -> None:
     plan, lake = report.plan, settings.lake_path
     files = _Files(spark, lake)
     for name in plan.orphan_checkpoints:
         files.remove(f"{lake}/{CHECKPOINTS}/{name}")
         report.checkpoints_removed.append(name)
-        say(f"removed the checkpoint of {name!r}, a query that no longer exists")
+        log.info(f"removed the checkpoint of {name!r}, a query that no longer exists")
     # Pruned before the tables are compacted, so VACUUM also takes the files the DELETE left.
     if plan.positions is not None:
         path = positions_path(lake)
@@ -164,7 +160,7 @@ def _carry_out(spark: SparkSession, settings: Settings, report: MaintenanceRepor
         report.positions_pruned = spark.read.format("delta").load(path).where(condition).count()
         if report.positions_pruned:
             delta.retrying(lambda: DeltaTable.forPath(spark, path).delete(condition))
-        say(f"ops/{POSITIONS}: {report.positions_pruned} rows no query needs were pruned")
+        log.info(f"ops/{POSITIONS}: {report.positions_pruned} rows no query needs were pruned")
     gold = [table for table in plan.tables if table.layer == Layer.GOLD]
     if gold:
         # OPTIMIZE makes new versions of the same rows: published at once, so the versions
@@ -186,7 +182,7 @@ def _carry_out(spark: SparkSession, settings: Settings, report: MaintenanceRepor
             if vacuumed:
                 DeltaTable.forPath(spark, path).vacuum(plan.retention_h)
         report.tables.append(TableOutcome(table, before, after, vacuumed))
-        say(f"{table}: {before} -> {after} files (OPTIMIZE), {vacuumed} files vacuumed")
+        log.info(f"{table}: {before} -> {after} files (OPTIMIZE), {vacuumed} files vacuumed")
 
 
 def _compact(spark: SparkSession, path: str) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
 from delta.tables import DeltaTable
@@ -46,7 +46,6 @@ from condolake.source.tables import SOURCE_TABLES, SourceTable
 from condolake.transforms.silver.rules import RULES
 from condolake.transforms.silver.validate import parsed
 
-Progress = Callable[[str], None]
 CHECK_JOB = "check"
 # Where the PostgreSQL source's records come from: its batch reads and its change stream.
 POSTGRES_SOURCES = ("postgres", "kafka")
@@ -197,7 +196,7 @@ def table_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | N
 
 
 def run_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | None = None,
-               progress: Progress | None = None, *, unavailable: str | None = None,
+               *, unavailable: str | None = None,
                run_date: dt.date | None = None) -> list[CheckResult]:
     """`condolake check`: the table-level checks as a run of job `check`, appended to
     ops/dq_results in one commit. The run succeeds when the checks ran, whatever they found;
@@ -210,5 +209,5 @@ def run_checks(spark: SparkSession, settings: Settings, db: SourceDatabase | Non
         write_results(ctx.spark, ctx.lake_root, run.run_id, run.job, found,
                       dt.datetime.now(dt.UTC))
 
-    execute(spark, settings, CHECK_JOB, body, [], progress, run_date=run_date)
+    execute(spark, settings, CHECK_JOB, body, [], run_date=run_date)
     return found

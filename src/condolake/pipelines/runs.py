@@ -16,13 +16,13 @@ from condolake.errors import CondoLakeError
 from condolake.lake.gold_set import forget_silver, gold_lock_if_local, publish, read_published
 from condolake.lake.rollback import LakeCheckpoint
 from condolake.layout import Layer, table_path
+from condolake.logs import Stage, stage_fields
 from condolake.monitoring.runlog import RunRecord, write_run
 from condolake.pipelines.errors import root_cause
 from condolake.pipelines.gold import gold_versions
 from condolake.pipelines.load import LoadContext
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
 Body = Callable[[LoadContext, RunRecord], None]
 
 
@@ -62,7 +62,6 @@ def execute(
     job: str,
     body: Body,
     touched_paths: Iterable[str],
-    progress: Progress | None = None,
     describe_failure: Callable[[str], str] | None = None,
     on_success: Body | None = None,
     run_date: dt.date | None = None,
@@ -73,8 +72,8 @@ def execute(
     run's data-quality results); if it fails, the run fails and is rolled back too.
     """
     ctx, run = new_run(spark, settings, job, run_date)
-    if progress:
-        progress(f"run {run.run_id} (run date {run.run_date:%d/%m/%Y})")
+    log.info(f"run {run.run_id} (run date {run.run_date:%d/%m/%Y})",
+             extra=stage_fields(Stage.RUN))
     touched = list(touched_paths)
     checkpoint = LakeCheckpoint(spark, touched, run.run_id)
     try:
@@ -99,7 +98,7 @@ def execute(
             # No gold update may read or publish between the restore and the set fixed below.
             gold_held = _under_gold(settings.lake_path, touched)
             with gold_lock_if_local(settings.lake_path) if gold_held else nullcontext():
-                restored, kept = checkpoint.restore(progress)
+                restored, kept = checkpoint.restore()
                 _after_rollback(spark, settings.lake_path, run.run_id, restored)
         finally:
             _log(spark, settings, run)

@@ -10,17 +10,19 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from condolake.errors import DependencyError
 
+log = logging.getLogger(__name__)
 IVY_TIMEOUT_S = 900
 MANIFEST_SUFFIX = ".manifest.json"
 RESOLVE_LOCK = ".resolve.lock"
@@ -114,7 +116,6 @@ def resolved_jars(
     cache_dir: Path,
     *,
     exclude_spark_provided: bool = True,
-    progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Local paths of the bundle's jars, resolving them from Maven Central the first time.
 
@@ -129,7 +130,7 @@ def resolved_jars(
         with (cache_dir / RESOLVE_LOCK).open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             manifest = _read_manifest(manifest_path) or _resolve(
-                bundle, cache_dir, folder, manifest_path, progress)
+                bundle, cache_dir, folder, manifest_path)
     jars = [folder / name for name in manifest["jars"]]
     missing = [str(jar) for jar in jars if not jar.exists()]
     if missing:
@@ -166,11 +167,9 @@ def _resolve(
     cache_dir: Path,
     target: Path,
     manifest_path: Path,
-    progress: Callable[[str], None] | None,
 ) -> dict[str, Any]:
     """Resolves the bundle into `target` (hold the resolve lock)."""
-    if progress:
-        progress(f"resolving {bundle.name} jars from Maven Central into {cache_dir} (once)")
+    log.info(f"resolving {bundle.name} jars from Maven Central into {cache_dir} (once)")
     with tempfile.TemporaryDirectory(dir=cache_dir) as staging:
         ivy_file = Path(staging) / "ivy.xml"
         ivy_file.write_text(_ivy_module(bundle.coordinates, bundle.overrides))

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,7 @@ __all__ = [
     "render_server_properties",
 ]
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 BROKER_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
@@ -169,22 +170,16 @@ class LocalKafkaBroker:
         state_dir: Path,
         jar_cache: Path,
         heap: str = DEFAULT_HEAP,
-        *,
-        progress: Progress | None = None,
     ) -> None:
         self.folder = Path(state_dir).expanduser().resolve() / "kafka"
         self.jar_cache = Path(jar_cache).expanduser().resolve()
         self.heap = heap
-        self._progress = progress
         self._child: subprocess.Popen[bytes] | None = None  # the JVM, when started by this object
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, *, progress: Progress | None = None
-    ) -> LocalKafkaBroker:
+    def from_settings(cls, settings: Settings) -> LocalKafkaBroker:
         """The broker of `settings.state_path`, with the project's jar cache and kafka_heap."""
-        return cls(settings.state_path, settings.jar_cache_path, settings.kafka_heap,
-                   progress=progress)
+        return cls(settings.state_path, settings.jar_cache_path, settings.kafka_heap)
 
     @property
     def data_dir(self) -> Path:
@@ -269,8 +264,7 @@ class LocalKafkaBroker:
         self._log4j_file.write_text(render_log4j_config(self.log_file), encoding="utf-8")
 
     def _classpath(self) -> str:
-        jars = resolved_jars(KAFKA_BROKER, self.jar_cache, exclude_spark_provided=False,
-                             progress=self._progress)
+        jars = resolved_jars(KAFKA_BROKER, self.jar_cache, exclude_spark_provided=False)
         return os.pathsep.join(str(jar) for jar in jars)
 
     def _java(self, classpath: str, main_class: str, *arguments: str) -> list[str]:
@@ -350,8 +344,7 @@ class LocalKafkaBroker:
                             f"{tails}")
 
     def _say(self, message: str) -> None:
-        if self._progress is not None:
-            self._progress(message)
+        log.info(message)
 
 
 

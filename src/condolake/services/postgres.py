@@ -23,10 +23,10 @@ user the server runs as that user and no permission is touched.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import shlex
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -55,7 +55,7 @@ from condolake.services.service_user import (
 
 __all__ = ["EmbeddedPostgres", "SourceDatabase"]
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 SERVICE_USER = "condolake-pg"
 SUPERUSER = "condolake"
@@ -87,9 +87,8 @@ class _PortTakenError(ServiceError):
 class EmbeddedPostgres:
     """One local PostgreSQL cluster under `<state_dir>/postgres`; see the module docstring."""
 
-    def __init__(self, state_dir: Path, *, progress: Progress | None = None) -> None:
+    def __init__(self, state_dir: Path) -> None:
         self.folder = Path(state_dir).expanduser().resolve() / "postgres"
-        self._progress = progress
 
     @property
     def pgdata(self) -> Path:
@@ -309,8 +308,7 @@ class EmbeddedPostgres:
         self._state_file.write_text(json.dumps({"port": port}) + "\n", encoding="utf-8")
 
     def _say(self, message: str) -> None:
-        if self._progress is not None:
-            self._progress(message)
+        log.info(message)
 
 
 

@@ -287,8 +287,7 @@ def run_sql_endpoint(settings: Settings, host: str, port: int, progress: Progres
     # SIGTERM or SIGINT stops the endpoint cleanly; a second one interrupts at once.
     with (exclusive_folder(endpoint_folder(settings)),
           stop_requests(second_interrupts=True) as stopping):
-        jars = [str(path) for path in resolved_jars(SPARK_CORE, settings.jar_cache_path,
-                                                    progress=progress)]
+        jars = [str(path) for path in resolved_jars(SPARK_CORE, settings.jar_cache_path)]
         spark = start_session(settings, jars, host, port, progress)
         try:
             register_lake(spark, settings, progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import random
 import shutil
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 
 from condolake.errors import ApiUnavailableError
+from condolake.ingestion import api_client
 from condolake.ingestion.api_client import (
     ApiAuthenticationError,
     ApiMalformedPageError,
@@ -146,6 +148,12 @@ def api_source_db() -> Iterator[str]:
             [str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"], workdir
         )
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the API client reported (its log records)."""
+    return [record.getMessage() for record in caplog.records
+            if record.name == api_client.__name__]
 
 
 def _fetch(url: str, table: str, sleeps: list[float], **options: Any) -> list[ApiRecord]:
@@ -309,11 +317,14 @@ def test_wrong_token_is_refused_without_showing_it(api_source_db: str) -> None:
     assert "not-the-token" not in str(refused.value)
 
 
-def test_right_token_is_accepted_and_never_reported(api_source_db: str) -> None:
-    messages: list[str] = []
+def test_right_token_is_accepted_and_never_reported(
+    api_source_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=api_client.__name__)
     with SourceApiServer(api_source_db, token=TOKEN) as server:
         server.faults.fail_next(500)
-        records = _fetch(server.url, "moradores", [], token=TOKEN, progress=messages.append)
+        records = _fetch(server.url, "moradores", [], token=TOKEN)
+    messages = logged(caplog)
 
     assert [record.values for record in records] == [
         {
@@ -360,13 +371,14 @@ def test_429_without_retry_after_backs_off(api_source_db: str) -> None:
     assert sleeps == _expected_backoffs(2)
 
 
-def test_survives_a_500(api_source_db: str) -> None:
+def test_survives_a_500(api_source_db: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=api_client.__name__)
     sleeps: list[float] = []
-    messages: list[str] = []
     with SourceApiServer(api_source_db) as server:
         server.faults.fail_next(500)
-        records = _fetch(server.url, "imoveis", sleeps, progress=messages.append)
+        records = _fetch(server.url, "imoveis", sleeps)
         requests = server.requests
+    messages = logged(caplog)
 
     assert records == _imoveis_records()
     assert sleeps == _expected_backoffs(1)
@@ -389,13 +401,16 @@ def test_slow_page_within_timeout_needs_no_retry(api_source_db: str) -> None:
     assert len(requests) == 3
 
 
-def test_slow_page_beyond_timeout_is_retried(api_source_db: str) -> None:
+def test_slow_page_beyond_timeout_is_retried(
+    api_source_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=api_client.__name__)
     sleeps: list[float] = []
-    messages: list[str] = []
     with SourceApiServer(api_source_db) as server:
         server.faults.slow_page(2, 5.0)
-        records = _fetch(server.url, "imoveis", sleeps, timeout_s=0.5, progress=messages.append)
+        records = _fetch(server.url, "imoveis", sleeps, timeout_s=0.5)
         requests = server.requests
+    messages = logged(caplog)
 
     assert records == _imoveis_records()
     assert sleeps == _expected_backoffs(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pwd
 import socket
@@ -19,6 +20,7 @@ from condolake.app.resources import Resources
 from condolake.config import Settings
 from condolake.errors import ServiceError
 from condolake.ingestion.postgres import key_range, read_table
+from condolake.services import postgres as postgres_service
 from condolake.services.postgres import (
     DATABASE,
     SERVICE_USER,
@@ -142,16 +144,18 @@ def test_source_database_with_an_external_url_starts_nothing(
 
 
 def test_source_database_stops_only_a_server_it_started(
-    own_server: EmbeddedPostgres, tmp_path: Path
+    own_server: EmbeddedPostgres, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger=postgres_service.__name__)
     fresh = Settings(state_dir=str(tmp_path / "state"))
-    messages: list[str] = []
     with (
-        Resources.from_settings(fresh).source_database(messages.append) as database,
+        Resources.from_settings(fresh).source_database() as database,
         database.connect() as conn,
     ):
         assert conn.execute("SELECT current_database()").fetchone() == (DATABASE,)
     assert not EmbeddedPostgres(tmp_path / "state").is_running()
+    messages = [record.getMessage() for record in caplog.records
+                if record.name == postgres_service.__name__]
     assert any(m.startswith("starting embedded PostgreSQL on 127.0.0.1:") for m in messages)
 
     own_server.start()

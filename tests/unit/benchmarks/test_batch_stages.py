@@ -1,26 +1,31 @@
-"""Stages of a batch run from its timestamped progress messages."""
+"""Stages of a batch run from the stage records it logs."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from benchmarks.measure import recording
 from benchmarks.model import Stage
 from benchmarks.stages import Event, batch_stages, extract_window, group_seconds
+from condolake.logs import Stage as Mark
+from condolake.logs import stage_fields
 
 EVENTS = [
-    Event(0.5, "run batch-20261125T000000-abcd (run date 25/11/2026)"),
-    Event(1.0, "reading condominios from PostgreSQL: 10 rows"),
-    Event(4.0, "reading transacoes with transacao_id > 5 from PostgreSQL: 1,000 rows"),
-    Event(10.0, "condominios: 10 read, 10 valid, 0 quarantined, 0 duplicate"),
-    Event(10.25, "some message the benchmark does not know"),
-    Event(15.0, "transacoes: 1,000 read, 990 valid, 10 quarantined, 0 duplicate"),
-    Event(18.0, "gold/transacoes_por_condominio: 10 rows"),
-    Event(19.0, "gold/transacoes_por_morador: 9 rows"),
+    Event(0.5, Mark.RUN),
+    Event(1.0, Mark.EXTRACT, "condominios"),
+    Event(4.0, Mark.EXTRACT, "transacoes"),
+    Event(10.0, Mark.SILVER, "condominios"),
+    Event(10.25, None),  # a record that marks no stage
+    Event(15.0, Mark.SILVER, "transacoes"),
+    Event(18.0, Mark.GOLD, "transacoes_por_condominio"),
+    Event(19.0, Mark.GOLD, "transacoes_por_morador"),
 ]
 LOAD_SECONDS = {"condominios": 2.0, "transacoes": 4.5}
 
 
-def test_each_message_closes_the_stage_it_ends() -> None:
+def test_each_record_closes_the_stage_it_ends() -> None:
     stages = batch_stages(EVENTS, 20.0, LOAD_SECONDS)
     assert stages == [
         Stage("start of the run", "overhead", 0.5),
@@ -43,8 +48,7 @@ def test_stages_add_up_to_the_run() -> None:
 
 
 def test_a_load_longer_than_its_gap_does_not_go_negative() -> None:
-    events = [Event(1.0, "reading imoveis from PostgreSQL: 3 rows"),
-              Event(2.0, "imoveis: 3 read, 3 valid, 0 quarantined, 0 duplicate")]
+    events = [Event(1.0, Mark.EXTRACT, "imoveis"), Event(2.0, Mark.SILVER, "imoveis")]
     assert batch_stages(events, 2.0, {"imoveis": 5.0}) == [
         Stage("start of the run", "overhead", 1.0),
         Stage("extract imoveis (JDBC -> bronze)", "extract", 0.0),
@@ -58,4 +62,18 @@ def test_extract_window_ends_where_the_first_load_starts() -> None:
 
 
 def test_extract_window_is_zero_without_reads() -> None:
-    assert extract_window([Event(1.0, "gold/x: 1 rows")], {}) == (0.0, 0.0)
+    assert extract_window([Event(1.0, Mark.GOLD, "x")], {}) == (0.0, 0.0)
+
+
+def test_the_recorder_reads_the_stage_records_the_package_logs() -> None:
+    batch_log = logging.getLogger("condolake.pipelines.batch")
+    with recording() as recorder:
+        batch_log.info("run x", extra=stage_fields(Mark.RUN))
+        batch_log.info("reading imoveis from PostgreSQL: 3 rows",
+                       extra=stage_fields(Mark.EXTRACT, "imoveis"))
+        batch_log.info("imoveis: unchanged since the last load, not read")
+        logging.getLogger("elsewhere").info("not the package's", extra=stage_fields(Mark.GOLD))
+    batch_log.info("after the run", extra=stage_fields(Mark.GOLD, "x"))
+    assert [(event.stage, event.table) for event in recorder.events] == [
+        (Mark.RUN, ""), (Mark.EXTRACT, "imoveis"), (None, "")]
+    assert [event.at for event in recorder.events] == sorted(event.at for event in recorder.events)

@@ -46,14 +46,14 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[str, An
 def test_ingest_postgres_runs_the_app_job_on_the_logical_date(
         calls: list[tuple[str, Any]]) -> None:
     result = tasks.ingest_postgres(LOGICAL)
-    assert calls == [("ingest_postgres", RUN_DATE, tasks.say)]
+    assert calls == [("ingest_postgres", RUN_DATE)]
     assert result["run_id"] == "ingest_postgres-1"
     assert result["run_date"] == RUN_DATE.isoformat()
 
 
 def test_build_gold_runs_transform_on_the_logical_date(calls: list[tuple[str, Any]]) -> None:
     assert tasks.build_gold(dt.datetime(2025, 3, 2, 2, 30, tzinfo=dt.UTC))["job"] == "transform"
-    assert calls == [("transform", RUN_DATE, tasks.say)]
+    assert calls == [("transform", RUN_DATE)]
 
 
 def test_ingest_files_runs_one_job_per_source(calls: list[tuple[str, Any]]) -> None:
@@ -77,7 +77,7 @@ def test_check_quality_fails_the_task_when_a_check_failed(
                          "source down")]
     dates: list[dt.date] = []
 
-    def check(resources: Resources, run_date: dt.date, progress: Any) -> list[CheckResult]:
+    def check(resources: Resources, run_date: dt.date) -> list[CheckResult]:
         dates.append(run_date)
         return found
 
@@ -86,13 +86,13 @@ def test_check_quality_fails_the_task_when_a_check_failed(
                                               r"reconciliation\(imoveis\): source down"):
         tasks.check_quality(LOGICAL)
     assert dates == [RUN_DATE]
-    monkeypatch.setattr(jobs, "check", lambda resources, run_date, progress: found[:1])
+    monkeypatch.setattr(jobs, "check", lambda resources, run_date: found[:1])
     assert tasks.check_quality(LOGICAL) == {"checks": 1, "failed": 0}
 
 
 def test_compact_reports_what_the_app_job_compacted(
         calls: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "compact", lambda resources, progress: {"a": 3, "b": 0})
+    monkeypatch.setattr(jobs, "compact", lambda resources: {"a": 3, "b": 0})
     assert tasks.compact(LOGICAL) == {"tables": 2, "files_compacted": 3}
 
 
