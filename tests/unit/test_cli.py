@@ -104,7 +104,7 @@ def test_serve_port_given_before_sql_is_the_sql_port(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(cli, "load_settings", lambda: Settings(serve_host="127.0.0.1"))
     ports: list[tuple[str, int]] = []
     monkeypatch.setattr(sql_endpoint, "run_sql_endpoint",
-                        lambda settings, host, port, progress: ports.append((host, port)))
+                        lambda settings, host, port: ports.append((host, port)))
     assert main(["serve", "--port", "9001", "sql"]) == 0
     assert main(["serve", "sql", "--host", "0.0.0.0", "--port", "9002"]) == 0
     assert ports == [("127.0.0.1", 9001), ("0.0.0.0", 9002)]

@@ -29,5 +29,4 @@ def serve_metrics(resources: Resources, host: str | None, port: int | None) -> N
     from condolake.monitoring.exporter import run_exporter
 
     settings = resources.settings
-    run_exporter(settings, host=host or settings.serve_host, port=port or settings.metrics_port,
-                 progress=log.info)
+    run_exporter(settings, host=host or settings.serve_host, port=port or settings.metrics_port)

@@ -46,8 +46,7 @@ def serve(
     from condolake.serving.server import run_api
 
     settings = resources().settings
-    run_api(settings, host=host or settings.serve_host, port=port or settings.serve_port,
-            progress=log.info)
+    run_api(settings, host=host or settings.serve_host, port=port or settings.serve_port)
 
 
 @command(app, "sql", "SQL endpoint for BI tools: Spark Thrift Server (HiveServer2 protocol, "
@@ -63,8 +62,7 @@ def sql(
     parent = ctx.parent.params if ctx.parent is not None else {}
     settings = resources().settings
     run_sql_endpoint(settings, host=host or parent.get("host") or settings.serve_host,
-                     port=port or parent.get("port") or settings.sql_port,
-                     progress=log.info)
+                     port=port or parent.get("port") or settings.sql_port)
 
 
 @command(app, "key", "make a new API key: prints the key once and the hashed entry for "

@@ -8,6 +8,7 @@ listings and a broker round trip.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +25,7 @@ from condolake.monitoring.health import HealthCollector
 from condolake.monitoring.metrics import CONTENT_TYPE, render
 from condolake.services.uvicorn_server import run_until_signal
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 CACHE_S = 1.0
 METRICS_PATH = "/metrics"
 
@@ -81,15 +82,15 @@ def metrics_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}{METRICS_PATH}"
 
 
-def run_exporter(settings: Settings, host: str, port: int, progress: Progress) -> None:
+def run_exporter(settings: Settings, host: str, port: int) -> None:
     """Serve /metrics until SIGINT or SIGTERM."""
     config = uvicorn.Config(metrics_app(settings), host=host, port=port, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
-    progress(f"exporting metrics of {settings.lake_path}")
-    progress(f"metrics: {metrics_url(host, port)}")
+    log.info(f"exporting metrics of {settings.lake_path}")
+    log.info(f"metrics: {metrics_url(host, port)}")
     reason = run_until_signal(server)
     if not server.started:
         raise ServiceError(f"the metrics exporter could not start on {host}:{port} "
                            "(see the log above)")
-    progress(f"metrics exporter stopped ({reason})")
+    log.info(f"metrics exporter stopped ({reason})")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -10,7 +11,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 
 import httpx
 import uvicorn
@@ -23,7 +23,7 @@ from condolake.services.uvicorn_server import run_until_signal
 from condolake.serving.api import create_app
 from condolake.serving.auth import KeyRing
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.02
@@ -43,21 +43,21 @@ def urls(host: str, port: int) -> tuple[str, str]:
     return f"{base}/docs", f"{base}/"
 
 
-def run_api(settings: Settings, host: str, port: int, progress: Progress) -> None:
+def run_api(settings: Settings, host: str, port: int) -> None:
     """Serve the API and dashboard until SIGINT or SIGTERM, then shut down gracefully."""
     keys = KeyRing.parse(revealed(settings.serve_keys))  # a bad entry fails before anything starts
     if not keys:
-        progress("warning: CONDOLAKE_SERVE_KEYS is empty: every data endpoint answers 401; "
+        log.warning("warning: CONDOLAKE_SERVE_KEYS is empty: every data endpoint answers 401; "
                  "make a key with `condolake serve key --name NAME --role admin`")
     server = _server(settings, host, port, log_level="info", access_log=False)
     docs, dashboard = urls(host, port)
-    progress(f"serving {settings.lake_path} ({len(keys.keys)} API keys)")
-    progress(f"API docs: {docs}")
-    progress(f"dashboard: {dashboard}")
+    log.info(f"serving {settings.lake_path} ({len(keys.keys)} API keys)")
+    log.info(f"API docs: {docs}")
+    log.info(f"dashboard: {dashboard}")
     reason = run_until_signal(server)
     if not server.started:
         raise ServiceError(f"the API could not start on {host}:{port} (see the log above)")
-    progress(f"API stopped ({reason})")
+    log.info(f"API stopped ({reason})")
 
 
 class BackgroundServer:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import socket
 import subprocess
@@ -75,7 +76,7 @@ HEALTH_INTERVAL_S = 1.0
 JVM_EXIT_TIMEOUT_S = 60.0
 MAX_PORT = 65535
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 def endpoint_folder(settings: Settings) -> Path:
@@ -168,13 +169,12 @@ def exclusive_folder(folder: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def start_session(settings: Settings, jar_paths: list[str], host: str, port: int,
-                  progress: Progress) -> SparkSession:
+def start_session(settings: Settings, jar_paths: list[str], host: str, port: int) -> SparkSession:
     for name in HIVE_PORT_ENV:
         os.environ.pop(name, None)
     if settings.spark_master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK)
-    progress(f"starting Spark ({settings.spark_master}, driver memory "
+    log.info(f"starting Spark ({settings.spark_master}, driver memory "
              f"{settings.spark_driver_memory}) with Hive support and Delta Lake")
     builder = SparkSession.builder.appName("condolake-sql-endpoint")
     for key, value in endpoint_conf(settings, jar_paths, host, port).items():
@@ -191,12 +191,12 @@ def start_session(settings: Settings, jar_paths: list[str], host: str, port: int
     return spark
 
 
-def register_lake(spark: SparkSession, settings: Settings, progress: Progress) -> None:
+def register_lake(spark: SparkSession, settings: Settings) -> None:
     """Every Delta table of the lake in the metastore, as `sql_catalog` plans it."""
     lake_path = settings.lake_path
     local_lake = "://" not in lake_path
     if local_lake and not Path(lake_path).is_dir():
-        progress(f"warning: the lake {lake_path} does not exist yet")
+        log.warning(f"warning: the lake {lake_path} does not exist yet")
     folders = local_delta_folders if local_lake else hadoop_delta_folders(spark)
     try:
         report = sync_catalog(spark, discover_tables(lake_path, folders))
@@ -205,7 +205,7 @@ def register_lake(spark: SparkSession, settings: Settings, progress: Progress) -
             f"the SQL endpoint's metastore in {endpoint_folder(settings)} failed: "
             f"{_first_line(error)}. It holds only table registrations: removing that folder "
             "is safe, the next start registers every table again") from error
-    report_catalog(report, lake_path, progress)
+    report_catalog(report, lake_path)
 
 
 def _first_line(error: BaseException) -> str:
@@ -213,15 +213,15 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def report_catalog(report: CatalogReport, lake_path: str, progress: Progress) -> None:
+def report_catalog(report: CatalogReport, lake_path: str) -> None:
     for conflict in report.plan.conflicts:
-        progress(f"warning: {conflict}")
+        log.warning(f"warning: {conflict}")
     for failure in report.failures:
-        progress(f"warning: could not register: {failure}")
+        log.warning(f"warning: could not register: {failure}")
     if not (report.plan.created or report.plan.repointed or report.plan.unchanged):
-        progress(f"warning: no Delta tables found in the lake {lake_path}: the databases are "
+        log.warning(f"warning: no Delta tables found in the lake {lake_path}: the databases are "
                  "empty; run `condolake batch`, then restart `condolake serve sql`")
-    progress(report.summary())
+    log.info(report.summary())
 
 
 def start_thrift_server(spark: SparkSession) -> Any:
@@ -279,7 +279,7 @@ def stop_session(spark: SparkSession) -> None:
         gateway_process.wait()
 
 
-def run_sql_endpoint(settings: Settings, host: str, port: int, progress: Progress) -> None:
+def run_sql_endpoint(settings: Settings, host: str, port: int) -> None:
     """Serves the lake over HiveServer2 on host:port until SIGTERM or SIGINT."""
     check_port(host, port)
     java_executable()
@@ -288,29 +288,28 @@ def run_sql_endpoint(settings: Settings, host: str, port: int, progress: Progres
     with (exclusive_folder(endpoint_folder(settings)),
           stop_requests(second_interrupts=True) as stopping):
         jars = [str(path) for path in resolved_jars(SPARK_CORE, settings.jar_cache_path)]
-        spark = start_session(settings, jars, host, port, progress)
+        spark = start_session(settings, jars, host, port)
         try:
-            register_lake(spark, settings, progress)
+            register_lake(spark, settings)
             if not stopping.is_set():
-                _serve(spark, host, port, stopping, progress)
+                _serve(spark, host, port, stopping)
         finally:
-            progress("stopping the SQL endpoint")
+            log.info("stopping the SQL endpoint")
             stop_session(spark)
-    progress("SQL endpoint stopped")
+    log.info("SQL endpoint stopped")
 
 
-def _serve(spark: SparkSession, host: str, port: int, stopping: threading.Event,
-           progress: Progress) -> None:
+def _serve(spark: SparkSession, host: str, port: int, stopping: threading.Event) -> None:
     server = start_thrift_server(spark)
     try:
         wait_until_accepting(host, port, lambda: session_alive(spark))
-        progress(f"SQL endpoint ready: {jdbc_url(host, port)} "
+        log.info(f"SQL endpoint ready: {jdbc_url(host, port)} "
                  "(databases bronze, silver, gold, quarantine, ops)")
-        progress(f"connect with: {beeline_command(host, port)}")
+        log.info(f"connect with: {beeline_command(host, port)}")
         if host not in LOOPBACK_HOSTS:
-            progress(f"warning: no authentication: anyone who reaches {host}:{port} can read "
+            log.warning(f"warning: no authentication: anyone who reaches {host}:{port} can read "
                      "and change the lake's tables")
-        progress("stop with Ctrl+C (or SIGTERM)")
+        log.info("stop with Ctrl+C (or SIGTERM)")
         while not stopping.wait(HEALTH_INTERVAL_S):
             if not session_alive(spark):
                 raise ServiceError("the SQL endpoint's Spark driver stopped on its own "

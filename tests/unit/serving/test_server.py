@@ -32,7 +32,7 @@ def test_bad_keys_fail_before_anything_starts(tmp_path: Path) -> None:
     settings = load_settings(environ={}, lake_root=str(tmp_path), state_dir=str(tmp_path),
                              serve_keys="ana:admin:*:nothex")
     with pytest.raises(ConfigError, match="entry 1"):
-        run_api(settings, "127.0.0.1", free_port(), progress=print)
+        run_api(settings, "127.0.0.1", free_port())
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])

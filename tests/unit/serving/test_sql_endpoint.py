@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from condolake.config import load_settings
 from condolake.errors import ConfigError
+from condolake.serving import sql_endpoint
 from condolake.serving.sql_catalog import (
     CatalogPlan,
     CatalogReport,
@@ -215,25 +217,25 @@ class TestStartChecks:
 
 
 class TestCatalogReport:
-    def test_an_empty_lake_says_what_to_do(self) -> None:
-        lines: list[str] = []
-        report_catalog(CatalogReport(CatalogPlan()), "/lake", lines.append)
-        assert lines == [
+    def test_an_empty_lake_says_what_to_do(self, caplog: pytest.LogCaptureFixture) -> None:
+        caplog.set_level(logging.INFO, logger=sql_endpoint.__name__)
+        report_catalog(CatalogReport(CatalogPlan()), "/lake")
+        assert caplog.messages == [
             "warning: no Delta tables found in the lake /lake: the databases are empty; run "
             "`condolake batch`, then restart `condolake serve sql`",
             "0 tables registered (0 new, 0 re-pointed, 0 unchanged), 0 dropped (gone from "
             "the lake)",
         ]
 
-    def test_refusals_and_conflicts_are_warnings(self) -> None:
+    def test_refusals_and_conflicts_are_warnings(self, caplog: pytest.LogCaptureFixture
+                                                 ) -> None:
+        caplog.set_level(logging.INFO, logger=sql_endpoint.__name__)
         plan = CatalogPlan(created=["gold.a"], unchanged=["gold.b"], dropped=["gold.c"],
                            conflicts=["gold.v is a view made in the endpoint; ..."])
-        lines: list[str] = []
-        report_catalog(CatalogReport(plan, failures=["CREATE TABLE x: boom"]), "/lake",
-                       lines.append)
-        assert lines == [
-            "warning: gold.v is a view made in the endpoint; ...",
-            "warning: could not register: CREATE TABLE x: boom",
-            "2 tables registered (1 new, 0 re-pointed, 1 unchanged), 1 dropped (gone from "
-            "the lake)",
+        report_catalog(CatalogReport(plan, failures=["CREATE TABLE x: boom"]), "/lake")
+        assert [(record.levelno, record.getMessage()) for record in caplog.records] == [
+            (logging.WARNING, "warning: gold.v is a view made in the endpoint; ..."),
+            (logging.WARNING, "warning: could not register: CREATE TABLE x: boom"),
+            (logging.INFO, "2 tables registered (1 new, 0 re-pointed, 1 unchanged), 1 dropped "
+                           "(gone from the lake)"),
         ]
