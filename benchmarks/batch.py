@@ -141,7 +141,7 @@ def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
     run_date = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     with Resources.from_settings(source_settings).source_database() as server, \
             bench_database(server, say) as db:
-        prepared = prepare_source(db, scale, seed, say)
+        prepared = prepare_source(db, scale, seed)
         copy, copy_bytes = measure_copy(db, BASELINE_RUNS, say)
         duck, duck_file = measure_duckdb(db, folders.duckdb, run_date, BASELINE_RUNS, say)
         spark, spark_start_s = start_spark(lake_settings, say)

@@ -53,12 +53,10 @@ class PreparedSource:
     vacuum_analyze_s: float
 
 
-def prepare_source(db: SourceDatabase, scale: float, seed: int,
-                   progress: Progress) -> PreparedSource:
+def prepare_source(db: SourceDatabase, scale: float, seed: int) -> PreparedSource:
     """Generates the data, then VACUUM ANALYZE so no reader pays for hint bits or statistics."""
     with db.connect() as conn:
-        generation = generate(conn, scale=scale, seed=seed, invalid_share=INVALID_SHARE,
-                              progress=progress)
+        generation = generate(conn, scale=scale, seed=seed, invalid_share=INVALID_SHARE)
     started = time.perf_counter()
     with db.connect(autocommit=True) as conn:
         for table in SOURCE_TABLES:

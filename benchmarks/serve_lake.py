@@ -100,7 +100,7 @@ def _build(settings: Settings, folder: Path, scale: float, seed: int,
         with Resources.from_settings(settings.with_(state_dir=str(source_state))) \
                 .source_database() as server, \
                 bench_database(server, progress) as db:
-            prepared = prepare_source(db, scale, seed, progress)
+            prepared = prepare_source(db, scale, seed)
             started = time.perf_counter()
             spark = build_spark(lake_settings, "condolake-bench-serve")
             spark_start_s = time.perf_counter() - started

@@ -163,7 +163,7 @@ def _measure(settings: Settings, folder: Path, params: StreamParams,
              say: Progress) -> Measured:
     with Resources.from_settings(settings).source_database() as server, \
             bench_database(server, say) as db:
-        prepared = prepare_source(db, params.scale, params.seed, say)
+        prepared = prepare_source(db, params.scale, params.seed)
         with Resources.from_settings(settings).kafka() as bootstrap, \
                 bench_topics(bootstrap, settings.kafka_partitions, say) as prefix:
             run_settings = settings.with_(
@@ -211,7 +211,7 @@ def _throughput(spark: SparkSession, settings: Settings, conn: Connection, sink:
     simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=params.seed,
                           today=_today(settings))
     say(f"phase 1: producing a backlog of {params.events:,} events")
-    stats = simulator.run(BACKLOG_RATE, events=params.events, progress=say)
+    stats = simulator.run(BACKLOG_RATE, events=params.events)
     say(f"backlog: {stats.events:,} events, {stats.published:,} records in "
         f"{stats.seconds:.1f} s")
     runs = []
@@ -223,7 +223,7 @@ def _throughput(spark: SparkSession, settings: Settings, conn: Connection, sink:
     say("phase 1: the Kafka query drains the backlog into gold")
     started_at = time.time()
     run_streams(spark, settings, settings.kafka_bootstrap,
-                StreamOptions(landing=False, once=True), say)
+                StreamOptions(landing=False, once=True))
     pipeline_s = time.time() - started_at
     say(f"backlog in gold after {pipeline_s:.1f} s "
         f"({stats.events / pipeline_s:,.0f} events/s)")
@@ -253,8 +253,7 @@ def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: Ev
     def produce(stop: threading.Event) -> None:
         say(f"phase 2: producing {params.rate:g} events/s for {params.duration_s:g} s "
             f"(trigger {params.trigger_s:g} s)")
-        simulator.run(params.rate, duration_s=params.duration_s, progress=say,
-                      stop=stop.is_set)
+        simulator.run(params.rate, duration_s=params.duration_s, stop=stop.is_set)
         lag_at_end[0] = kafka_lag_now(settings.kafka_bootstrap or "", lake, queries.KAFKA)
         say(f"phase 2: production done (Kafka lag {lag_at_end[0]}); waiting until everything "
             "is in gold")
@@ -262,7 +261,7 @@ def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: Ev
     say("phase 2: starting the Kafka query")
     run = run_continuously(spark, settings, settings.kafka_bootstrap or "", produce,
                            start_timeout_s=START_TIMEOUT_S,
-                           drain_limit_s=_drain_limit_s(params.trigger_s), progress=say)
+                           drain_limit_s=_drain_limit_s(params.trigger_s))
     say(f"phase 2: stream stopped after {run.seconds:.1f} s"
         + ("" if run.drained else " (time limit: not everything reached gold)"))
     stats = simulator.stats

@@ -27,7 +27,6 @@ from condolake.pipelines.errors import root_cause
 from condolake.pipelines.stream import StreamError, StreamOptions, prepare, writers
 from condolake.streaming.queries import Trigger
 
-Progress = Callable[[str], None]
 Produce = Callable[[threading.Event], None]  # produces until done or until the event is set
 POLL_S = 0.5
 SETTLE_TRIGGERS = 2
@@ -44,13 +43,13 @@ class ContinuousRun:
     drained: bool  # False: stopped at the time limit with work left
 
 
-def start_queries(spark: SparkSession, settings: Settings, bootstrap: str,
-                  progress: Progress | None) -> list[StreamingQuery]:
+def start_queries(spark: SparkSession, settings: Settings, bootstrap: str
+                  ) -> list[StreamingQuery]:
     """The Kafka query at `settings.stream_trigger_s`, as `condolake stream start` runs it."""
     prepare(spark, settings)
     trigger = Trigger(settings.stream_trigger_s)
     return [start() for _, start in writers(spark, settings, bootstrap,
-                                            StreamOptions(landing=False), trigger, progress)]
+                                            StreamOptions(landing=False), trigger)]
 
 
 def first_triggers_done(running: Sequence[StreamingQuery], timeout_s: float,
@@ -85,13 +84,12 @@ def _raise_if_failed(running: Sequence[StreamingQuery]) -> None:
 
 
 def run_continuously(spark: SparkSession, settings: Settings, bootstrap: str, produce: Produce,
-                     *, start_timeout_s: float, drain_limit_s: float,
-                     progress: Progress | None = None) -> ContinuousRun:
+                     *, start_timeout_s: float, drain_limit_s: float) -> ContinuousRun:
     """Starts the queries, runs `produce` in a thread once they all fired, and stops them when
     drained (or `drain_limit_s` after production ended)."""
     stop = threading.Event()
     failures: list[BaseException] = []
-    running = start_queries(spark, settings, bootstrap, progress)
+    running = start_queries(spark, settings, bootstrap)
     started = time.monotonic()
 
     def producer() -> None:

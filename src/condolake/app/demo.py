@@ -51,8 +51,7 @@ def run_demo(resources: Resources, *, scale: float, seed: int, invalid_share: fl
     with demo.source_database() as db:
         with db.connect() as conn:
             init_schema(conn, drop_existing=True)
-            report = generate(conn, scale=scale, seed=seed, invalid_share=invalid_share,
-                              progress=log.info)
+            report = generate(conn, scale=scale, seed=seed, invalid_share=invalid_share)
         log.info(
             "source ready: " + ", ".join(f"{t} {format_count(n)}" for t, n in report.rows.items())
         )
@@ -96,7 +95,7 @@ def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int)
                 kwargs={"duration_s": STREAM_PRODUCE_S}, daemon=True)
             producer.start()
             run_streams(spark, settings, bootstrap,
-                        StreamOptions(landing=False, duration_s=STREAM_RUN_S), log.info)
+                        StreamOptions(landing=False, duration_s=STREAM_RUN_S))
             producer.join()
             # Whatever the last trigger had not reached yet.
             run_streams(spark, settings, bootstrap, StreamOptions(landing=False, once=True))

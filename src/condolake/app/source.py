@@ -48,7 +48,7 @@ def generate(resources: Resources, *, scale: float, seed: int, invalid_share: fl
 
     with resources.source_database() as db, db.connect() as conn:
         return fill(conn, scale=scale, seed=seed, invalid_share=invalid_share,
-                    progress=log.info, replace=replace)
+                    replace=replace)
 
 
 def append(resources: Resources, *, transactions: int, seed: int) -> tuple[int, int]:
@@ -56,7 +56,7 @@ def append(resources: Resources, *, transactions: int, seed: int) -> tuple[int, 
     from condolake.source.generator import append_transactions
 
     with resources.source_database() as db, db.connect() as conn:
-        return append_transactions(conn, count=transactions, seed=seed, progress=log.info)
+        return append_transactions(conn, count=transactions, seed=seed)
 
 
 def export_csv(resources: Resources, table: str, path: Path, *, delimiter: str, encoding: str,
@@ -106,4 +106,4 @@ def simulate(resources: Resources, *, rate: float, duration_s: float | None,
                 log.info(f"simulating {rate:g} events/s into {prefix}.public.* on {bootstrap} "
                     "(Ctrl-C stops after the current tick)")
                 return simulator.run(rate, duration_s=duration_s, events=events,
-                                     progress=log.info, stop=stop)
+                                     stop=stop)

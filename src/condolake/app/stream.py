@@ -38,7 +38,7 @@ def start(resources: Resources, options: StreamOptions) -> StreamReport:
             + (f", landing zone {settings.landing_path}" if options.landing else "")
             + ("; until everything available is processed" if options.once else
                "; Ctrl-C stops after the current micro-batch") + ")")
-        return run_streams(spark, settings, bootstrap, options, log.info)
+        return run_streams(spark, settings, bootstrap, options)
 
 
 def states(resources: Resources) -> tuple[bool, list[QueryState]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,7 +52,7 @@ from condolake.streaming.queries import BatchHandler, Trigger
 from condolake.streaming.status import StatusFile, last_committed_batch
 from condolake.transforms.silver.validate import LINEAGE_COLS
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 SUPERVISE_EVERY_S = 1.0
 PROGRESS_FLUSH_EVERY_S = 10.0  # micro-batches to ops/stream_progress
 KAFKA_EVENTS_COLUMNS = [field.name for field in catalog.KAFKA_EVENTS_SCHEMA.fields]
@@ -88,10 +89,9 @@ class MicroBatch:
     from it make a replayed micro-batch a no-op, and a fresh start a fresh sequence.
     """
 
-    def __init__(self, settings: Settings, query: str, progress: Progress | None) -> None:
+    def __init__(self, settings: Settings, query: str) -> None:
         self.settings = settings
         self.query = query
-        self.progress = progress
         self._query_id: str | None = None
         self._started = False
 
@@ -131,8 +131,7 @@ class MicroBatch:
         update_gold(ctx, run, log_marts=False)  # `summary(run)` says what gold got
         if run.tables:
             _log_run(ctx, run, app_id, batch_id, "succeeded")
-            if self.progress:
-                self.progress(summary(run))
+            log.info(summary(run))
 
 
 def _log_run(ctx: LoadContext, run: RunRecord, app_id: str, batch_id: int, status: str,
@@ -155,8 +154,8 @@ def summary(run: RunRecord) -> str:
             + f"; gold {gold:,} keys recomputed ({seconds:.1f} s)")
 
 
-def kafka_handler(settings: Settings, progress: Progress | None) -> BatchHandler:
-    micro = MicroBatch(settings, queries.KAFKA, progress)
+def kafka_handler(settings: Settings) -> BatchHandler:
+    micro = MicroBatch(settings, queries.KAFKA)
 
     def handle(batch: DataFrame, batch_id: int) -> None:
         with kafka_batch(micro, batch, batch_id) as step:
@@ -223,8 +222,8 @@ def kafka_batch(micro: MicroBatch, batch: DataFrame, batch_id: int) -> Iterator[
         records.unpersist()
 
 
-def landing_handler(settings: Settings, progress: Progress | None) -> BatchHandler:
-    micro = MicroBatch(settings, queries.LANDING, progress)
+def landing_handler(settings: Settings) -> BatchHandler:
+    micro = MicroBatch(settings, queries.LANDING)
 
     def handle(lines: DataFrame, batch_id: int) -> None:
         spark = lines.sparkSession
@@ -294,16 +293,16 @@ def _checkpoint(settings: Settings, query: str) -> Path:
 
 
 def writers(spark: SparkSession, settings: Settings, bootstrap: str | None,
-            options: StreamOptions, trigger: Trigger, progress: Progress | None
+            options: StreamOptions, trigger: Trigger
             ) -> list[tuple[str, Callable[[], StreamingQuery]]]:
     """The queries to run, as (name, start) pairs."""
     starts: list[tuple[str, Callable[[], StreamingQuery]]] = []
     if options.kafka and bootstrap:
-        kafka = queries.kafka(spark, settings, bootstrap, kafka_handler(settings, progress),
+        kafka = queries.kafka(spark, settings, bootstrap, kafka_handler(settings),
                               trigger)
         starts.append((queries.KAFKA, kafka.start))
     if options.landing:
-        landing = queries.landing(spark, settings, landing_handler(settings, progress),
+        landing = queries.landing(spark, settings, landing_handler(settings),
                                   trigger)
         starts.append((queries.LANDING, landing.start))
     return starts
@@ -314,7 +313,6 @@ def run_streams(
     settings: Settings,
     bootstrap: str | None,
     options: StreamOptions,
-    progress: Progress | None = None,
 ) -> StreamReport:
     """Runs the queries until stopped (SIGINT/SIGTERM), `duration_s` elapses, or, with
     `once`, everything available has gone through every layer.
@@ -325,7 +323,7 @@ def run_streams(
     prepare(spark, settings)
     ignore_stop_signals(spark)
     trigger = Trigger(settings.stream_trigger_s, available_now=options.once)
-    starts = writers(spark, settings, bootstrap, options, trigger, progress)
+    starts = writers(spark, settings, bootstrap, options, trigger)
     status = StatusFile(settings.state_path / "stream" / "status.json", settings)
     report = StreamReport()
     recorder = ProgressRecorder(spark, settings.lake_path)
@@ -342,7 +340,7 @@ def run_streams(
                 if options.once and not any(query.isActive for query in running):
                     break
                 if time.monotonic() >= next_flush:
-                    flush_progress(recorder, running, progress)
+                    flush_progress(recorder, running)
                     next_flush = time.monotonic() + PROGRESS_FLUSH_EVERY_S
                 stop.wait(SUPERVISE_EVERY_S / (10 if options.once else 1))
         finally:
@@ -350,10 +348,10 @@ def run_streams(
                 unfinished = stop_between_batches(query, grace_s)
                 if unfinished is not None:
                     report.replayed[query.name or ""] = unfinished
-                    (progress or print)(
+                    log.warning(
                         f"{query.name}: micro-batch {unfinished} did not finish within "
                         f"{grace_s:g} s of the stop; it will be replayed on the next start")
-            flush_progress(recorder, running, progress)
+            flush_progress(recorder, running)
             status.write(running, running=False)
         _raise_if_failed(running)
         for query in running:
@@ -361,15 +359,14 @@ def run_streams(
     return report
 
 
-def flush_progress(recorder: ProgressRecorder, running: list[StreamingQuery],
-                   progress: Progress | None) -> None:
+def flush_progress(recorder: ProgressRecorder, running: list[StreamingQuery]) -> None:
     """Records the new micro-batches in ops/stream_progress. Monitoring must not stop the
     stream: a failed write is reported and retried at the next flush (nothing is lost while
     the batches stay in Spark's recent progress)."""
     try:
         recorder.flush(running)
     except Exception as error:
-        (progress or print)(f"warning: ops/stream_progress not updated: {root_cause(error)}")
+        log.warning(f"warning: ops/stream_progress not updated: {root_cause(error)}")
 
 
 def stop_between_batches(query: StreamingQuery, grace_s: float) -> int | None:

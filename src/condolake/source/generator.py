@@ -8,9 +8,10 @@ INSERTs without an id continue the numbering. Valid dates end two days before `t
 
 from __future__ import annotations
 
+import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -50,7 +51,7 @@ from condolake.source.invalid_rows import (
 from condolake.source.rows import CondominioRow, ImovelRow, MoradorRow
 from condolake.source.transacoes_rows import TransacaoPools, transacao_lines
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 BASE_ROWS = {"condominios": 100, "moradores": 20_000, "imoveis": 30_000, "transacoes": 1_000_000}
 FAKER_LOCALE = "pt_BR"
@@ -74,7 +75,6 @@ def generate(
     scale: float,
     seed: int = 42,
     invalid_share: float = 0.0,
-    progress: Progress | None = None,
     today: date | None = None,
     replace: bool = False,
 ) -> GenerationReport:
@@ -87,7 +87,6 @@ def generate(
         raise InputError(f"scale must be positive, got {scale}")
     if not 0.0 <= invalid_share < 1.0:
         raise InputError(f"invalid_share must be in [0, 1), got {invalid_share}")
-    say = progress or _quiet
     day = today or date.today()
     counts = {table: scaled_count(base, scale) for table, base in BASE_ROWS.items()}
     fake = Faker(FAKER_LOCALE)
@@ -101,7 +100,8 @@ def generate(
         make_room(conn, replace)
         with foreign_key_triggers_skipped(conn) as skipped:
             if not skipped:
-                say("no privilege to skip FK triggers: loading with per-row FK checks (slower)")
+                log.info("no privilege to skip FK triggers: loading with per-row FK checks "
+                         "(slower)")
             rng = _table_rng(seed, "condominios")
             lines, invalid["condominios"] = _condominio_lines(fake, rng, counts, invalid_share)
             seconds["condominios"] = copy_lines(conn, "condominios", lines)
@@ -130,7 +130,7 @@ def generate(
         reset_sequences(conn)
     for table in TABLE_NAMES:
         rows, spoiled_rows, took = counts[table], invalid[table], seconds[table]
-        say(f"{table}: {rows:,} rows ({spoiled_rows:,} invalid) in {took:.1f} s")
+        log.info(f"{table}: {rows:,} rows ({spoiled_rows:,} invalid) in {took:.1f} s")
     return GenerationReport(
         rows=counts,
         invalid=invalid,
@@ -145,7 +145,6 @@ def append_transactions(
     *,
     count: int,
     seed: int,
-    progress: Progress | None = None,
     today: date | None = None,
 ) -> tuple[int, int]:
     """Append `count` valid transacoes dated in the last month, with ids after the current
@@ -173,7 +172,7 @@ def append_transactions(
         seconds = copy_lines(conn, "transacoes", lines)
         reset_sequences(conn, ("transacoes",))
     last_id = first_id + count - 1
-    (progress or _quiet)(f"transacoes: appended ids {first_id}..{last_id} in {seconds:.1f} s")
+    log.info(f"transacoes: appended ids {first_id}..{last_id} in {seconds:.1f} s")
     return first_id, last_id
 
 
@@ -232,7 +231,3 @@ def _imoveis(
 def _table_rng(seed: int, table: str) -> random.Random:
     """One generator per table, so a table's rows do not depend on how the others were drawn."""
     return random.Random(f"{seed}/{table}")
-
-
-def _quiet(message: str) -> None:
-    del message

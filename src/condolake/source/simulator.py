@@ -10,6 +10,7 @@ byte, so the numbers are strictly increasing across changes, statements and tick
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -40,7 +41,7 @@ from condolake.source.simulator_plan import (
 from condolake.source.simulator_rows import Row, RowMaker, is_valid_transacao, malformed_value
 from condolake.source.tables import IMOVEIS, MORADORES, SOURCE_TABLES, TRANSACOES, SourceTable
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 Record = tuple[str, bytes, bytes | None]  # topic, key, value (None: a tombstone)
 
 TICK_S = 0.1
@@ -148,7 +149,6 @@ class Simulator:
         *,
         duration_s: float | None = None,
         events: int | None = None,
-        progress: Progress | None = None,
         stop: Callable[[], bool] | None = None,
     ) -> SimulationStats:
         """`rate` events per second until `duration_s` passed, `events` were done or `stop()`
@@ -165,9 +165,9 @@ class Simulator:
             if count:
                 self._tick(count)
             now = time.monotonic()
-            if progress is not None and now >= next_report + PROGRESS_EVERY_S:
+            if now >= next_report + PROGRESS_EVERY_S:
                 next_report = now
-                progress(f"{self.stats.events:,} events, {self.stats.published:,} records "
+                log.info(f"{self.stats.events:,} events, {self.stats.published:,} records "
                          f"({self.stats.events / (now - started):,.0f} events/s)")
             next_tick = max(next_tick + TICK_S, now)
             time.sleep(max(0.0, next_tick - time.monotonic()))

@@ -186,7 +186,7 @@ class TestKafkaStream:
                     or 0) + 1
         # The first attempt dies after its bronze, silver and quarantine commits, before gold
         # and the run log: the steps the handler runs, stopped there.
-        with kafka_batch(MicroBatch(settings, KAFKA, None), batch, batch_id) as attempt:
+        with kafka_batch(MicroBatch(settings, KAFKA), batch, batch_id) as attempt:
             attempt.land()
             assert attempt.apply()  # silver changed
             run_id = attempt.ctx.run_id
@@ -195,7 +195,7 @@ class TestKafkaStream:
         assert gold_rows(spark, settings) != expected_gold(source, today(settings))
 
         # A new process replays the micro-batch (its first), then once more.
-        kafka_handler(settings, None)(batch, batch_id)
+        kafka_handler(settings)(batch, batch_id)
         ids = silver_ids(spark, settings)
         assert [key for key, n in Counter(ids).items() if n > 1] == []
         assert set(ids) == expected_valid_ids(source, today(settings))
@@ -209,5 +209,5 @@ class TestKafkaStream:
         assert landed.where(F.col(RUN_ID_COL) == run_id).count() == records
 
         versions = lake_versions(spark, settings)
-        kafka_handler(settings, None)(batch, batch_id)
+        kafka_handler(settings)(batch, batch_id)
         assert lake_versions(spark, settings) == versions
