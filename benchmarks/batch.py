@@ -20,9 +20,10 @@ printed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ from condolake.errors import ConfigError
 from condolake.layout import Layer, table_path
 from condolake.source.tables import SOURCE_TABLES, TRANSACOES
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 BASELINE_RUNS = 2
 
 
@@ -110,9 +111,6 @@ class Measured:
     notes: tuple[str, ...]
 
 
-def _quiet(_: str) -> None:
-    return None
-
 
 def run_batch_benchmark(
     settings: Settings,
@@ -120,41 +118,38 @@ def run_batch_benchmark(
     scale: float,
     seed: int = 42,
     output_dir: Path,
-    progress: Progress | None = None,
 ) -> BatchBenchmark:
     """Runs the benchmark, writes its JSON and Markdown to `output_dir`, prints the Markdown."""
-    say = progress or _quiet
     started_at = dt.datetime.now().replace(microsecond=0)
     load_before = load_average()
     with workspace(settings) as folders:
-        measured = _measure(settings, folders, scale, seed, say)
+        measured = _measure(settings, folders, scale, seed)
     result = _result(settings, scale, seed, started_at, load_before, measured)
     write_report(output_dir, f"batch-scale{scale_label(scale)}-{started_at:%Y%m%d-%H%M%S}",
-                 markdown=render_markdown(result), json_document=to_json(result), say=say)
+                 markdown=render_markdown(result), json_document=to_json(result))
     return result
 
 
-def _measure(settings: Settings, folders: Workspace, scale: float, seed: int,
-             say: Progress) -> Measured:
+def _measure(settings: Settings, folders: Workspace, scale: float, seed: int) -> Measured:
     source_settings = settings.with_(state_dir=str(folders.state))
     lake_settings = settings.with_(lake_root=str(folders.lake))
     run_date = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     with Resources.from_settings(source_settings).source_database() as server, \
-            bench_database(server, say) as db:
+            bench_database(server) as db:
         prepared = prepare_source(db, scale, seed)
-        copy, copy_bytes = measure_copy(db, BASELINE_RUNS, say)
-        duck, duck_file = measure_duckdb(db, folders.duckdb, run_date, BASELINE_RUNS, say)
-        spark, spark_start_s = start_spark(lake_settings, say)
+        copy, copy_bytes = measure_copy(db, BASELINE_RUNS)
+        duck, duck_file = measure_duckdb(db, folders.duckdb, run_date, BASELINE_RUNS)
+        spark, spark_start_s = start_spark(lake_settings)
         try:
-            say(f"Spark started in {spark_start_s:.1f} s; running condolake batch")
+            log.info(f"Spark started in {spark_start_s:.1f} s; running condolake batch")
             batch_run = measure_batch(spark, lake_settings, db)
             # Before the re-runs change the source: DuckDB read it as the full load did.
             gold_paths = {name: table_path(lake_settings.lake_path, Layer.GOLD, name)
                           for name in MART_NAMES}
             gold, gold_note = _compare(duck_file, folders.duckdb, gold_paths)
-            jdbc_read = measure_jdbc_read(spark, lake_settings, db, BASELINE_RUNS, say)
+            jdbc_read = measure_jdbc_read(spark, lake_settings, db, BASELINE_RUNS)
             reruns = measure_reruns(spark, lake_settings, db,
-                                    prepared.generation.rows[TRANSACOES.name], seed, say)
+                                    prepared.generation.rows[TRANSACOES.name], seed)
         finally:
             spark.stop()
         found_versions = versions(db)

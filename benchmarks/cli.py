@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from condolake.config import Settings, load_settings
-from condolake.console import error, progress, show_progress
+from condolake.console import PACKAGE_LOGGER, error, show_progress
 from condolake.errors import CondoLakeError
 
 RESULTS = Path("benchmarks/results")
@@ -28,7 +28,7 @@ Output = Annotated[Path, typer.Option(help="folder of the Markdown and JSON repo
 
 def _run(job: Callable[[Settings], object]) -> None:
     """Load the settings and run one benchmark; a CondoLake error is one line and exit 1."""
-    show_progress()
+    show_progress(PACKAGE_LOGGER, "benchmarks")
     try:
         job(load_settings())
     except CondoLakeError as failure:
@@ -49,7 +49,7 @@ def batch(
     from benchmarks.batch import run_batch_benchmark
 
     _run(lambda settings: run_batch_benchmark(settings, scale=scale, seed=seed,
-                                              output_dir=output, progress=progress))
+                                              output_dir=output))
 
 
 @app.command()
@@ -69,7 +69,7 @@ def stream(
 
     _run(lambda settings: run_stream_benchmark(
         settings, scale=scale, events=events, rate=rate, duration_s=duration,
-        trigger_s=trigger, seed=seed, output_dir=output, progress=progress))
+        trigger_s=trigger, seed=seed, output_dir=output))
 
 
 @app.command()
@@ -86,4 +86,4 @@ def serve(
 
     _run(lambda settings: run_serve_benchmark(
         settings, scale=scale, seed=seed, clients=clients, duration_s=duration,
-        output_dir=output, progress=progress))
+        output_dir=output))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,19 +27,19 @@ from condolake.source.generator import GenerationReport, append_transactions, ge
 from condolake.source.tables import SOURCE_TABLES
 from condolake.spark import build_spark
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 BENCH_DATABASE = "condolake_bench"
 INVALID_SHARE = 0.02
 
 
 @contextmanager
-def bench_database(server: SourceDatabase, progress: Progress) -> Iterator[SourceDatabase]:
+def bench_database(server: SourceDatabase) -> Iterator[SourceDatabase]:
     """A new, empty database on the source server, dropped on exit (never the real source)."""
     name = sql.Identifier(BENCH_DATABASE)
     with server.connect(autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    progress(f"benchmark database {BENCH_DATABASE} created")
+    log.info(f"benchmark database {BENCH_DATABASE} created")
     try:
         yield server.with_database(BENCH_DATABASE)
     finally:
@@ -64,7 +64,7 @@ def prepare_source(db: SourceDatabase, scale: float, seed: int) -> PreparedSourc
     return PreparedSource(generation, time.perf_counter() - started)
 
 
-def measure_copy(db: SourceDatabase, runs: int, progress: Progress) -> tuple[Timing, int]:
+def measure_copy(db: SourceDatabase, runs: int) -> tuple[Timing, int]:
     """Best-of-`runs` binary COPY of the four tables; also the bytes one COPY reads."""
     seconds: list[float] = []
     bytes_read = 0
@@ -72,13 +72,13 @@ def measure_copy(db: SourceDatabase, runs: int, progress: Progress) -> tuple[Tim
         copied = copy_all(db)
         seconds.append(copied.seconds)
         bytes_read = copied.bytes_read
-        progress(f"COPY baseline {attempt}/{runs}: {copied.seconds:.2f} s, "
+        log.info(f"COPY baseline {attempt}/{runs}: {copied.seconds:.2f} s, "
                  f"{copied.bytes_read:,} bytes")
     return Timing(tuple(seconds)), bytes_read
 
 
-def measure_duckdb(db: SourceDatabase, workdir: Path, run_date: dt.date, runs: int,
-                   progress: Progress) -> tuple[Timing, Path]:
+def measure_duckdb(db: SourceDatabase, workdir: Path, run_date: dt.date,
+                   runs: int) -> tuple[Timing, Path]:
     """Best-of-`runs` DuckDB build of silver and gold; also the DuckDB file of the last run."""
     workdir.mkdir(parents=True, exist_ok=True)
     database_file = workdir / "gold.duckdb"
@@ -86,11 +86,11 @@ def measure_duckdb(db: SourceDatabase, workdir: Path, run_date: dt.date, runs: i
     for attempt in range(1, runs + 1):
         took = duckdb_gold(db, database_file, workdir, run_date)
         seconds.append(took)
-        progress(f"DuckDB baseline {attempt}/{runs}: {took:.2f} s")
+        log.info(f"DuckDB baseline {attempt}/{runs}: {took:.2f} s")
     return Timing(tuple(seconds)), database_file
 
 
-def start_spark(settings: Settings, progress: Progress) -> tuple[SparkSession, float]:
+def start_spark(settings: Settings) -> tuple[SparkSession, float]:
     started = time.perf_counter()
     spark = build_spark(settings, "condolake-bench-batch")
     return spark, time.perf_counter() - started
@@ -146,8 +146,8 @@ def measure_batch(spark: SparkSession, settings: Settings, db: SourceDatabase) -
     return BatchRun(record, seconds, tuple(recorder.events))
 
 
-def measure_jdbc_read(spark: SparkSession, settings: Settings, db: SourceDatabase, runs: int,
-                      progress: Progress) -> Timing:
+def measure_jdbc_read(spark: SparkSession, settings: Settings, db: SourceDatabase,
+                      runs: int) -> Timing:
     """Best-of-`runs` JDBC read of the four tables into Spark's no-op sink: the read alone,
     as the batch does it (same partitions and fetch size), without converting or writing."""
     seconds: list[float] = []
@@ -157,7 +157,7 @@ def measure_jdbc_read(spark: SparkSession, settings: Settings, db: SourceDatabas
             rows = read_table(spark, db, table, key_range(db, table, None), settings)
             rows.write.format("noop").mode("overwrite").save()
         seconds.append(time.perf_counter() - started)
-        progress(f"Spark JDBC read -> noop {attempt}/{runs}: {seconds[-1]:.2f} s")
+        log.info(f"Spark JDBC read -> noop {attempt}/{runs}: {seconds[-1]:.2f} s")
     return Timing(tuple(seconds))
 
 
@@ -169,14 +169,14 @@ class Reruns:
 
 
 def measure_reruns(spark: SparkSession, settings: Settings, db: SourceDatabase,
-                   transacoes: int, seed: int, progress: Progress) -> Reruns:
+                   transacoes: int, seed: int) -> Reruns:
     """After a full load: `condolake batch` with no source change, then after appending
     INCREMENTAL_SHARE of `transacoes` new ones (each timed from the call to its return)."""
-    progress("re-run: condolake batch with no change in the source")
+    log.info("re-run: condolake batch with no change in the source")
     no_change = measure_batch(spark, settings, db)
     appended = max(1, round(transacoes * INCREMENTAL_SHARE))
     with db.connect() as conn:
         append_transactions(conn, count=appended, seed=seed + 1)
-    progress(f"incremental: {appended:,} new transacoes appended; condolake batch")
+    log.info(f"incremental: {appended:,} new transacoes appended; condolake batch")
     incremental = measure_batch(spark, settings, db)
     return Reruns(no_change.seconds, incremental.seconds, appended)

@@ -64,7 +64,7 @@ class Timing:
 
 @dataclass(frozen=True)
 class Stage:
-    """One step of the Spark batch, derived from its progress messages."""
+    """One step of the Spark batch, derived from the stage records it logs."""
 
     name: str
     group: str  # extract, silver, gold or overhead

@@ -5,12 +5,13 @@ file of `--db-url`)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ OHA_VERSION = "1.16.0"
 REQUEST_TIMEOUT_S = 30.0
 INSTALL_TIMEOUT_S = 3600.0
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
@@ -40,7 +41,7 @@ def install_command(cargo: str, root: Path) -> list[str]:
     return [cargo, "install", "oha", "--version", OHA_VERSION, "--locked", "--root", str(root)]
 
 
-def ensure_oha(say: Progress, cache: Path | None = None) -> Path:
+def ensure_oha(cache: Path | None = None) -> Path:
     """oha OHA_VERSION, built once per user by cargo into the cache (built aside, then moved
     into place, so two first runs at once do not trip over each other)."""
     binary = oha_binary(cache)
@@ -53,7 +54,7 @@ def ensure_oha(say: Progress, cache: Path | None = None) -> Path:
                              f"{binary}")
     target = binary.parents[1]
     target.parent.mkdir(parents=True, exist_ok=True)
-    say(f"installing oha {OHA_VERSION} into {target} with cargo (once per user, minutes)")
+    log.info(f"installing oha {OHA_VERSION} into {target} with cargo (once per user, minutes)")
     staging = Path(tempfile.mkdtemp(prefix=".oha-", dir=target.parent))
     try:
         done = subprocess.run(install_command(cargo, staging), capture_output=True, text=True,

@@ -4,13 +4,16 @@ NaN or infinity, and writing the two files (pure helpers, plus one writer)."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmarks.model import Machine
+
+log = logging.getLogger(__name__)
 
 Section = list[str]
 
@@ -84,12 +87,11 @@ def json_text(document: dict[str, Any]) -> str:
     return json.dumps(finite(document), indent=2, ensure_ascii=False) + "\n"
 
 
-def write_report(output_dir: Path, stem: str, *, markdown: str, json_document: str,
-                 say: Callable[[str], None]) -> Path:
+def write_report(output_dir: Path, stem: str, *, markdown: str, json_document: str) -> Path:
     """`<stem>.json` and `<stem>.md` in `output_dir`; the Markdown is also printed."""
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{stem}.json").write_text(json_document, encoding="utf-8")
     (output_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
-    say(f"results written to {output_dir / stem}.json and .md")
+    log.info(f"results written to {output_dir / stem}.json and .md")
     sys.stdout.write(markdown)
     return output_dir / stem

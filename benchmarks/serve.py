@@ -18,6 +18,7 @@ Results go to `<output_dir>/serve-<YYYYmmdd-HHMMSS>.{json,md}`; the Markdown is 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import platform
 import tempfile
 from collections.abc import Callable, Iterator
@@ -53,7 +54,7 @@ from benchmarks.stream_run import BenchmarkError
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 WARMUP_MIN_S = 2.0
 WARMUP_MAX_S = 10.0
 WARMUP_SHARE = 1 / 3  # of the measured time, within the bounds above
@@ -72,9 +73,6 @@ BASELINE_METHODS = {
             "API's reader keeps them): the cost of the queries alone",
 }
 
-
-def _quiet(_: str) -> None:
-    return None
 
 
 def warmup_seconds(duration_s: float) -> float:
@@ -111,20 +109,18 @@ def run_serve_benchmark(
     clients: int = 50,
     duration_s: float = 30.0,
     output_dir: Path,
-    progress: Progress | None = None,
 ) -> ServeBenchmark:
     """Runs the benchmark, writes its JSON and Markdown to `output_dir`, prints the Markdown."""
-    say = progress or _quiet
     if clients < 1 or duration_s <= 0 or scale <= 0:
         raise BenchmarkError("--clients, --duration and --scale must be positive")
-    oha_binary = ensure_oha(say)
+    oha_binary = ensure_oha()
     started_at = dt.datetime.now().replace(microsecond=0)
     load_before = load_average()
-    lake = gold_lake(settings, scale, seed, say)
-    measured = _measure(settings, lake, seed, clients, duration_s, oha_binary, say)
+    lake = gold_lake(settings, scale, seed)
+    measured = _measure(settings, lake, seed, clients, duration_s, oha_binary)
     result = _result(scale, seed, started_at, load_before, measured)
     write_report(output_dir, f"serve-{started_at:%Y%m%d-%H%M%S}",
-                 markdown=render_markdown(result), json_document=to_json(result), say=say)
+                 markdown=render_markdown(result), json_document=to_json(result))
     return result
 
 
@@ -137,7 +133,7 @@ def _work_folder(settings: Settings) -> Iterator[Path]:
 
 
 def _measure(settings: Settings, lake: GoldLake, seed: int, clients: int, duration_s: float,
-             oha_binary: Path, say: Progress) -> Measured:
+             oha_binary: Path) -> Measured:
     gold_paths = {name: lake.gold_path(name) for name in MART_NAMES}
     warmup_s = warmup_seconds(duration_s)
     with _work_folder(settings) as work:
@@ -152,9 +148,9 @@ def _measure(settings: Settings, lake: GoldLake, seed: int, clients: int, durati
             return requests_for(catalog, seed, client)
 
         api, single, server = _api_phases(lake, catalog, seed, stream, clients, warmup_s,
-                                          duration_s, work, oha_binary, say)
+                                          duration_s, work, oha_binary)
         baselines = tuple(_baseline_phase(gold_paths, source, extensions, stream, clients,
-                                          warmup_s, duration_s, say)
+                                          warmup_s, duration_s)
                           for source in (DELTA_SCAN, MEMORY))
     gold = GoldData(lake.lake, rows, lake.source_rows, lake.built_at, lake.reused,
                     lake.generation_s, lake.batch_s)
@@ -163,22 +159,21 @@ def _measure(settings: Settings, lake: GoldLake, seed: int, clients: int, durati
 
 def _api_phases(lake: GoldLake, catalog: Catalog, seed: int,
                 stream: Callable[[int], Iterator[Request]], clients: int, warmup_s: float,
-                duration_s: float, work: Path, oha_binary: Path,
-                say: Progress) -> tuple[Phase, Phase, str]:
+                duration_s: float, work: Path, oha_binary: Path) -> tuple[Phase, Phase, str]:
     """The API under `clients` clients, then under one: (those two phases, the server)."""
     keys = bench_keys()
     single_s = max(WARMUP_MIN_S, duration_s * SINGLE_SHARE)
-    say("starting condolake serve on the benchmark lake (child process)")
+    log.info("starting condolake serve on the benchmark lake (child process)")
     with api_server(lake.lake, keys, work / "serve.log") as server:
-        say(f"API up at {server.url} (pid {server.pid}); checking each request kind once")
-        check_answers(server, keys, check_requests(catalog, seed), say)
-        say(f"API: {clients} clients, {warmup_s:g} s warm-up, then {duration_s:g} s measured")
+        log.info(f"API up at {server.url} (pid {server.pid}); checking each request kind once")
+        check_answers(server, keys, check_requests(catalog, seed))
+        log.info(f"API: {clients} clients, {warmup_s:g} s warm-up, then {duration_s:g} s measured")
         target = OhaTarget(oha_binary, server.url, keys.plaintext, work)
         run = http_load(target, stream, clients, warmup_s, duration_s, server.pid)
         phase = _phase(API_NAME, f"{clients} keep-alive HTTP/1.1 connections from oha to "
                        f"`{server.command}`, split between the API keys", clients, warmup_s,
-                       run, say)
-        say(f"API: 1 client, {WARMUP_MIN_S:g} s warm-up, then {single_s:g} s measured")
+                       run)
+        log.info(f"API: 1 client, {WARMUP_MIN_S:g} s warm-up, then {single_s:g} s measured")
 
         def own_sequence(_: int) -> Iterator[Request]:
             return stream(clients)  # a client number the other runs never use
@@ -186,8 +181,7 @@ def _api_phases(lake: GoldLake, catalog: Catalog, seed: int,
         alone = http_load(target, own_sequence, 1, WARMUP_MIN_S, single_s, server.pid)
         single = _phase(SINGLE_NAME, "one keep-alive connection after the run above, the "
                         "same mix (a request sequence of its own; one API key after the "
-                        "other): the service time without queueing", 1, WARMUP_MIN_S, alone,
-                        say)
+                        "other): the service time without queueing", 1, WARMUP_MIN_S, alone)
     processes = run.cpu.server_processes
     described = (f"`condolake serve` as a child process ({processes} process"
                  f"{'es' if processes != 1 else ''} in its tree while measured), loopback")
@@ -196,27 +190,26 @@ def _api_phases(lake: GoldLake, catalog: Catalog, seed: int,
 
 def _baseline_phase(gold_paths: dict[str, str], source: str, extensions: Path,
                     stream: Callable[[int], Iterator[Request]], clients: int, warmup_s: float,
-                    duration_s: float, say: Progress) -> Phase:
+                    duration_s: float) -> Phase:
     name = BASELINE_NAMES[source]
-    say(f"baseline ({name}): {clients} threads, {warmup_s:g} s warm-up, "
-        f"then {duration_s:g} s measured")
+    log.info(f"baseline ({name}): {clients} threads, {warmup_s:g} s warm-up, "
+             f"then {duration_s:g} s measured")
     baseline = Baseline(gold_paths, source, extensions)
     try:
         run = thread_load(baseline.answerer, stream, clients, warmup_s, duration_s)
     finally:
         baseline.close()
     return _phase(name, f"{BASELINE_METHODS[source]}; {clients} Python threads (DuckDB "
-                  "releases the GIL while a query runs)", clients, warmup_s, run, say)
+                  "releases the GIL while a query runs)", clients, warmup_s, run)
 
 
-def _phase(name: str, method: str, clients: int, warmup_s: float, run: LoadRun,
-           say: Progress) -> Phase:
+def _phase(name: str, method: str, clients: int, warmup_s: float, run: LoadRun) -> Phase:
     phase = make_phase(name, method, clients, warmup_s, run.window_s, run.outcomes, run.cpu,
                        run.first_error)
     lat = phase.latency
-    say(f"{name}: {phase.requests:,} requests, {phase.error_count:,} errors, "
-        f"{phase.throughput:,.0f}/s, p50 {_ms(lat.p50)} p95 {_ms(lat.p95)} p99 {_ms(lat.p99)} "
-        "ms" + (f"; first error: {phase.first_error}" if phase.first_error else ""))
+    log.info(f"{name}: {phase.requests:,} requests, {phase.error_count:,} errors, "
+             f"{phase.throughput:,.0f}/s, p50 {_ms(lat.p50)} p95 {_ms(lat.p95)} p99 {_ms(lat.p99)} "
+             "ms" + (f"; first error: {phase.first_error}" if phase.first_error else ""))
     return phase
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from condolake.layout import Layer, table_path
 from condolake.pipelines.batch import batch
 from condolake.spark import build_spark
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 MARKER = "built.json"
 
 
@@ -69,43 +69,42 @@ def read_marker(folder: Path) -> GoldLake | None:
     return found
 
 
-def gold_lake(settings: Settings, scale: float, seed: int, progress: Progress) -> GoldLake:
+def gold_lake(settings: Settings, scale: float, seed: int) -> GoldLake:
     """The benchmark lake of `scale` and `seed`: the one already built, or a new one."""
     if "://" in settings.lake_root:
         raise ConfigError(f"bench serve needs a local lake root, not {settings.lake_root}")
     folder = lake_folder(settings.state_path, scale, seed)
     found = read_marker(folder)
     if found is not None:
-        progress(f"reusing the gold lake built at {found.built_at} in {folder} "
+        log.info(f"reusing the gold lake built at {found.built_at} in {folder} "
                  f"(scale {scale_label(scale)}, seed {seed}); delete the folder to rebuild")
         return found
     if folder.exists():
-        progress(f"{folder} holds an unfinished build: starting over")
+        log.info(f"{folder} holds an unfinished build: starting over")
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    built = _build(settings, folder, scale, seed, progress)
+    built = _build(settings, folder, scale, seed)
     (folder / MARKER).write_text(json.dumps(asdict(built), indent=2) + "\n", encoding="utf-8")
     return built
 
 
-def _build(settings: Settings, folder: Path, scale: float, seed: int,
-           progress: Progress) -> GoldLake:
+def _build(settings: Settings, folder: Path, scale: float, seed: int) -> GoldLake:
     built_at = dt.datetime.now().replace(microsecond=0).isoformat()
     lake = folder / "lake"
     source_state = folder / "source-state"
     lake_settings = settings.with_(lake_root=str(lake))
-    progress(f"building the gold lake of scale {scale_label(scale)}, seed {seed} in {folder} "
+    log.info(f"building the gold lake of scale {scale_label(scale)}, seed {seed} in {folder} "
              "(generate the source, then condolake batch: a few minutes at scale 10)")
     try:
         with Resources.from_settings(settings.with_(state_dir=str(source_state))) \
                 .source_database() as server, \
-                bench_database(server, progress) as db:
+                bench_database(server) as db:
             prepared = prepare_source(db, scale, seed)
             started = time.perf_counter()
             spark = build_spark(lake_settings, "condolake-bench-serve")
             spark_start_s = time.perf_counter() - started
             try:
-                progress(f"Spark started in {spark_start_s:.1f} s; running condolake batch")
+                log.info(f"Spark started in {spark_start_s:.1f} s; running condolake batch")
                 started = time.perf_counter()
                 batch(spark, lake_settings, db)
                 batch_s = time.perf_counter() - started
@@ -113,7 +112,7 @@ def _build(settings: Settings, folder: Path, scale: float, seed: int,
                 spark.stop()
     finally:
         shutil.rmtree(source_state, ignore_errors=True)
-    progress(f"gold lake built: generation {prepared.generation.seconds:.1f} s, "
+    log.info(f"gold lake built: generation {prepared.generation.seconds:.1f} s, "
              f"batch {batch_s:.1f} s")
     return GoldLake(lake=str(lake.resolve()), scale=scale, seed=seed, built_at=built_at,
                     source_rows=dict(prepared.generation.rows),

@@ -4,12 +4,13 @@ free port, with the benchmark's keys, on the benchmark's lake."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from benchmarks.stream_run import BenchmarkError
 from condolake.services.ports import LOOPBACK, free_port
 from condolake.serving.auth import new_key
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.2
@@ -117,8 +118,7 @@ def api_server(lake_root: str, keys: BenchKeys, log_file: Path,
         _stop(process)
 
 
-def check_answers(server: RunningServer, keys: BenchKeys, requests: Sequence[Request],
-                  progress: Progress) -> None:
+def check_answers(server: RunningServer, keys: BenchKeys, requests: Sequence[Request]) -> None:
     """Each request once through httpx: a 2xx JSON answer, or the benchmark stops here."""
     with httpx.Client(base_url=server.url, timeout=CHECK_TIMEOUT_S) as client:
         for request in requests:
@@ -133,5 +133,5 @@ def check_answers(server: RunningServer, keys: BenchKeys, requests: Sequence[Req
                 json.loads(response.content)
             except ValueError as error:
                 raise BenchmarkError(f"{request.target} did not answer JSON: {error}") from error
-            progress(f"check {request.kind} ({request.role}): {response.status_code}, "
+            log.info(f"check {request.kind} ({request.role}): {response.status_code}, "
                      f"{len(response.content):,} bytes, {took_ms:.1f} ms (first call)")

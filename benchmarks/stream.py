@@ -19,10 +19,10 @@ Results go to `<output_dir>/stream-<YYYYmmdd-HHMMSS>.{json,md}`; the Markdown is
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -81,7 +81,7 @@ from condolake.source.tables import TRANSACOES
 from condolake.spark import build_spark
 from condolake.streaming import queries
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 BASELINE_RUNS = 2
 # Fast enough to build the backlog quickly, small enough per tick (TICK_S) for one statement.
 BACKLOG_RATE = 50_000.0
@@ -115,9 +115,6 @@ class Measured:
     notes: tuple[str, ...]
 
 
-def _quiet(_: str) -> None:
-    return None
-
 
 def run_stream_benchmark(
     settings: Settings,
@@ -129,19 +126,17 @@ def run_stream_benchmark(
     trigger_s: float = DEFAULT_TRIGGER_S,
     seed: int = 42,
     output_dir: Path,
-    progress: Progress | None = None,
 ) -> StreamBenchmark:
     """Runs the benchmark, writes its JSON and Markdown to `output_dir`, prints the Markdown."""
-    say = progress or _quiet
     params = StreamParams(scale, events, rate, duration_s, trigger_s, seed)
     _check(params)
     started_at = dt.datetime.now().replace(microsecond=0)
     load_before = load_average()
     with workspace(settings.state_path, settings.lake_root) as folder:
-        measured = _measure(settings, folder, params, say)
+        measured = _measure(settings, folder, params)
     result = _result(settings, params, started_at, load_before, measured)
     write_report(output_dir, f"stream-{started_at:%Y%m%d-%H%M%S}",
-                 markdown=render_markdown(result), json_document=to_json(result), say=say)
+                 markdown=render_markdown(result), json_document=to_json(result))
     return result
 
 
@@ -159,18 +154,17 @@ class Phases:
     latency: Latency
 
 
-def _measure(settings: Settings, folder: Path, params: StreamParams,
-             say: Progress) -> Measured:
+def _measure(settings: Settings, folder: Path, params: StreamParams) -> Measured:
     with Resources.from_settings(settings).source_database() as server, \
-            bench_database(server, say) as db:
+            bench_database(server) as db:
         prepared = prepare_source(db, params.scale, params.seed)
         with Resources.from_settings(settings).kafka() as bootstrap, \
-                bench_topics(bootstrap, settings.kafka_partitions, say) as prefix:
+                bench_topics(bootstrap, settings.kafka_partitions) as prefix:
             run_settings = settings.with_(
                 lake_root=str(folder / "lake"), state_dir=str(folder / "state"),
                 landing_dir=str(folder / "landing"), kafka_bootstrap=bootstrap,
                 kafka_topic_prefix=prefix, stream_trigger_s=params.trigger_s)
-            phases = _phases(run_settings, db, params, say)
+            phases = _phases(run_settings, db, params)
         found_versions = versions(db)
     broker = (f"external Kafka at {settings.kafka_bootstrap}" if settings.kafka_bootstrap
               else f"embedded Kafka {KAFKA_VERSION} (single broker)")
@@ -179,23 +173,22 @@ def _measure(settings: Settings, folder: Path, params: StreamParams,
                     phases.throughput, phases.latency, found_versions, broker, notes)
 
 
-def _phases(settings: Settings, db: SourceDatabase, params: StreamParams,
-            say: Progress) -> Phases:
+def _phases(settings: Settings, db: SourceDatabase, params: StreamParams) -> Phases:
     """Spark, the initial batch and warm-up, then the two measured phases."""
     started = time.perf_counter()
     spark = build_spark(settings, "condolake-bench-stream", bundles=(SPARK_CORE, SPARK_KAFKA))
     spark_start_s = time.perf_counter() - started
     try:
-        say(f"Spark started in {spark_start_s:.1f} s; initial condolake batch")
+        log.info(f"Spark started in {spark_start_s:.1f} s; initial condolake batch")
         started = time.perf_counter()
         batch(spark, settings, db)
         initial_batch_s = time.perf_counter() - started
-        say("warm-up: the streams once over the empty topics")
+        log.info("warm-up: the streams once over the empty topics")
         run_streams(spark, settings, settings.kafka_bootstrap,
                     StreamOptions(landing=False, once=True))
         with db.connect() as conn, KafkaSink(settings.kafka_bootstrap or "") as sink:
-            throughput, backlog = _throughput(spark, settings, conn, sink, params, say)
-            latency = _latency(spark, settings, conn, sink, params, say)
+            throughput, backlog = _throughput(spark, settings, conn, sink, params)
+            latency = _latency(spark, settings, conn, sink, params)
     finally:
         spark.stop()
     return Phases(spark_start_s, initial_batch_s, throughput, backlog, latency)
@@ -207,26 +200,26 @@ def _today(settings: Settings) -> dt.date:
 
 
 def _throughput(spark: SparkSession, settings: Settings, conn: Connection, sink: EventSink,
-                params: StreamParams, say: Progress) -> tuple[Throughput, SimulationStats]:
+                params: StreamParams) -> tuple[Throughput, SimulationStats]:
     simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=params.seed,
                           today=_today(settings))
-    say(f"phase 1: producing a backlog of {params.events:,} events")
+    log.info(f"phase 1: producing a backlog of {params.events:,} events")
     stats = simulator.run(BACKLOG_RATE, events=params.events)
-    say(f"backlog: {stats.events:,} events, {stats.published:,} records in "
-        f"{stats.seconds:.1f} s")
+    log.info(f"backlog: {stats.events:,} events, {stats.published:,} records in "
+             f"{stats.seconds:.1f} s")
     runs = []
     for attempt in range(1, BASELINE_RUNS + 1):
         run = read_all(settings.kafka_bootstrap or "", queries.topics(settings.kafka_topic_prefix))
         runs.append(run)
-        say(f"plain consumer {attempt}/{BASELINE_RUNS}: {run.records:,} records in "
-            f"{run.seconds:.2f} s ({run.records / run.seconds:,.0f}/s)")
-    say("phase 1: the Kafka query drains the backlog into gold")
+        log.info(f"plain consumer {attempt}/{BASELINE_RUNS}: {run.records:,} records in "
+                 f"{run.seconds:.2f} s ({run.records / run.seconds:,.0f}/s)")
+    log.info("phase 1: the Kafka query drains the backlog into gold")
     started_at = time.time()
     run_streams(spark, settings, settings.kafka_bootstrap,
                 StreamOptions(landing=False, once=True))
     pipeline_s = time.time() - started_at
-    say(f"backlog in gold after {pipeline_s:.1f} s "
-        f"({stats.events / pipeline_s:,.0f} events/s)")
+    log.info(f"backlog in gold after {pipeline_s:.1f} s "
+             f"({stats.events / pipeline_s:,.0f} events/s)")
     times = stage_times(spark, settings.lake_path, STREAM_JOB, started_at)
     consumer = Timing(tuple(run.seconds for run in runs))
     return Throughput(
@@ -241,7 +234,7 @@ def _drain_limit_s(trigger_s: float) -> float:
 
 
 def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: EventSink,
-             params: StreamParams, say: Progress) -> Latency:
+             params: StreamParams) -> Latency:
     lake = settings.lake_path
     silver_before = table_version(spark, silver_transacoes(lake))
     batch_before = last_batch(lake, queries.KAFKA)
@@ -251,19 +244,19 @@ def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: Ev
     lag_at_end: list[int | None] = [None]
 
     def produce(stop: threading.Event) -> None:
-        say(f"phase 2: producing {params.rate:g} events/s for {params.duration_s:g} s "
-            f"(trigger {params.trigger_s:g} s)")
+        log.info(f"phase 2: producing {params.rate:g} events/s for {params.duration_s:g} s "
+                 f"(trigger {params.trigger_s:g} s)")
         simulator.run(params.rate, duration_s=params.duration_s, stop=stop.is_set)
         lag_at_end[0] = kafka_lag_now(settings.kafka_bootstrap or "", lake, queries.KAFKA)
-        say(f"phase 2: production done (Kafka lag {lag_at_end[0]}); waiting until everything "
-            "is in gold")
+        log.info(f"phase 2: production done (Kafka lag {lag_at_end[0]}); waiting until everything "
+                 "is in gold")
 
-    say("phase 2: starting the Kafka query")
+    log.info("phase 2: starting the Kafka query")
     run = run_continuously(spark, settings, settings.kafka_bootstrap or "", produce,
                            start_timeout_s=START_TIMEOUT_S,
                            drain_limit_s=_drain_limit_s(params.trigger_s))
-    say(f"phase 2: stream stopped after {run.seconds:.1f} s"
-        + ("" if run.drained else " (time limit: not everything reached gold)"))
+    log.info(f"phase 2: stream stopped after {run.seconds:.1f} s"
+             + ("" if run.drained else " (time limit: not everything reached gold)"))
     stats = simulator.stats
     visible = {batch: at for batch, at in run_log_times(spark, lake, queries.KAFKA).items()
                if batch > batch_before}

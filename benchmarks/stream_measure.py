@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from condolake.source.event_sink import EventSink
 from condolake.source.tables import TRANSACOES
 from condolake.streaming import queries
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 DATABASE_PREFIX = "condolake_bench_stream_"
 TOPIC_PREFIX = "condolake-bench"
 TOPIC_DELETE_TIMEOUT_S = 30.0
@@ -54,12 +55,12 @@ def workspace(state_dir: Path, lake_root: str) -> Iterator[Path]:
 
 
 @contextmanager
-def bench_database(server: SourceDatabase, progress: Progress) -> Iterator[SourceDatabase]:
+def bench_database(server: SourceDatabase) -> Iterator[SourceDatabase]:
     """A new database of its own on the source server, dropped on exit."""
     name = f"{DATABASE_PREFIX}{uuid.uuid4().hex[:8]}"
     with server.connect(autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    progress(f"benchmark database {name} created")
+    log.info(f"benchmark database {name} created")
     try:
         yield server.with_database(name)
     finally:
@@ -69,7 +70,7 @@ def bench_database(server: SourceDatabase, progress: Progress) -> Iterator[Sourc
 
 
 @contextmanager
-def bench_topics(bootstrap: str, partitions: int, progress: Progress) -> Iterator[str]:
+def bench_topics(bootstrap: str, partitions: int) -> Iterator[str]:
     """The four source topics under a new prefix (yielded); deleted from the broker on exit."""
     prefix = f"{TOPIC_PREFIX}-{uuid.uuid4().hex[:8]}"
     names = queries.topics(prefix)
@@ -77,10 +78,10 @@ def bench_topics(bootstrap: str, partitions: int, progress: Progress) -> Iterato
     try:
         yield prefix
     finally:
-        _delete_topics(bootstrap, names, progress)
+        _delete_topics(bootstrap, names)
 
 
-def _delete_topics(bootstrap: str, topics: Sequence[str], progress: Progress) -> None:
+def _delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
     """Best effort: a leftover topic is reported, not worth failing the run for."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     futures = admin.delete_topics(list(topics), operation_timeout=TOPIC_DELETE_TIMEOUT_S)
@@ -88,7 +89,7 @@ def _delete_topics(bootstrap: str, topics: Sequence[str], progress: Progress) ->
         try:
             future.result(timeout=TOPIC_DELETE_TIMEOUT_S)
         except Exception as error:  # noqa: BLE001 - reported, see above
-            progress(f"could not delete benchmark topic {topic}: {error}")
+            log.info(f"could not delete benchmark topic {topic}: {error}")
 
 
 class RecordingSink:

@@ -24,29 +24,27 @@ PACKAGE_LOGGER = "condolake"
 LIBRARY_LEVEL = logging.WARNING
 
 
-def progress(message: str) -> None:
-    """One timestamped line per step of long work, on stderr."""
-    elapsed = time.monotonic() - _started
-    errors.print(f"[dim][{elapsed:7.1f}s][/dim] {message}", markup=True, soft_wrap=True)
-
-
 class ProgressHandler(logging.Handler):
-    """Prints each record as `progress` does: one timestamped line on stderr."""
+    """Each record as one timestamped line on stderr (seconds since the command started)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            progress(record.getMessage())
+            elapsed = time.monotonic() - _started
+            errors.print(f"[dim][{elapsed:7.1f}s][/dim] {record.getMessage()}", markup=True,
+                         soft_wrap=True)
         except Exception:
             self.handleError(record)
 
 
-def show_progress() -> None:
-    """Sends the package's log records to stderr as progress lines (once per process)."""
+def show_progress(*loggers: str) -> None:
+    """Sends the INFO records of `loggers` (default: the package's) and everyone's warnings
+    to stderr as progress lines (installed once per process)."""
     root = logging.getLogger()
     if not any(isinstance(handler, ProgressHandler) for handler in root.handlers):
         root.addHandler(ProgressHandler())
     root.setLevel(LIBRARY_LEVEL)
-    logging.getLogger(PACKAGE_LOGGER).setLevel(logging.INFO)
+    for name in loggers or (PACKAGE_LOGGER,):
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def error(message: str) -> None:

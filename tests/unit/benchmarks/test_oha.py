@@ -3,6 +3,7 @@ summary and its per-request SQLite file, read on captured samples."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -52,18 +53,21 @@ def test_the_binary_lives_in_the_per_user_cache(monkeypatch: pytest.MonkeyPatch,
     assert oha.oha_binary() == tmp_path / "condolake" / f"oha-{oha.OHA_VERSION}" / "bin" / "oha"
 
 
-def test_an_installed_oha_is_not_built_again(tmp_path: Path) -> None:
+def test_an_installed_oha_is_not_built_again(tmp_path: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=oha.__name__)
     binary = oha.oha_binary(tmp_path)
     binary.parent.mkdir(parents=True)
     binary.write_text("")
-    assert oha.ensure_oha(lambda _: pytest.fail("no install expected"), tmp_path) == binary
+    assert oha.ensure_oha(tmp_path) == binary
+    assert caplog.messages == []  # no "installing oha" step
 
 
 def test_without_cargo_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
                                                      tmp_path: Path) -> None:
     monkeypatch.setattr(oha.shutil, "which", lambda _: None)
     with pytest.raises(BenchmarkError, match="cargo"):
-        oha.ensure_oha(lambda _: None, tmp_path)
+        oha.ensure_oha(tmp_path)
 
 
 def _captured(name: str) -> oha.OhaSummary:
