@@ -104,6 +104,6 @@ def simulate(resources: Resources, *, rate: float, duration_s: float | None,
             with KafkaSink(bootstrap) as sink, stop_on_interrupt() as stop:
                 simulator = Simulator(conn, sink, prefix=prefix, seed=seed, chaos_share=chaos)
                 log.info(f"simulating {rate:g} events/s into {prefix}.public.* on {bootstrap} "
-                    "(Ctrl-C stops after the current tick)")
+                         "(Ctrl-C stops after the current tick)")
                 return simulator.run(rate, duration_s=duration_s, events=events,
                                      stop=stop)

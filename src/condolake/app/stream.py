@@ -34,10 +34,10 @@ def start(resources: Resources, options: StreamOptions) -> StreamReport:
                           settings.kafka_partitions)
         spark = resources.spark("condolake-stream", bundles=(SPARK_CORE, SPARK_KAFKA))
         log.info(f"streaming into {settings.lake_path} (trigger {settings.stream_trigger_s} s"
-            + (f", Kafka {bootstrap}" if bootstrap else "")
-            + (f", landing zone {settings.landing_path}" if options.landing else "")
-            + ("; until everything available is processed" if options.once else
-               "; Ctrl-C stops after the current micro-batch") + ")")
+                 + (f", Kafka {bootstrap}" if bootstrap else "")
+                 + (f", landing zone {settings.landing_path}" if options.landing else "")
+                 + ("; until everything available is processed" if options.once else
+                    "; Ctrl-C stops after the current micro-batch") + ")")
         return run_streams(spark, settings, bootstrap, options)
 
 

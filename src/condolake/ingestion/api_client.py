@@ -113,7 +113,6 @@ def fetch_records(
             timeout_s=timeout_s,
             retries=retries,
             backoff_s=backoff_s,
-            report=log.info,
             sleep=sleep,
             rng=rng or random.Random(),
         )
@@ -133,7 +132,7 @@ def _fetch_all_pages(
         page = session.get_page(url, where)
         for values in page.rows:
             records.append(ApiRecord(position=len(records) + 1, page=page_number, values=values))
-        session.report(f"{where}: {len(page.rows)} records ({len(records)} so far)")
+        log.info(f"{where}: {len(page.rows)} records ({len(records)} so far)")
         if page.next_query is None:
             return records
         if page.next_query in seen_queries:
@@ -155,7 +154,6 @@ class _Session:
     timeout_s: float
     retries: int
     backoff_s: float
-    report: Callable[[str], None]
     sleep: Callable[[float], None]
     rng: random.Random
 
@@ -182,7 +180,7 @@ class _Session:
 
     def _report_retry(self, where: str, state: RetryCallState) -> None:
         delay = state.next_action.sleep if state.next_action is not None else 0.0
-        self.report(
+        log.info(
             f"{where}: {_failure_of(state).reason}; retrying in {delay:.2f}s "
             f"(attempt {state.attempt_number + 1} of {self.retries})"
         )

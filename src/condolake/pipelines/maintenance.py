@@ -114,7 +114,7 @@ def maintain(spark: SparkSession, settings: Settings, *, retention_h: float,
             with _vacuum_conf(spark, unsafe_retention):
                 candidates = _vacuum_candidates(spark, path, retention_h)
             log.info(f"{table}: {_file_count(spark, path)} files, {candidates} files old and "
-                "unreferenced enough to vacuum")
+                     "unreferenced enough to vacuum")
         log.info("dry run: nothing was changed")
         return report
 

@@ -48,7 +48,7 @@ def run_api(settings: Settings, host: str, port: int) -> None:
     keys = KeyRing.parse(revealed(settings.serve_keys))  # a bad entry fails before anything starts
     if not keys:
         log.warning("warning: CONDOLAKE_SERVE_KEYS is empty: every data endpoint answers 401; "
-                 "make a key with `condolake serve key --name NAME --role admin`")
+                    "make a key with `condolake serve key --name NAME --role admin`")
     server = _server(settings, host, port, log_level="info", access_log=False)
     docs, dashboard = urls(host, port)
     log.info(f"serving {settings.lake_path} ({len(keys.keys)} API keys)")

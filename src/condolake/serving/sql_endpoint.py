@@ -220,7 +220,7 @@ def report_catalog(report: CatalogReport, lake_path: str) -> None:
         log.warning(f"warning: could not register: {failure}")
     if not (report.plan.created or report.plan.repointed or report.plan.unchanged):
         log.warning(f"warning: no Delta tables found in the lake {lake_path}: the databases are "
-                 "empty; run `condolake batch`, then restart `condolake serve sql`")
+                    "empty; run `condolake batch`, then restart `condolake serve sql`")
     log.info(report.summary())
 
 
@@ -308,7 +308,7 @@ def _serve(spark: SparkSession, host: str, port: int, stopping: threading.Event)
         log.info(f"connect with: {beeline_command(host, port)}")
         if host not in LOOPBACK_HOSTS:
             log.warning(f"warning: no authentication: anyone who reaches {host}:{port} can read "
-                     "and change the lake's tables")
+                        "and change the lake's tables")
         log.info("stop with Ctrl+C (or SIGTERM)")
         while not stopping.wait(HEALTH_INTERVAL_S):
             if not session_alive(spark):
