@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from condolake.app.resources import Resources
 
 if TYPE_CHECKING:
     from condolake.monitoring.health import LakeHealth
-
-log = logging.getLogger(__name__)
 
 
 def health(resources: Resources) -> LakeHealth:

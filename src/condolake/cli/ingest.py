@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +9,6 @@ import typer
 
 from condolake.app import jobs
 from condolake.cli.base import DecimalSeparator, command, group, resources
-
-log = logging.getLogger(__name__)
 
 app = group("land a source in bronze, validate into silver and quarantine",
             short_help="land a source in bronze and validate into silver", metavar="SOURCE")

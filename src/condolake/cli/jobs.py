@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Annotated
 
 import typer
@@ -11,8 +10,6 @@ import typer
 from condolake.app import jobs
 from condolake.cli.base import command, resources
 from condolake.console import error, results
-
-log = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:

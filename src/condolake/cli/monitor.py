@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import Annotated
 
@@ -12,8 +11,6 @@ import typer
 from condolake.app import monitor
 from condolake.cli.base import command, resources
 from condolake.console import results
-
-log = logging.getLogger(__name__)
 
 BREACH_EXIT = 2
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from enum import StrEnum
 from typing import Annotated
 
@@ -10,8 +9,6 @@ import typer
 
 from condolake.cli.base import command, group, resources
 from condolake.console import results
-
-log = logging.getLogger(__name__)
 
 app = group("serve the lake: REST API and pt-BR dashboard (default), or the SQL endpoint for "
             "BI tools (`serve sql`); API keys come from CONDOLAKE_SERVE_KEYS",

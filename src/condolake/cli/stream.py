@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import Annotated
 
@@ -12,8 +11,6 @@ import typer
 from condolake.app import stream as streams
 from condolake.cli.base import command, group, resources
 from condolake.console import error, results
-
-log = logging.getLogger(__name__)
 
 app = group("continuous ingestion with Spark Structured Streaming: Kafka change events "
             "(Debezium JSON) and files dropped in the landing zone, into bronze, silver, "

@@ -53,7 +53,7 @@ def test_a_run_failing_after_its_gold_update_leaves_readers_on_the_restored_mart
         assert first is not None and first.silver is not None
         with source.connect() as conn:
             append_transactions(conn, count=50, seed=9)
-        ingest = ingest_postgres_body(source, settings, None)
+        ingest = ingest_postgres_body(source, settings)
 
         def fails_after_publishing(ctx: LoadContext, run: RunRecord) -> None:
             ingest(ctx, run)
