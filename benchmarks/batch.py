@@ -111,7 +111,6 @@ class Measured:
     notes: tuple[str, ...]
 
 
-
 def run_batch_benchmark(
     settings: Settings,
     *,

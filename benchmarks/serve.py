@@ -74,7 +74,6 @@ BASELINE_METHODS = {
 }
 
 
-
 def warmup_seconds(duration_s: float) -> float:
     return min(WARMUP_MAX_S, max(WARMUP_MIN_S, duration_s * WARMUP_SHARE))
 

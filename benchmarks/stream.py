@@ -115,7 +115,6 @@ class Measured:
     notes: tuple[str, ...]
 
 
-
 def run_stream_benchmark(
     settings: Settings,
     *,

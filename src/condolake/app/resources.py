@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 
 
-
 class Daemon(Protocol):
     """An embedded service: PostgreSQL or the Kafka broker."""
 

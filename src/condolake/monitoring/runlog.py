@@ -23,7 +23,6 @@ from condolake.layout import Layer, table_path
 SNAPSHOT_FINGERPRINT = "_snapshot_fingerprint"
 
 
-
 @dataclass
 class TableCounts:
     """What one run did to one table. Conservation: read = valid + quarantined + duplicate."""

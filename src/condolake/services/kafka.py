@@ -212,14 +212,14 @@ class LocalKafkaBroker:
         state = self._load_state()
         ports = _pick_ports(state[0] if state else None)
         if state and ports != state[0]:
-            self._say(f"the Kafka broker's previous ports {state[0]} are taken: using {ports}")
+            log.info(f"the Kafka broker's previous ports {state[0]} are taken: using {ports}")
         cluster_id = state[1] if state else new_cluster_id()
         self._save_state(ports, cluster_id)
         self._write_config(ports)
         classpath = self._classpath()
         if not (self.data_dir / "meta.properties").exists():
             self._format(classpath, cluster_id)
-        self._say(f"starting the Kafka broker on {_bootstrap_of(ports)} (data in {self.folder})")
+        log.info(f"starting the Kafka broker on {_bootstrap_of(ports)} (data in {self.folder})")
         self._launch(classpath)
         try:
             return self._wait_until_ready(START_TIMEOUT_S)
@@ -230,7 +230,7 @@ class LocalKafkaBroker:
     def stop(self) -> None:
         """SIGTERM (a controlled shutdown), SIGKILL after a timeout. No-op when not running."""
         if self.is_running():
-            self._say("stopping the Kafka broker")
+            log.info("stopping the Kafka broker")
         self._end(signal.SIGTERM, STOP_TIMEOUT_S)
 
     def kill(self) -> None:
@@ -275,7 +275,7 @@ class LocalKafkaBroker:
         ]
 
     def _format(self, classpath: str, cluster_id: str) -> None:
-        self._say(f"formatting Kafka storage in {self.data_dir} (cluster id {cluster_id})")
+        log.info(f"formatting Kafka storage in {self.data_dir} (cluster id {cluster_id})")
         command = self._java(classpath, STORAGE_TOOL_CLASS, "format", "-t", cluster_id,
                              "-c", str(self._properties_file))
         try:
@@ -314,7 +314,7 @@ class LocalKafkaBroker:
                 [_broker_daemon(pid)], running=lambda daemon: self._pid_alive(daemon.pid),
                 first_signal=signal_number, grace_s=timeout_s, kill_wait_s=KILL_TIMEOUT_S,
                 poll_s=POLL_INTERVAL_S,
-                on_kill=lambda left: self._say(
+                on_kill=lambda left: log.info(
                     f"the Kafka broker did not stop within {timeout_s:g}s: killing it"))
             if survivors:
                 raise ServiceError(f"the Kafka broker (pid {pid}) survived SIGKILL")
@@ -342,10 +342,6 @@ class LocalKafkaBroker:
                                                                          LOG_TAIL_LINES)
         return ServiceError(f"Kafka broker in {self.folder}: {what} (see {self.log_file})"
                             f"{tails}")
-
-    def _say(self, message: str) -> None:
-        log.info(message)
-
 
 
 def ensure_topics(

@@ -142,7 +142,7 @@ class EmbeddedPostgres:
         """The port the server started on; _PortTakenError when another process took it."""
         port = reuse_or_free_port(self._saved_port())
         self._save_port(port)
-        self._say(f"starting embedded PostgreSQL on {LOOPBACK}:{port}")
+        log.info(f"starting embedded PostgreSQL on {LOOPBACK}:{port}")
         done = self._pg_ctl(account, self._start_arguments(port), START_TIMEOUT_S, True)
         if done.returncode == 0:
             return port
@@ -162,7 +162,7 @@ class EmbeddedPostgres:
     def _shutdown(self, mode: str) -> None:
         if not self.is_running():
             return
-        self._say(f"stopping embedded PostgreSQL ({mode})")
+        log.info(f"stopping embedded PostgreSQL ({mode})")
         account = service_account(SERVICE_USER)
         arguments = ["stop", "-m", mode, "-w", "-t", str(STOP_TIMEOUT_S)]
         done = self._pg_ctl(account, arguments, STOP_TIMEOUT_S)
@@ -212,7 +212,7 @@ class EmbeddedPostgres:
         return password
 
     def _initdb(self, account: ServiceAccount | None, password: str) -> None:
-        self._say(f"initialising embedded PostgreSQL cluster in {self.pgdata}")
+        log.info(f"initialising embedded PostgreSQL cluster in {self.pgdata}")
         password_file = self.folder / "initdb-password"
         write_private(password_file, password)
         give_to(password_file, account)
@@ -245,7 +245,7 @@ class EmbeddedPostgres:
             ) as conn:
                 query = "SELECT 1 FROM pg_database WHERE datname = %s"
                 if conn.execute(query, (DATABASE,)).fetchone() is None:
-                    self._say(f"creating database {DATABASE}")
+                    log.info(f"creating database {DATABASE}")
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
         except psycopg.Error as error:
             raise ServiceError(
@@ -306,10 +306,6 @@ class EmbeddedPostgres:
 
     def _save_port(self, port: int) -> None:
         self._state_file.write_text(json.dumps({"port": port}) + "\n", encoding="utf-8")
-
-    def _say(self, message: str) -> None:
-        log.info(message)
-
 
 
 def _url(password: str, port: int) -> str:
