@@ -5,6 +5,8 @@ A change row has the table's columns as text (as bronze keeps them), plus:
 * `_op`: `c`/`u`/`r` (upsert), `d` (delete) or `tombstone` (Kafka's compaction marker);
 * `_order`: position of the change in the source's commit order (Debezium's `source.lsn`, or
   the landing file's modification time); a higher one is a later version of the key;
+* `_tx`: the source transaction the change belongs to (Debezium's `source.txId`; NULL for
+  landing files);
 * `_malformed`: why the record could not be read as a change (NULL when it could), and
   `_detail`, `_raw` (the record as it arrived);
 * the lineage columns of bronze and silver.
@@ -34,6 +36,7 @@ from condolake.transforms.silver.validate import parsed
 ORDER_COL = "_order"
 MALFORMED_COL = "_malformed"
 TIEBREAK_COL = "_tiebreak"
+TX_COL = "_tx"
 UPSERT_OPS = ("c", "u", "r")
 TOMBSTONE_OP = "tombstone"
 MALFORMED_EVENT = "malformed_event"
@@ -44,7 +47,7 @@ LATEST_COL = "_latest"
 def change_columns(table: SourceTable) -> list[str]:
     """The columns of a change frame of `table`, in order."""
     return [
-        *table.column_names, OP_COL, ORDER_COL, TIEBREAK_COL, MALFORMED_COL, DETAIL_COL,
+        *table.column_names, OP_COL, ORDER_COL, TIEBREAK_COL, TX_COL, MALFORMED_COL, DETAIL_COL,
         RAW_COL, SOURCE_COL, POSITION_COL, RUN_ID_COL, INGESTED_AT_COL,
     ]
 

@@ -29,6 +29,7 @@ from condolake.streaming.changes import (
     ORDER_COL,
     TIEBREAK_COL,
     TOMBSTONE_OP,
+    TX_COL,
     UPSERT_OPS,
     change_columns,
 )
@@ -99,6 +100,7 @@ def changes_from_events(events: DataFrame, table: SourceTable, run_id: str) -> D
         F.when(tombstone, F.lit(TOMBSTONE_OP)).otherwise(F.col(f"{EVENT}.op")).alias(OP_COL),
         F.col(f"{EVENT}.source.lsn").alias(ORDER_COL),
         F.col(OFFSET).alias(TIEBREAK_COL),
+        F.col(f"{EVENT}.source.txId").alias(TX_COL),
         F.when(reason.isNotNull(), F.lit(MALFORMED_EVENT)).alias(MALFORMED_COL),
         reason.alias(DETAIL_COL),
         F.coalesce(F.col(VALUE), F.lit("")).alias(RAW_COL),

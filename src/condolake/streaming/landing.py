@@ -25,6 +25,7 @@ from condolake.streaming.changes import (
     MALFORMED_COL,
     ORDER_COL,
     TIEBREAK_COL,
+    TX_COL,
     change_columns,
 )
 
@@ -106,6 +107,7 @@ def changes_from_lines(lines: DataFrame, table: SourceTable, run_id: str) -> Dat
         F.lit(LANDING_OP).alias(OP_COL),
         F.unix_micros(F.col(FILE_MODIFIED)).alias(ORDER_COL),
         F.monotonically_increasing_id().alias(TIEBREAK_COL),
+        F.lit(None).cast("long").alias(TX_COL),
         F.when(reason.isNotNull(), F.lit(MALFORMED_LINE)).alias(MALFORMED_COL),
         reason.alias(DETAIL_COL),
         F.col(LINE).alias(RAW_COL),

@@ -93,10 +93,10 @@ def test_create_event_gives_exact_text_and_full_lineage(spark: SparkSession) -> 
     result = changes_from_events(events(spark, [(key_of(1000), value, 42)]), TRANSACOES, RUN_ID)
     assert result.columns == change_columns(TRANSACOES)
     expected = spark.createDataFrame(
-        [(*ROW_TEXT, "c", 5000, 42, None, None, value, f"kafka:{TOPIC}/0/42", 5000, RUN_ID,
+        [(*ROW_TEXT, "c", 5000, 42, 741, None, None, value, f"kafka:{TOPIC}/0/42", 5000, RUN_ID,
           INGESTED_AT)],
         struct(", ".join(f"{name}: string" for name in TRANSACOES.column_names)
-               + ", _op: string, _order: long, _tiebreak: long, _malformed: string, "
+               + ", _op: string, _order: long, _tiebreak: long, _tx: long, _malformed: string, "
                "_detail: string, _raw: string, _source: string, _source_position: long, "
                "_ingest_run_id: string, _ingested_at: timestamp"),
     )

@@ -57,6 +57,7 @@ def json_lines(spark: SparkSession, values: list[str]) -> DataFrame:
 def test_output_contract(spark: SparkSession) -> None:
     result = changes_from_lines(csv_lines(spark, ["1,Aurora,Rua 1"]), CONDOMINIOS, RUN_ID)
     assert result.columns == change_columns(CONDOMINIOS)
+    assert [row["_tx"] for row in result.collect()] == [None]  # no source transaction
 
 
 # --- CSV -------------------------------------------------------------------------------------
