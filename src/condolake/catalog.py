@@ -57,6 +57,14 @@ POSITIONS_SCHEMA: StructType = struct(
     "source: string, table: string, key: int, order: long, op: string, run_id: string, "
     "updated_at: timestamp"
 )
+# ops/ — the PostgreSQL snapshot each batch load read a table in, and the keys the read
+# covered (above `key_after`, or all when NULL); the change stream skips the changes a load
+# already holds (pipelines/batch.py, pipelines/stream_silver.py). Transaction ids are xid8.
+SOURCE_SNAPSHOTS = "source_snapshots"
+SOURCE_SNAPSHOTS_SCHEMA: StructType = struct(
+    "table: string, run_id: string, key_after: long, xmin: long, xmax: long, "
+    "xip: array<long>, taken_at: timestamp"
+)
 # ops/ — data-quality results (monitoring/quality.py) and stream progress (monitoring/progress.py).
 DQ_RESULTS = "dq_results"
 DQ_RESULTS_SCHEMA: StructType = struct(
@@ -162,6 +170,7 @@ def tables() -> tuple[Table, ...]:
             _single(Layer.OPS, RUN_TABLES, RUN_TABLES_SCHEMA, ("run_id", "table", "layer")),
             _single(Layer.OPS, WATERMARKS, WATERMARKS_SCHEMA, ("watermark_id",)),
             _single(Layer.OPS, POSITIONS, POSITIONS_SCHEMA, ("source", "table", "key")),
+            _single(Layer.OPS, SOURCE_SNAPSHOTS, SOURCE_SNAPSHOTS_SCHEMA, ("table", "run_id")),
             _single(Layer.OPS, DQ_RESULTS, DQ_RESULTS_SCHEMA),
             _single(Layer.OPS, STREAM_PROGRESS, STREAM_PROGRESS_SCHEMA,
                     ("query_id", "batch_id")),

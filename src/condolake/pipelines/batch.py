@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 
-from condolake.catalog import WATERMARKS
+from condolake.catalog import SOURCE_SNAPSHOTS_SCHEMA, WATERMARKS
 from condolake.config import Settings
 from condolake.ingestion.bronze import as_bronze
-from condolake.ingestion.postgres import key_range, read_table, snapshot_fingerprint
+from condolake.ingestion.postgres import Snapshot, SnapshotReader, snapshot_reader
 from condolake.lake import delta
 from condolake.layout import (
     REASONS_COL,
@@ -33,7 +33,11 @@ from condolake.pipelines.gold import gold_paths, rebuild_gold, update_gold
 from condolake.pipelines.load import LoadContext, load_table, write_quarantine
 from condolake.pipelines.quality import write_rule_results
 from condolake.pipelines.runs import execute
-from condolake.pipelines.stream_silver import positions_path, stream_owned_keys
+from condolake.pipelines.stream_silver import (
+    positions_path,
+    source_snapshots_path,
+    stream_owned_keys,
+)
 from condolake.services.postgres import SourceDatabase
 from condolake.source.tables import (
     SOURCE_TABLES,
@@ -62,8 +66,9 @@ def _layer_paths(lake_root: str, layers: Sequence[Layer],
 def ingest_paths(lake_root: str, tables: Sequence[SourceTable] = SOURCE_TABLES) -> list[str]:
     """Tables an ingest run may change (and must roll back on failure)."""
     return _layer_paths(lake_root, (Layer.BRONZE, Layer.SILVER, Layer.QUARANTINE), tables) + [
-        table_path(lake_root, Layer.OPS, WATERMARKS)
+        table_path(lake_root, Layer.OPS, WATERMARKS), source_snapshots_path(lake_root),
     ]
+
 
 
 def land_in_bronze(ctx: LoadContext, table: SourceTable, rows: DataFrame) -> None:
@@ -81,41 +86,17 @@ def ingest_postgres_body(
     db: SourceDatabase, settings: Settings
 ) -> Callable[[LoadContext, RunRecord], None]:
     def body(ctx: LoadContext, run: RunRecord) -> None:
-        # Extract everything first: a source failure then happens before silver is touched.
+        # Extract everything first, all tables in one snapshot: a source failure then happens
+        # before silver is touched, and the snapshot says which source changes the load holds.
         marks: dict[str, tuple[str, int]] = {}  # table -> (column, mark) to save on success
-        for table in SOURCE_TABLES:
-            counts = TableCounts(table.name, POSTGRES_SOURCE)
-            run.tables.append(counts)
-            if table.name in INCREMENTAL_TABLES:
-                after = read_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, table.name,
-                                       table.primary_key)
-                keys = key_range(db, table, after)
-                counts.watermark_from = after
-                counts.watermark_to = keys.up_to if not keys.empty else after
-                if counts.watermark_to is not None and counts.watermark_to != after:
-                    marks[table.name] = (table.primary_key, counts.watermark_to)
-                scope = f" with {table.primary_key} > {after}" if after is not None else ""
-            else:
-                # A snapshot equal to the one last loaded on the same run date is not read
-                # at all (the rules compare dates with the run date: a record rejected today
-                # may pass tomorrow, so each run date reads every snapshot once).
-                fingerprint = snapshot_mark(snapshot_fingerprint(db, table), ctx.run_date)
-                if fingerprint == read_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE,
-                                                 table.name, SNAPSHOT_FINGERPRINT):
-                    log.info(f"{table.name}: unchanged since the last load, not read")
-                    continue
-                keys = key_range(db, table, None)
-                marks[table.name] = (SNAPSHOT_FINGERPRINT, fingerprint)
-                scope = ""
-            log.info(f"reading {table.name}{scope} from PostgreSQL: {keys.rows:,} rows",
-                     extra=stage_fields(Stage.EXTRACT, table.name))
-            if not keys.empty:
-                source_rows = read_table(ctx.spark, db, table, keys, settings)
-                land_in_bronze(
-                    ctx, table,
-                    as_bronze(source_rows, table, POSTGRES_SOURCE, ctx.run_id, ctx.started_at),
-                )
-                counts.rows_read = keys.rows  # until load_table counts what bronze holds
+        covered: dict[str, int | None] = {}  # table read -> the keys read lie above this
+        with snapshot_reader(db) as reader:
+            for table in SOURCE_TABLES:
+                counts = TableCounts(table.name, POSTGRES_SOURCE)
+                run.tables.append(counts)
+                after = _extract(ctx, reader, table, counts, marks, settings)
+                if counts.rows_read:
+                    covered[table.name] = after
         # Keys above the mark are new to the lake unless a stream may have written them first.
         streamed = delta.exists(ctx.spark, positions_path(ctx.lake_root))
         loaded: set[str] = set()
@@ -132,11 +113,62 @@ def ingest_postgres_body(
                        keys_are_new=table.name in INCREMENTAL_TABLES and not streamed,
                        owned_keys=(stream_owned_keys(ctx.spark, ctx.lake_root, table)
                                    if streamed else None))
+        save_snapshots(ctx, reader.snapshot, covered)
         for name, (column, mark) in marks.items():
             save_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, name, column, mark,
                            ctx.run_id, commit_tag=ctx.tag(f"watermark.{name}.{column}"))
 
     return body
+
+
+def _extract(ctx: LoadContext, reader: SnapshotReader, table: SourceTable, counts: TableCounts,
+             marks: dict[str, tuple[str, int]], settings: Settings) -> int | None:
+    """Lands the rows of `table` to load in bronze; returns the key they lie above (None: the
+    whole table). Records the mark to save in `marks`."""
+    after = None
+    if table.name in INCREMENTAL_TABLES:
+        after = read_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, table.name,
+                               table.primary_key)
+        keys = reader.key_range(table, after)
+        counts.watermark_from = after
+        counts.watermark_to = keys.up_to if not keys.empty else after
+        if counts.watermark_to is not None and counts.watermark_to != after:
+            marks[table.name] = (table.primary_key, counts.watermark_to)
+        scope = f" with {table.primary_key} > {after}" if after is not None else ""
+    else:
+        # A snapshot equal to the one last loaded on the same run date is not read at all
+        # (the rules compare dates with the run date: a record rejected today may pass
+        # tomorrow, so each run date reads every snapshot once).
+        fingerprint = snapshot_mark(reader.fingerprint(table), ctx.run_date)
+        if fingerprint == read_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE,
+                                         table.name, SNAPSHOT_FINGERPRINT):
+            log.info(f"{table.name}: unchanged since the last load, not read")
+            return after
+        keys = reader.key_range(table, None)
+        marks[table.name] = (SNAPSHOT_FINGERPRINT, fingerprint)
+        scope = ""
+    log.info(f"reading {table.name}{scope} from PostgreSQL: {keys.rows:,} rows",
+             extra=stage_fields(Stage.EXTRACT, table.name))
+    if not keys.empty:
+        source_rows = reader.read_table(ctx.spark, table, keys, settings)
+        land_in_bronze(
+            ctx, table, as_bronze(source_rows, table, POSTGRES_SOURCE, ctx.run_id, ctx.started_at),
+        )
+        counts.rows_read = keys.rows  # until load_table counts what bronze holds
+    return after
+
+
+def save_snapshots(ctx: LoadContext, snapshot: Snapshot, covered: Mapping[str, int | None]
+                   ) -> None:
+    """Records, in one commit, that silver holds `snapshot`'s version of the keys of each table
+    read (above its `key_after`), once silver is written: a change the stream receives later
+    for those keys is new only if its transaction is not visible in the snapshot."""
+    if not covered:
+        return
+    rows = [(name, ctx.run_id, after, snapshot.xmin, snapshot.xmax, list(snapshot.xip),
+             ctx.started_at) for name, after in covered.items()]
+    delta.append(ctx.spark.createDataFrame(rows, SOURCE_SNAPSHOTS_SCHEMA),
+                 source_snapshots_path(ctx.lake_root), ctx.tag("source_snapshots"))
 
 
 def transform_body(ctx: LoadContext, run: RunRecord) -> None:

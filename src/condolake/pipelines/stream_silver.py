@@ -15,31 +15,41 @@ Per-key order: the order of the version silver holds (Debezium's LSN, or a landi
 time) is kept on the silver row (`_source_position`). Changes that leave no row in silver
 (deletes, and fresh versions the rules reject) append their order to ops/change_positions;
 a later change of the key is stale when it is not newer than either.
+
+Handover from batch loads: a key the stream has not changed yet holds what the latest batch
+load that covered it read; a change event whose transaction that load's snapshot saw is
+`loaded` (counted as a duplicate), except a delete of a key the load did not read (found in
+the load's bronze rows), which still applies (streaming/snapshots.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import reduce
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from condolake.catalog import POSITIONS, POSITIONS_SCHEMA
+from condolake.catalog import POSITIONS, POSITIONS_SCHEMA, SOURCE_SNAPSHOTS
 from condolake.lake import delta
+from condolake.lake.versions import latest_version
 from condolake.layout import (
     DELETE_OP,
     INGESTED_AT_COL,
     OP_COL,
     POSITION_COL,
     REASONS_COL,
+    RUN_ID_COL,
     SOURCE_COL,
     Layer,
+    bronze_schema,
     quarantine_schema,
     silver_schema,
     table_path,
@@ -59,14 +69,17 @@ from condolake.streaming.changes import (
     MALFORMED_COL,
     ORDER_COL,
     TOMBSTONE_OP,
+    TX_COL,
     is_stale,
     malformed_records,
     with_latest,
 )
+from condolake.streaming.snapshots import Claim, latest_claim
 from condolake.transforms.silver.quarantine import malformed_to_quarantine, to_quarantine
 from condolake.transforms.silver.validate import (
     LINEAGE_COLS,
     is_valid,
+    parsed,
     to_silver,
     validated,
 )
@@ -81,13 +94,21 @@ KNOWN_ORDER = "_known_order"
 # The outcomes of a record, and where each is counted.
 MALFORMED, TOMBSTONE, OLDER, STALE = "malformed", "tombstone", "older", "stale"
 DELETE, VALID, REJECTED = "delete", "valid", "rejected"
-DUPLICATES = (TOMBSTONE, OLDER, STALE)
+# A change a batch load's snapshot already saw; a delete of that kind until the load's
+# bronze rows tell whether the load read the key (then `loaded`, else a `delete`).
+LOADED, LOADED_DELETE = "loaded", "loaded_delete"
+CLAIM_COL = "_claim_run_id"
+DUPLICATES = (TOMBSTONE, OLDER, STALE, LOADED)
 APPLIED = (DELETE, VALID)
 QUARANTINED = (MALFORMED, REJECTED)
 
 
 def positions_path(lake_root: str) -> str:
     return table_path(lake_root, Layer.OPS, POSITIONS)
+
+
+def source_snapshots_path(lake_root: str) -> str:
+    return table_path(lake_root, Layer.OPS, SOURCE_SNAPSHOTS)
 
 
 def stream_context(spark: SparkSession, lake_root: str, timezone: str, query: str,
@@ -140,6 +161,9 @@ def apply_changes(
         judged[table.name] = _judged(ctx, table, changes[table.name], source,
                                      silver[table.name], parents)
     outcomes = _outcomes(judged)
+    for name, found in outcomes.items():
+        if found.get(LOADED_DELETE):
+            judged[name] = _resolve_loaded_deletes(ctx, judged[name], found)
     counts = {name: _table_counts(name, source, found) for name, found in outcomes.items()}
     # Positions first: a batch running at the same time leaves keys with a stream position
     # alone, so a deleted key must have its position before silver loses the row (a batch
@@ -217,13 +241,19 @@ def _judged(ctx: LoadContext, table: SourceTable, changes: DataFrame, source: st
     """Every record of `table` in the micro-batch with its outcome (checkpointed)."""
     known = with_latest(changes, table).join(_known_orders(ctx, table, source, silver),
                                              on=KEY_COL, how="left")
-    checked = validated(known, table, ctx.run_date, parents)
+    claims = loaded_snapshots(ctx.spark, ctx.lake_root).get(table.name, ())
+    loaded = F.col(KNOWN_ORDER).isNull() & F.col(CLAIM_COL).isNotNull()
+    checked = validated(known, table, ctx.run_date, parents).select(
+        "*", (latest_claim(F.col(KEY_COL), F.col(TX_COL), claims) if source == CDC_SOURCE
+              else F.lit(None).cast("string")).alias(CLAIM_COL))
     outcome = (
         F.when(F.col(MALFORMED_COL).isNotNull(), F.lit(MALFORMED))
         .when(F.col(OP_COL) == TOMBSTONE_OP, F.lit(TOMBSTONE))
         .when(~F.col(LATEST_COL), F.lit(OLDER))
         .when(is_stale(F.col(KNOWN_ORDER), unique_orders=source == CDC_SOURCE),
               F.lit(STALE))
+        .when(loaded & (F.col(OP_COL) == DELETE_OP), F.lit(LOADED_DELETE))
+        .when(loaded, F.lit(LOADED))
         .when(F.col(OP_COL) == DELETE_OP, F.lit(DELETE))
         .when(is_valid(), F.lit(VALID))
         .otherwise(F.lit(REJECTED))
@@ -234,6 +264,54 @@ def _judged(ctx: LoadContext, table: SourceTable, changes: DataFrame, source: st
     records = checked.select("*", outcome.alias(OUTCOME_COL)).localCheckpoint(
         eager=False, storageLevel=StorageLevel.MEMORY_AND_DISK)
     return Judged(table, records)
+
+
+def _resolve_loaded_deletes(ctx: LoadContext, judged: Judged, found: dict[str, int]) -> Judged:
+    """Decides the deletes whose transaction a batch load saw (few: those in flight while the
+    load read): `loaded` when the load read the key (it exists in the load's snapshot, so it
+    came back after the delete), else a `delete` (the load never deletes). Updates `found`."""
+    table = judged.table
+    candidates = judged.having(LOADED_DELETE).select(KEY_COL, CLAIM_COL)
+    runs = [row[CLAIM_COL] for row in candidates.select(CLAIM_COL).distinct().collect()]
+    bronze = delta.read(ctx.spark, ctx.path(Layer.BRONZE, table.name), bronze_schema(table))
+    read = [(row[KEY_COL], row[CLAIM_COL]) for row in bronze.where(
+        F.col(RUN_ID_COL).isin(*runs)).select(
+        parsed(table.primary_key, "int").cast("long").alias(KEY_COL),
+        F.col(RUN_ID_COL).alias(CLAIM_COL),
+    ).join(candidates, on=[KEY_COL, CLAIM_COL], how="left_semi").distinct().collect()]
+    read_by_load = F.lit(False)
+    for key, run_id in read:
+        read_by_load = read_by_load | ((F.col(KEY_COL) == key) & (F.col(CLAIM_COL) == run_id))
+    outcome = F.when(F.col(OUTCOME_COL) != LOADED_DELETE, F.col(OUTCOME_COL)).when(
+        read_by_load, F.lit(LOADED)).otherwise(F.lit(DELETE))
+    records = judged.records.withColumn(OUTCOME_COL, outcome).localCheckpoint(
+        eager=False, storageLevel=StorageLevel.MEMORY_AND_DISK)
+    total = found.pop(LOADED_DELETE)
+    found[LOADED] = found.get(LOADED, 0) + len(read)
+    found[DELETE] = found.get(DELETE, 0) + total - len(read)
+    return Judged(table, records)
+
+
+def loaded_snapshots(spark: SparkSession, lake_root: str) -> dict[str, tuple[Claim, ...]]:
+    """Per table, the snapshots batch loads recorded, newest first (ops/source_snapshots)."""
+    path = source_snapshots_path(lake_root)
+    version = latest_version(Path(path)) if delta.exists(spark, path) else None
+    if version is None:
+        return {}
+    return _claims_at(spark, path, version.version, version.committed_at)
+
+
+@functools.lru_cache(maxsize=4)
+def _claims_at(spark: SparkSession, path: str, version: int, committed_at: dt.datetime
+               ) -> dict[str, tuple[Claim, ...]]:
+    """The claims of one version of the table (cached: a micro-batch reads them only when a
+    batch load has recorded a new one)."""
+    rows = delta.read_version(spark, path, version).orderBy(F.col("taken_at").desc()).collect()
+    claims: dict[str, list[Claim]] = {}
+    for row in rows:
+        claims.setdefault(row["table"], []).append(
+            Claim(row["run_id"], row["key_after"], row["xmax"], tuple(row["xip"] or ())))
+    return {table: tuple(found) for table, found in claims.items()}
 
 
 def _outcomes(judged: Mapping[str, Judged]) -> dict[str, dict[str, int]]:
