@@ -8,7 +8,7 @@ stream uses it to tell the changes the load already holds from the ones it does 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -86,6 +86,14 @@ class SnapshotReader:
                    settings: Settings) -> DataFrame:
         return read_table(spark, self.db, table, keys, settings, snapshot=self.exported)
 
+    def read_keys(self, spark: SparkSession, table: SourceTable, settings: Settings
+                  ) -> DataFrame:
+        """Every primary key of `table` in the snapshot (one int column), materialised now:
+        the snapshot ends with the block."""
+        keys = self.key_range(table, None)
+        return read_table(spark, self.db, table, keys, settings, snapshot=self.exported,
+                          columns=(table.primary_key,)).localCheckpoint(eager=True)
+
 
 @contextmanager
 def snapshot_reader(db: SourceDatabase) -> Iterator[SnapshotReader]:
@@ -146,6 +154,7 @@ def read_table(
     settings: Settings,
     *,
     snapshot: str | None = None,
+    columns: Sequence[str] | None = None,
 ) -> DataFrame:
     """The rows of `table` in `keys`, read over several JDBC connections split on the key;
     each connection adopts the exported `snapshot` first, when one is given."""
@@ -154,8 +163,8 @@ def read_table(
     if keys.after is not None:
         bounds.append(f"{key} > {int(keys.after)}")
     where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
-    columns = ", ".join(table.column_names)
-    subquery = f"(SELECT {columns} FROM {table.name}{where}) AS {table.name}_read"
+    selected = ", ".join(columns or table.column_names)
+    subquery = f"(SELECT {selected} FROM {table.name}{where}) AS {table.name}_read"
     lower = int(keys.first if keys.first is not None else 0)
     upper = int(keys.up_to if keys.up_to is not None else 0)
     partitions = max(1, min(settings.jdbc_partitions, keys.rows // 10_000 + 1))

@@ -283,6 +283,19 @@ def replace_keys(
         )
 
 
+def delete_matching(spark: SparkSession, keys: DataFrame, path: str, key: str, *,
+                    condition: str, commit_tag: str | None = None) -> None:
+    """Deletes the rows whose `key` is in `keys` and that meet `condition` (on `t.`, the
+    target row) when the delete commits: a MERGE, so a concurrent writer's change to one of
+    those rows is a conflict, and the retry judges the row as that writer left it."""
+    target = DeltaTable.forPath(spark, path)
+    with _tagged(spark, commit_tag):
+        retrying(
+            lambda: target.alias("t").merge(keys.alias("s"), f"t.`{key}` = s.`{key}`")
+            .whenMatchedDelete(condition=condition).execute()
+        )
+
+
 def delete_where(spark: SparkSession, path: str, condition: Column) -> None:
     target = DeltaTable.forPath(spark, path)
     retrying(lambda: target.delete(condition))

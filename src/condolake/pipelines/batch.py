@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from condolake.catalog import SOURCE_SNAPSHOTS_SCHEMA, WATERMARKS
 from condolake.config import Settings
@@ -16,6 +17,7 @@ from condolake.lake import delta
 from condolake.layout import (
     REASONS_COL,
     RUN_ID_COL,
+    SOURCE_COL,
     Layer,
     bronze_schema,
     table_path,
@@ -30,7 +32,12 @@ from condolake.monitoring.runlog import (
 )
 from condolake.pipelines.errors import mentions_postgres
 from condolake.pipelines.gold import gold_paths, rebuild_gold, update_gold
-from condolake.pipelines.load import LoadContext, load_table, write_quarantine
+from condolake.pipelines.load import (
+    LoadContext,
+    close_quarantined_keys,
+    load_table,
+    write_quarantine,
+)
 from condolake.pipelines.quality import write_rule_results
 from condolake.pipelines.runs import execute
 from condolake.pipelines.stream_silver import (
@@ -83,8 +90,13 @@ def land_in_bronze(ctx: LoadContext, table: SourceTable, rows: DataFrame) -> Non
 
 
 def ingest_postgres_body(
-    db: SourceDatabase, settings: Settings
+    db: SourceDatabase, settings: Settings, *, handover: bool = False
 ) -> Callable[[LoadContext, RunRecord], None]:
+    """The PostgreSQL load. `handover`: the load that hands the lake over to the change
+    stream (`condolake cdc start`, once the replication slot exists): it also removes from
+    silver the rows it loaded earlier whose key PostgreSQL no longer has (a batch load
+    otherwise never deletes), so that no change before the slot is missing."""
+
     def body(ctx: LoadContext, run: RunRecord) -> None:
         # Extract everything first, all tables in one snapshot: a source failure then happens
         # before silver is touched, and the snapshot says which source changes the load holds.
@@ -97,6 +109,8 @@ def ingest_postgres_body(
                 after = _extract(ctx, reader, table, counts, marks, settings)
                 if counts.rows_read:
                     covered[table.name] = after
+            present = {table.name: reader.read_keys(ctx.spark, table, settings)
+                       for table in SOURCE_TABLES} if handover else {}
         # Keys above the mark are new to the lake unless a stream may have written them first.
         streamed = delta.exists(ctx.spark, positions_path(ctx.lake_root))
         loaded: set[str] = set()
@@ -113,6 +127,8 @@ def ingest_postgres_body(
                        keys_are_new=table.name in INCREMENTAL_TABLES and not streamed,
                        owned_keys=(stream_owned_keys(ctx.spark, ctx.lake_root, table)
                                    if streamed else None))
+        for name, keys in present.items():
+            remove_vanished(ctx, TABLES_BY_NAME[name], keys)
         save_snapshots(ctx, reader.snapshot, covered)
         for name, (column, mark) in marks.items():
             save_watermark(ctx.spark, ctx.lake_root, POSTGRES_SOURCE, name, column, mark,
@@ -158,6 +174,27 @@ def _extract(ctx: LoadContext, reader: SnapshotReader, table: SourceTable, count
     return after
 
 
+def remove_vanished(ctx: LoadContext, table: SourceTable, present: DataFrame) -> int:
+    """Deletes the silver rows an earlier load wrote whose key is not among `present` (the
+    source's keys now); a row the stream has written meanwhile is kept (checked at commit)."""
+    key = table.primary_key
+    path = ctx.path(Layer.SILVER, table.name)
+    if not delta.exists(ctx.spark, path):
+        return 0
+    loaded = delta.read(ctx.spark, path).where(F.col(SOURCE_COL) == POSTGRES_SOURCE)
+    vanished = loaded.select(key).join(present, on=key, how="left_anti").localCheckpoint(
+        eager=True)
+    count = vanished.count()
+    if count:
+        delta.delete_matching(ctx.spark, vanished, path, key,
+                              condition=f"t.`{SOURCE_COL}` = '{POSTGRES_SOURCE}'",
+                              commit_tag=ctx.tag(f"vanished.{table.name}"))
+        close_quarantined_keys(ctx, table, vanished.select(key), "deleted")
+        log.info(f"{table.name}: {count:,} rows removed from silver (deleted at the source "
+                 "before change capture started)")
+    return count
+
+
 def save_snapshots(ctx: LoadContext, snapshot: Snapshot, covered: Mapping[str, int | None]
                    ) -> None:
     """Records, in one commit, that silver holds `snapshot`'s version of the keys of each table
@@ -182,9 +219,10 @@ def _describe_source_failure(summary: str) -> str:
 
 
 def ingest_postgres(spark: SparkSession, settings: Settings, db: SourceDatabase, *,
-                    run_date: dt.date | None = None) -> RunRecord:
+                    run_date: dt.date | None = None, handover: bool = False) -> RunRecord:
     return execute(spark, settings, "ingest_postgres",
-                   ingest_postgres_body(db, settings), ingest_paths(settings.lake_path),
+                   ingest_postgres_body(db, settings, handover=handover),
+                   ingest_paths(settings.lake_path),
                    _describe_source_failure, on_success=write_rule_results,
                    run_date=run_date)
 
@@ -196,9 +234,10 @@ def transform(spark: SparkSession, settings: Settings, *,
 
 
 def batch(spark: SparkSession, settings: Settings, db: SourceDatabase, *,
-          run_date: dt.date | None = None) -> RunRecord:
-    """Ingest PostgreSQL and bring gold up to date, as one all-or-nothing run."""
-    ingest = ingest_postgres_body(db, settings)
+          run_date: dt.date | None = None, handover: bool = False) -> RunRecord:
+    """Ingest PostgreSQL and bring gold up to date, as one all-or-nothing run (`handover`:
+    see `ingest_postgres_body`)."""
+    ingest = ingest_postgres_body(db, settings, handover=handover)
 
     def body(ctx: LoadContext, run: RunRecord) -> None:
         ingest(ctx, run)
