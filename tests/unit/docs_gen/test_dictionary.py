@@ -70,7 +70,7 @@ def test_every_column_of_every_table_has_a_description() -> None:
         "gold/transacoes_por_condominio", "gold/transacoes_por_morador",
         "gold/transacoes_diarias_por_tipo",
         "ops/runs", "ops/run_tables", "ops/watermarks", "ops/change_positions",
-        "ops/dq_results", "ops/stream_progress",
+        "ops/source_snapshots", "ops/dq_results", "ops/stream_progress",
     }
 
 
@@ -168,7 +168,7 @@ def test_registering_a_table_is_one_entry() -> None:
                          "| column | type | meaning |\n| --- | --- | --- |\n"
                          "| `at` | bigint | when |\n")
     assert ("- `catalog.py`: `bronze/kafka_events`, `ops/runs`, `ops/run_tables`, "
-            "`ops/watermarks`, `ops/change_positions`, `ops/dq_results`, "
+            "`ops/watermarks`, `ops/change_positions`, `ops/source_snapshots`, `ops/dq_results`, "
             "`ops/stream_progress`, `ops/heartbeats`") in page
 
 
