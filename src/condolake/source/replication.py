@@ -75,6 +75,9 @@ class PublicationState:
     all_tables: bool
     tables: frozenset[str]  # "schema.table"
     operations: frozenset[str]
+    # Tables published with a row filter or a column list (PostgreSQL 15+): their changes reach
+    # Kafka incomplete, so the lake would silently diverge.
+    filtered: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,8 @@ def publication_fixes(publication: str, state: PublicationState | None) -> list[
     if state.all_tables:  # FOR ALL TABLES cannot be narrowed with SET TABLE
         return [drop_publication_sql(publication), create_publication_sql(publication)]
     fixes = []
-    if state.tables != frozenset(table_names()):
-        fixes.append(set_tables_sql(publication))
+    if state.tables != frozenset(table_names()) or state.filtered:
+        fixes.append(set_tables_sql(publication))  # SET TABLE also drops filters and lists
     if state.operations != frozenset(OPERATIONS):
         fixes.append(set_operations_sql(publication))
     return fixes
@@ -172,7 +175,9 @@ def _describe_publication(state: PublicationState | None) -> str:
         return "absent"
     tables = "all tables" if state.all_tables else ", ".join(sorted(state.tables)) or "no table"
     operations = ", ".join(op for op in OPERATIONS if op in state.operations) or "nothing"
-    return f"{tables}; publishes {operations}"
+    filtered = (f"; row filter or column list on {', '.join(sorted(state.filtered))}"
+                if state.filtered else "")
+    return f"{tables}; publishes {operations}{filtered}"
 
 
 def _capacity(name: str, used: int, maximum: int, own_slot_exists: bool) -> Prerequisite:
@@ -258,8 +263,15 @@ IDENTITY_SQL = ("SELECT n.nspname || '.' || c.relname, c.relreplident::text FROM
                 "WHERE n.nspname || '.' || c.relname = ANY(%s) AND c.relkind IN ('r', 'p')")
 PUBLICATION_SQL = ("SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate "
                    "FROM pg_publication WHERE pubname = %s")
-PUBLICATION_TABLES_SQL = ("SELECT schemaname || '.' || tablename FROM pg_publication_tables "
-                          "WHERE pubname = %s")
+# Through to_jsonb: `rowfilter` and `attnames` exist from PostgreSQL 15 only. A column list
+# publishes fewer names than the table has (non-generated) columns.
+PUBLICATION_TABLES_SQL = (
+    "SELECT t.schemaname || '.' || t.tablename, to_jsonb(t) ->> 'rowfilter' IS NOT NULL "
+    "OR coalesce(jsonb_array_length(to_jsonb(t) -> 'attnames') < (SELECT count(*) "
+    "FROM pg_attribute a WHERE a.attrelid = format('%%I.%%I', t.schemaname, t.tablename)"
+    "::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), false) "
+    "FROM pg_publication_tables t WHERE t.pubname = %s"
+)
 SLOT_SQL = ("SELECT plugin, database, active, wal_status FROM pg_replication_slots "
             "WHERE slot_name = %s")
 SLOT_HEALTH_SQL = (
@@ -284,8 +296,9 @@ def publication_state(conn: Connection, publication: str) -> PublicationState | 
     tables = conn.execute(PUBLICATION_TABLES_SQL, (publication,)).fetchall()
     return PublicationState(
         all_tables=bool(all_tables),
-        tables=frozenset(str(name) for (name,) in tables),
+        tables=frozenset(str(name) for name, _ in tables),
         operations=frozenset(op for op, on in zip(OPERATIONS, flags, strict=True) if on),
+        filtered=frozenset(str(name) for name, filtered in tables if filtered),
     )
 
 

@@ -242,3 +242,30 @@ def test_a_slot_of_another_database_is_not_ok(source: SourceDatabase,
             False, f"pgoutput in database {postgres.database}, inactive, WAL reserved",
             f"SELECT pg_drop_replication_slot('{slot}'); -- only when no other program uses "
             "it; or configure another slot name")
+
+
+def test_a_row_filter_and_a_column_list_are_removed(source: SourceDatabase) -> None:
+    with source.connect() as conn:
+        conn.execute(f"CREATE PUBLICATION {PUBLICATION} FOR TABLE public.condominios, "
+                     "public.moradores (morador_id, nome), public.imoveis, "
+                     "public.transacoes WHERE (valor_transacao > 100)")
+    before = {item.name: item for item in
+              check_prerequisites(source, publication=PUBLICATION, slot="s")}
+    assert before[f"publication {PUBLICATION}"].found == (
+        f"{', '.join(sorted(TABLES))}; publishes insert, update, delete, truncate; row filter "
+        "or column list on public.moradores, public.transacoes")
+
+    prepare_source(source, publication=PUBLICATION)
+
+    with source.connect() as conn:
+        rows = conn.execute(
+            "SELECT tablename, attnames::text[], rowfilter FROM pg_publication_tables "
+            "WHERE pubname = %s AND tablename IN ('moradores', 'transacoes') ORDER BY 1",
+            (PUBLICATION,)).fetchall()
+    assert rows == [
+        ("moradores", ["morador_id", "nome", "condominio_id", "data_registro"], None),
+        ("transacoes", ["transacao_id", "imovel_id", "morador_id", "data_transacao",
+                        "valor_transacao"], None),
+    ]
+    after = check_prerequisites(source, publication=PUBLICATION, slot="s")
+    assert [item.name for item in after if not item.ok] == []

@@ -178,3 +178,13 @@ def test_the_report_of_a_ready_source_says_so() -> None:
     assert report.splitlines()[0] == "ok      wal_level: logical"
     assert report.splitlines()[-1] == "all 10 prerequisites met"
     assert "fix:" not in report
+
+
+def test_a_row_filter_or_column_list_is_set_back_to_whole_tables() -> None:
+    publication = PublicationState(False, frozenset(TABLES), ALL_OPS,
+                                   frozenset({"public.transacoes"}))
+    state = dataclasses.replace(ready(), publication=publication)
+    assert not_ok(state) == {"publication condolake_cdc": (
+        "public.condominios, public.imoveis, public.moradores, public.transacoes; publishes "
+        "insert, update, delete, truncate; row filter or column list on public.transacoes",
+        SET_TABLES)}
