@@ -168,8 +168,12 @@ class EmbeddedPostgres:
         if not self.is_running():
             raise ServiceError(f"embedded PostgreSQL in {self.folder} is not running: run "
                                "`condolake source start`")
-        with psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
-            level = _setting(conn, "wal_level")
+        try:
+            with psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+                level = _setting(conn, "wal_level")
+        except psycopg.Error as error:
+            raise ServiceError(f"embedded PostgreSQL in {self.folder} did not answer: "
+                               f"{error}{self._log_tail()}") from error
         if level != LOGICAL:
             raise ServiceError(self._restart_message(level))
 

@@ -80,6 +80,8 @@ def test_a_running_server_of_an_older_version_is_told_to_restart(
             server.require_logical_replication()
 
         server.stop()
+        with pytest.raises(ServiceError, match="is not running: run `condolake source start`"):
+            server.require_logical_replication()
         new = SourceDatabase(server.start())
         assert replication_state(new) == (("logical", "10", "10", True), [("scram-sha-256",)])
         server.require_logical_replication()
