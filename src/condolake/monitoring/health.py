@@ -3,7 +3,9 @@
 Sources: the run log and data-quality results in ops/ and the quarantine tables (read with
 DuckDB's delta extension, each query's result kept until its tables get a new Delta version),
 the commit time of each gold table's served version (the published gold set's), the streaming
-process's status file and checkpoints, and the Kafka broker's end offsets. A source that
+process's status file and checkpoints, the Kafka broker's end offsets, and the logical
+replication slots of the PostgreSQL source (the external one, or the embedded server when it
+runs; the WAL they retain is what change data capture costs the source). A source that
 cannot be read is noted in `LakeHealth.errors` (the exporter counts them) and its part of the
 snapshot is left empty; it never stops the collection.
 
@@ -24,17 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from condolake.catalog import mart_names
-from condolake.config import Settings
+from condolake.config import Settings, revealed
 from condolake.errors import CondoLakeError
 from condolake.lake.versions import latest_version, served_versions
 from condolake.layout import Layer, table_path
 from condolake.monitoring.quality import INGEST_JOBS
 from condolake.services.duckdb_extensions import load_extensions
 from condolake.services.kafka import CLIENT_LOG_LEVEL, LocalKafkaBroker
+from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
+from condolake.source.replication import SlotHealth, slot_healths
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES
 from condolake.streaming.status import QueryState, read_states
@@ -43,9 +48,11 @@ RUNS, RUN_TABLES, DQ_RESULTS = "runs", "run_tables", "dq_results"
 OUTCOMES = ("read", "valid", "quarantined", "duplicate")
 RUNNING = "running"
 KAFKA_TIMEOUT_S = 2.0  # a scrape must answer well within Prometheus' 10 s scrape timeout
+SOURCE_CONNECT_TIMEOUT_S = 2  # libpq's connect_timeout: whole seconds, at least 2
+SOURCE_STATEMENT_TIMEOUT = "-c statement_timeout=2000"
 OFFSETS_DIR = "offsets"
 # Where a scrape's errors are counted (`condolake_scrape_errors{source}`).
-SOURCES = ("runs", "dq_results", "quarantine", "gold", "streams", "kafka")
+SOURCES = ("runs", "dq_results", "quarantine", "gold", "streams", "kafka", "replication")
 
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> offset
 
@@ -197,6 +204,7 @@ class LakeHealth:
     gold: tuple[GoldFreshness, ...] = ()
     streams: tuple[StreamHealth, ...] = ()
     stream_process_alive: bool = False
+    slots: tuple[SlotHealth, ...] = ()  # logical replication slots of the source database
     absent: tuple[str, ...] = ()  # tables not created yet (e.g. ops/dq_results before a check)
     errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # source -> messages
 
@@ -456,11 +464,13 @@ class HealthCollector:
         quarantine = self._quarantine(errors, absent)
         gold = self._gold(errors, absent)
         alive, streams = self._streams(errors)
+        slots = self._replication_slots(errors)
         return LakeHealth(
             collected_at=self._clock(), lake=self._lake,
             thresholds=Thresholds.of(self._settings), jobs=jobs, rates=rates,
             quarantine=quarantine, checks=checks, gold=gold, streams=streams,
-            stream_process_alive=alive, absent=tuple(absent), errors=errors.frozen(),
+            stream_process_alive=alive, slots=slots, absent=tuple(absent),
+            errors=errors.frozen(),
         )
 
     def _read(self, source: str, errors: _Errors, sql: str, *tables: Path) -> Rows | None:
@@ -554,6 +564,26 @@ class HealthCollector:
         except (CondoLakeError, KafkaException, OSError) as error:
             errors.add("kafka", f"Kafka end offsets unavailable: {error}")
             return None
+
+    def _replication_slots(self, errors: _Errors) -> tuple[SlotHealth, ...]:
+        """The source database's logical slots; none while the embedded server is down."""
+        db = self._source()
+        if db is None:
+            return ()
+        try:
+            with psycopg.connect(db.url, autocommit=True, options=SOURCE_STATEMENT_TIMEOUT,
+                                 connect_timeout=SOURCE_CONNECT_TIMEOUT_S) as conn:
+                return tuple(slot_healths(conn))
+        except psycopg.Error as error:
+            errors.add("replication", f"replication slots of {db.redacted_url} unavailable: "
+                                      f"{str(error).strip().splitlines()[0] if str(error) else ''}")
+            return ()
+
+    def _source(self) -> SourceDatabase | None:
+        if self._settings.source_url:
+            return SourceDatabase(str(revealed(self._settings.source_url)))
+        server = EmbeddedPostgres(self._settings.state_path)
+        return SourceDatabase(server.url) if server.is_running() else None
 
     def _bootstrap(self) -> str:
         if self._settings.kafka_bootstrap:

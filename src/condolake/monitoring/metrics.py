@@ -35,6 +35,7 @@ class HealthMetrics(Collector):
         yield from self._quality()
         yield from self._gold()
         yield from self._streams()
+        yield from self._replication_slots()
         yield from self._exporter()
 
     def _jobs(self) -> Iterator[Metric]:
@@ -124,6 +125,24 @@ class HealthMetrics(Collector):
                 if value is not None:
                     family.add_metric(labels, value)
         yield from (up, progress, input_rate, processed_rate, duration, lag)
+
+    def _replication_slots(self) -> Iterator[Metric]:
+        retained = _gauge("replication_slot_retained_wal_bytes",
+                          "WAL the source keeps for the logical replication slot: current WAL "
+                          "position minus the slot's restart_lsn.", ("slot",))
+        flush_lag = _gauge("replication_slot_confirmed_flush_lag_bytes",
+                           "Current WAL position minus the slot's confirmed_flush_lsn: changes "
+                           "its consumer has not confirmed yet.", ("slot",))
+        active = _gauge("replication_slot_active",
+                        "1 if a consumer (the Debezium connector) is streaming from the slot.",
+                        ("slot",))
+        for slot in self._health.slots:
+            active.add_metric([slot.slot], 1.0 if slot.active else 0.0)
+            if slot.retained_wal_bytes is not None:
+                retained.add_metric([slot.slot], slot.retained_wal_bytes)
+            if slot.confirmed_flush_lag_bytes is not None:
+                flush_lag.add_metric([slot.slot], slot.confirmed_flush_lag_bytes)
+        yield from (retained, flush_lag, active)
 
     def _exporter(self) -> Iterator[Metric]:
         thresholds = _gauge("threshold", "Configured thresholds (the same `condolake check` "

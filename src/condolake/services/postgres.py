@@ -18,6 +18,13 @@ As root: initdb and postgres refuse to run as root, so the server runs as the sy
 chowned to it, and each parent folder it must cross to get there (and to reach the wheel's
 binaries) gets the o+x bit where it is missing: only that bit, nothing else changes. As a normal
 user the server runs as that user and no permission is touched.
+
+Change data capture (Debezium's pgoutput plugin) needs logical decoding, so the server always
+starts with `REPLICATION_SETTINGS` on its command line (wal_level=logical, replication slots
+and WAL senders), pg_hba.conf holds `REPLICATION_HBA_LINE` for the superuser (added to a
+cluster made before it existed) and the superuser may replicate. wal_level only changes at a
+restart: a server already running with another level (started by an older CondoLake) keeps
+serving, with a warning, and `require_logical_replication` says to restart it.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import TupleRow
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from condolake.errors import ServiceError
@@ -66,6 +74,17 @@ SERVER_SETTINGS = {
     "max_connections": "100",
     "shared_buffers": "256MB",
 }
+LOGICAL = "logical"
+# On the command line of every start: a cluster initialised before them gets them too.
+REPLICATION_SETTINGS = {
+    "wal_level": LOGICAL,
+    "max_replication_slots": "10",
+    "max_wal_senders": "10",
+}
+HBA_FILE = "pg_hba.conf"
+REPLICATION_HBA_LINE = f"host replication {SUPERUSER} {LOOPBACK}/32 scram-sha-256"
+RESTART_HINT = ("run `condolake source stop`, then `condolake source start` (this disconnects "
+                "its clients)")
 INITDB_TIMEOUT_S = 180.0
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 60
@@ -126,7 +145,13 @@ class EmbeddedPostgres:
         password = self._password()
         if not self._initialised:
             self._initdb(account, password)
+        hba_changed = self._allow_replication_connections()
         if self.is_running():
+            if hba_changed:
+                self._reload(account)
+            port = postmaster_port(self.pgdata)
+            if port is not None:
+                self._warn_without_logical_decoding(self._prepare_database(password, port))
             return self.url
         # Someone may take the port between our check and the server's bind: try another one.
         retryer = Retrying(
@@ -135,8 +160,53 @@ class EmbeddedPostgres:
             reraise=True,
         )
         port = retryer(self._start_on_a_free_port, account)
-        self._create_database(password, port)
+        self._prepare_database(password, port)
         return _url(password, port)
+
+    def require_logical_replication(self) -> None:
+        """Fails, saying what to do, unless the server runs with wal_level=logical."""
+        if not self.is_running():
+            raise ServiceError(f"embedded PostgreSQL in {self.folder} is not running: run "
+                               "`condolake source start`")
+        try:
+            with psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+                level = _setting(conn, "wal_level")
+        except psycopg.Error as error:
+            raise ServiceError(f"embedded PostgreSQL in {self.folder} did not answer: "
+                               f"{error}{self._log_tail()}") from error
+        if level != LOGICAL:
+            raise ServiceError(self._restart_message(level))
+
+    def _warn_without_logical_decoding(self, wal_level: str) -> None:
+        if wal_level != LOGICAL:
+            log.warning(self._restart_message(wal_level))
+
+    def _restart_message(self, wal_level: str) -> str:
+        return (f"embedded PostgreSQL in {self.folder} runs with wal_level={wal_level} (it was "
+                f"started by an older CondoLake); change data capture needs wal_level={LOGICAL}, "
+                f"which takes effect only at a restart: {RESTART_HINT}")
+
+    def _allow_replication_connections(self) -> bool:
+        """Adds REPLICATION_HBA_LINE to pg_hba.conf when missing; True when it was added.
+
+        The file is rewritten in place, so it keeps its owner and mode."""
+        hba = self.pgdata / HBA_FILE
+        try:
+            text = hba.read_text(encoding="utf-8")
+            updated = with_hba_line(text, REPLICATION_HBA_LINE)
+            if updated == text:
+                return False
+            log.info(f"allowing replication connections of {SUPERUSER} in {hba}")
+            hba.write_text(updated, encoding="utf-8")
+        except OSError as error:
+            raise ServiceError(f"embedded PostgreSQL: {hba} could not be updated to allow "
+                               f"replication connections: {error}") from error
+        return True
+
+    def _reload(self, account: ServiceAccount | None) -> None:
+        done = self._pg_ctl(account, ["reload"], PG_CTL_STATUS_TIMEOUT_S)
+        if done.returncode != 0:
+            raise self._failure("could not reload its configuration", done)
 
     def _start_on_a_free_port(self, account: ServiceAccount | None) -> int:
         """The port the server started on; _PortTakenError when another process took it."""
@@ -228,11 +298,14 @@ class EmbeddedPostgres:
         socket_dir = str(self._socket_dir)
         if len(socket_dir.encode()) + SOCKET_FILE_NAME_MAX > SOCKET_PATH_LIMIT:
             socket_dir = ""  # too long for a Unix socket path: TCP only
-        options = f"-p {port} -k {shlex.quote(socket_dir)}"
+        settings = " ".join(f"-c {name}={value}" for name, value in REPLICATION_SETTINGS.items())
+        options = f"-p {port} -k {shlex.quote(socket_dir)} {settings}"
         timeout = str(START_TIMEOUT_S)
         return ["start", "-w", "-t", timeout, "-l", str(self.log_file), "-o", options]
 
-    def _create_database(self, password: str, port: int) -> None:
+    def _prepare_database(self, password: str, port: int) -> str:
+        """Creates the database when missing and lets the superuser replicate; the server's
+        wal_level."""
         try:
             with psycopg.connect(
                 host=LOOPBACK,
@@ -247,10 +320,12 @@ class EmbeddedPostgres:
                 if conn.execute(query, (DATABASE,)).fetchone() is None:
                     log.info(f"creating database {DATABASE}")
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+                _grant_replication(conn)
+                return _setting(conn, "wal_level")
         except psycopg.Error as error:
             raise ServiceError(
-                f"embedded PostgreSQL started on {LOOPBACK}:{port} but database {DATABASE} "
-                f"could not be created: {error}{self._log_tail()}"
+                f"embedded PostgreSQL runs on {LOOPBACK}:{port} but database {DATABASE} "
+                f"could not be prepared: {error}{self._log_tail()}"
             ) from error
 
     def _pg_ctl(
@@ -310,3 +385,34 @@ class EmbeddedPostgres:
 
 def _url(password: str, port: int) -> str:
     return f"postgresql://{SUPERUSER}:{quote(password, safe='')}@{LOOPBACK}:{port}/{DATABASE}"
+
+
+def with_hba_line(text: str, line: str) -> str:
+    """pg_hba.conf's text with `line` in it: unchanged when an active line has the same fields,
+    else inserted before the first active `replication` line (pg_hba.conf is read top down and
+    the first match wins), or appended."""
+    wanted = line.split()
+    lines = text.splitlines(keepends=True)
+    active = [entry.split("#", 1)[0].split() for entry in lines]
+    if wanted in active:
+        return text
+    for index, fields in enumerate(active):
+        if len(fields) > 1 and fields[1] == "replication":
+            return "".join([*lines[:index], line + "\n", *lines[index:]])
+    separator = "" if not text or text.endswith("\n") else "\n"
+    return f"{text}{separator}{line}\n"
+
+
+def _setting(conn: psycopg.Connection[TupleRow], name: str) -> str:
+    row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+    return str(row[0]) if row else ""
+
+
+def _grant_replication(conn: psycopg.Connection[TupleRow]) -> None:
+    """REPLICATION for the connected role unless it has it (or is a superuser, which may
+    replicate anyway)."""
+    row = conn.execute("SELECT rolsuper OR rolreplication, current_user FROM pg_roles "
+                       "WHERE rolname = current_user").fetchone()
+    if row is not None and not row[0]:
+        log.info(f"granting REPLICATION to {row[1]}")
+        conn.execute(sql.SQL("ALTER ROLE {} WITH REPLICATION").format(sql.Identifier(row[1])))

@@ -239,7 +239,7 @@ def test_metrics_and_status_after_a_batch_and_a_stream(
         errors = {labels[0][1]: count for (name, labels), count in scraped.items()
                   if name == "condolake_scrape_errors"}
         assert errors == dict.fromkeys(("runs", "dq_results", "quarantine", "gold", "streams",
-                                        "kafka"), 0.0)
+                                        "kafka", "replication"), 0.0)
         assert value(scraped, "threshold", name="freshness_sla_s") == settings.freshness_sla_s
 
         # Changes published after the stream stopped are the lag, at the next scrape.

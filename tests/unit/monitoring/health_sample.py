@@ -14,6 +14,7 @@ from condolake.monitoring.health import (
     TableRows,
     Thresholds,
 )
+from condolake.source.replication import SlotHealth
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 THRESHOLDS = Thresholds(freshness_sla_s=3600.0, batch_late_s=7200.0, quarantine_rate_max=0.05,
@@ -49,6 +50,9 @@ def sample_health() -> LakeHealth:
         streams=(StreamHealth("kafka", "running", 12, NOW - 2, 150.5, 300.25, 1.5, 42),
                  StreamHealth("landing", "never run", None, None, None, None, None,
                               None)),
-        stream_process_alive=True, absent=("quarantine/condominios",),
+        stream_process_alive=True,
+        slots=(SlotHealth("condolake", True, "reserved", 2_147_483_648, 1024),
+               SlotHealth("lost_one", False, "lost", None, None)),
+        absent=("quarantine/condominios",),
         errors={"kafka": ("Kafka end offsets unavailable: timed out",)},
     )

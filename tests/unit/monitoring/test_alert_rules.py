@@ -35,6 +35,7 @@ SPEC_ALERTS = {
     "CondoLakeStreamLagging", "CondoLakeStreamStale", "CondoLakeFreshnessSLABreached",
     "CondoLakeQuarantineRateHigh", "CondoLakeDuplicateRateHigh",
     "CondoLakeReconciliationMismatch", "CondoLakeGoldTotalsDisagree", "CondoLakeExporterDown",
+    "CondoLakeReplicationSlotRetainingWal",
 }
 SEVERITIES = {"critical", "warning"}
 

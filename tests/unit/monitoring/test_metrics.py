@@ -58,6 +58,10 @@ EXPECTED = {
     'condolake_stream_processed_rows_per_second{query="kafka"} 300.25',
     'condolake_stream_batch_duration_seconds{query="kafka"} 1.5',
     'condolake_stream_kafka_lag_offsets{query="kafka"} 42.0',
+    'condolake_replication_slot_retained_wal_bytes{slot="condolake"} 2.147483648e+09',
+    'condolake_replication_slot_confirmed_flush_lag_bytes{slot="condolake"} 1024.0',
+    'condolake_replication_slot_active{slot="condolake"} 1.0',
+    'condolake_replication_slot_active{slot="lost_one"} 0.0',
     'condolake_threshold{name="freshness_sla_s"} 3600.0',
     'condolake_threshold{name="batch_late_s"} 7200.0',
     'condolake_threshold{name="quarantine_rate_max"} 0.05',
@@ -71,6 +75,7 @@ EXPECTED = {
     'condolake_scrape_errors{source="gold"} 0.0',
     'condolake_scrape_errors{source="streams"} 0.0',
     'condolake_scrape_errors{source="kafka"} 1.0',
+    'condolake_scrape_errors{source="replication"} 0.0',
 }
 
 
@@ -92,7 +97,9 @@ SPEC_NAMES = [f"condolake_{name}" for name in (
     "dq_check_failed", "reconciliation_difference_rows", "gold_freshness_seconds", "stream_up",
     "stream_last_progress_timestamp_seconds", "stream_input_rows_per_second",
     "stream_processed_rows_per_second", "stream_batch_duration_seconds",
-    "stream_kafka_lag_offsets", "threshold", "exporter_up", "scrape_errors")]
+    "stream_kafka_lag_offsets", "replication_slot_retained_wal_bytes",
+    "replication_slot_confirmed_flush_lag_bytes", "replication_slot_active", "threshold",
+    "exporter_up", "scrape_errors")]
 
 
 def test_an_empty_lake_still_says_the_exporter_is_up_and_what_failed() -> None:
@@ -113,6 +120,7 @@ def test_an_empty_lake_still_says_the_exporter_is_up_and_what_failed() -> None:
         'condolake_scrape_errors{source="gold"} 2.0',
         'condolake_scrape_errors{source="streams"} 0.0',
         'condolake_scrape_errors{source="kafka"} 0.0',
+        'condolake_scrape_errors{source="replication"} 0.0',
     }
 
 
