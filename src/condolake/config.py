@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     kafka_topic_prefix: str = "condomanage"  # topics are <prefix>.public.<table> (Debezium)
     kafka_partitions: int = 2  # partitions of the topics the project creates
     kafka_heap: str = "512m"  # heap of the embedded broker
+    connect_url: str | None = None  # external Kafka Connect REST URL (unset: embedded worker)
+    connect_heap: str = "512m"  # heap of the embedded Kafka Connect worker
+    cdc_connector: str = "condolake-postgres"  # name of the Debezium connector in Connect
+    cdc_slot: str = "condolake"  # PostgreSQL logical replication slot of the connector
+    cdc_publication: str = "condolake"  # PostgreSQL publication of the four source tables
     landing_dir: str = "landing"  # landing zone: files dropped in <landing>/<table>/
     stream_trigger_s: float = 2.0  # micro-batch trigger interval of the streaming queries
     stream_stop_grace_s: float = 60.0  # a stop waits this long for the micro-batch in progress
@@ -105,7 +110,7 @@ class Settings(BaseSettings):
     watchdog_schedule: str = "*/5 * * * *"  # cron of the condolake_stream_watchdog DAG
     log_level: str = "OFF"  # Spark's own messages also on the console at this level or above
 
-    @field_validator("source_url", "kafka_bootstrap", "api_token", "serve_keys",
+    @field_validator("source_url", "kafka_bootstrap", "connect_url", "api_token", "serve_keys",
                      "alert_webhook_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

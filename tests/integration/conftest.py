@@ -17,7 +17,9 @@ from psycopg import sql
 
 from condolake.config import Settings
 from condolake.services.kafka import LocalKafkaBroker
+from condolake.services.kafka_connect import LocalKafkaConnect
 from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
+from condolake.source.connector import PASSWORD_VARIABLE
 
 # --- Embedded PostgreSQL (condolake.services.postgres) -------------------------------------
 
@@ -119,3 +121,26 @@ def topic_prefix() -> str:
 
 
 # --- end of local Kafka broker ----------------------------------------------------------------
+
+
+# --- Kafka Connect worker (condolake.services.kafka_connect) ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def kafka_connect(base_settings: Settings, postgres_server: EmbeddedPostgres,
+                  kafka_broker: LocalKafkaBroker) -> Iterator[LocalKafkaConnect]:
+    """One Kafka Connect worker (Debezium's PostgreSQL connector on its classpath) for the
+    session, on the session's broker, with the session server's password in its environment;
+    stopped at the end. Tests share it: each registers its own connector and slot (and removes
+    them with `remove_connector`)."""
+    password = SourceDatabase(postgres_server.url).password or ""
+    with server_folder("connect") as folder:
+        worker = LocalKafkaConnect(folder, base_settings.jar_cache_path)
+        try:
+            worker.start(kafka_broker.bootstrap, {PASSWORD_VARIABLE: password})
+            yield worker
+        finally:
+            worker.stop()
+
+
+# --- end of Kafka Connect worker --------------------------------------------------------------

@@ -54,6 +54,8 @@ POSTGRES_JDBC_VERSION = "42.7.8"
 KAFKA_VERSION = "4.1.1"
 SPARK_VERSION = "4.0.1"
 LOG4J_VERSION = "2.24.3"
+KAFKA_CONNECT_VERSION = "4.3.0"
+DEBEZIUM_VERSION = "3.6.1.Final"
 
 # Everything the batch pipeline needs on Spark's classpath.
 SPARK_CORE = JarBundle(
@@ -85,8 +87,23 @@ KAFKA_BROKER = JarBundle(
     on_spark_classpath=False,
 )
 
+# Kafka Connect (standalone worker) with Debezium's PostgreSQL connector, in a JVM of its own.
+# Debezium 3.6 is built against Kafka 4.3, whose worker talks to the 4.1 broker; Connect logs
+# through slf4j 1.7, hence log4j's slf4j-1 binding (not the slf4j2 one the broker uses).
+KAFKA_CONNECT = JarBundle(
+    "kafka-connect",
+    (
+        f"org.apache.kafka:connect-runtime:{KAFKA_CONNECT_VERSION}",
+        f"org.apache.kafka:connect-json:{KAFKA_CONNECT_VERSION}",
+        f"io.debezium:debezium-connector-postgres:{DEBEZIUM_VERSION}",
+        f"org.apache.logging.log4j:log4j-core:{LOG4J_VERSION}",
+        f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}",
+    ),
+    on_spark_classpath=False,
+)
+
 BUNDLES: dict[str, JarBundle] = {
-    bundle.name: bundle for bundle in (SPARK_CORE, SPARK_KAFKA, KAFKA_BROKER)
+    bundle.name: bundle for bundle in (SPARK_CORE, SPARK_KAFKA, KAFKA_BROKER, KAFKA_CONNECT)
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from condolake.services.jars import (
     BUNDLES,
     KAFKA_BROKER,
+    KAFKA_CONNECT,
     SPARK_CORE,
     SPARK_KAFKA,
     JarBundle,
@@ -37,8 +38,7 @@ def test_overrides_pin_transitive_revisions_and_count_in_the_fingerprint() -> No
     assert pinned.fingerprint != JarBundle("b", ("g:a:1",)).fingerprint
 
 
-def test_every_bundle_is_registered_and_only_the_broker_runs_outside_spark() -> None:
-    assert list(BUNDLES) == ["spark-core", "spark-kafka", "kafka-broker"]
-    assert [b.on_spark_classpath for b in (SPARK_CORE, SPARK_KAFKA, KAFKA_BROKER)] == [
-        True, True, False,
-    ]
+def test_every_bundle_is_registered_and_the_broker_and_connect_run_outside_spark() -> None:
+    assert list(BUNDLES) == ["spark-core", "spark-kafka", "kafka-broker", "kafka-connect"]
+    bundles = (SPARK_CORE, SPARK_KAFKA, KAFKA_BROKER, KAFKA_CONNECT)
+    assert [b.on_spark_classpath for b in bundles] == [True, True, False, False]

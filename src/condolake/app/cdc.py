@@ -1,0 +1,243 @@
+"""Change data capture: Debezium's PostgreSQL connector on Kafka Connect, set up and run by the
+project (`condolake cdc start|stop|status|check`).
+
+With CONDOLAKE_CONNECT_URL unset, an embedded standalone worker runs under the state
+directory; set, the connector is submitted to that Connect cluster and nothing is started.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from condolake.app.resources import Resources
+from condolake.errors import CondoLakeError
+
+if TYPE_CHECKING:
+    from condolake.services.kafka_connect import ConnectClient, ConnectorStatus, LocalKafkaConnect
+    from condolake.services.postgres import SourceDatabase
+    from condolake.source.replication import Prerequisite
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 120.0
+POLL_INTERVAL_S = 0.25
+SLOT_QUERY = "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND database = %s"
+
+
+class CdcError(CondoLakeError):
+    """Change data capture could not be set up or did not start."""
+
+
+@dataclass(frozen=True)
+class CdcState:
+    """Where Connect is, whether it answers, and the connector's state there (if any)."""
+
+    connector: str
+    connect_url: str | None  # None: the embedded worker has never been started
+    embedded: bool
+    reachable: bool
+    status: ConnectorStatus | None = None
+    problem: str | None = None
+
+    def describe(self) -> str:
+        """One line: `condolake-postgres: RUNNING, task 0 RUNNING (http://…)`."""
+        where = self.connect_url or "no Kafka Connect worker started yet"
+        if not self.reachable:
+            return f"{self.connector}: Kafka Connect not running ({where}): {self.problem}"
+        if self.status is None:
+            return f"{self.connector}: not registered on {where} (`condolake cdc start`)"
+        line = f"{self.connector}: {self.status.describe()} ({where})"
+        failure = self.status.failure()
+        return line + (f": {failure.splitlines()[0]}" if failure else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"connector": self.connector, "connect_url": self.connect_url,
+                "embedded": self.embedded, "reachable": self.reachable,
+                "problem": self.problem,
+                "status": None if self.status is None else self.status.to_dict()}
+
+
+def connector_config(resources: Resources, db: SourceDatabase) -> dict[str, str]:
+    """The connector's configuration for `db` (its password as a `${env:…}` reference)."""
+    from condolake.source.connector import ConnectorDatabase
+    from condolake.source.connector import connector_config as generate
+
+    return generate(resources.settings, ConnectorDatabase.of(db))
+
+
+def printable_config(resources: Resources) -> dict[str, Any]:
+    """`{"name", "config"}` as `POST /connectors` takes it, for an external Connect cluster;
+    nothing is started (the embedded PostgreSQL's address is that of its last start)."""
+    return {"name": resources.settings.cdc_connector,
+            "config": connector_config(resources, _source_without_starting(resources))}
+
+
+def check(resources: Resources) -> list[Prerequisite]:
+    """Each prerequisite of logical replication on the source, ok or with its fix."""
+    from condolake.source.replication import check_prerequisites
+
+    settings = resources.settings
+    with resources.source_database() as db:
+        return check_prerequisites(db, publication=settings.cdc_publication,
+                                   slot=settings.cdc_slot)
+
+
+def start(resources: Resources) -> str:
+    """Prepare the source (embedded) or check it (external), start the embedded worker unless
+    CONDOLAKE_CONNECT_URL is set, register the connector and wait until it streams; one line
+    saying what runs."""
+    from condolake.services.kafka import ensure_topics
+    from condolake.source.connector import PASSWORD_VARIABLE, captured_topics
+
+    settings = resources.settings
+    db = _running_source(resources)
+    _prepare(resources, db)
+    bootstrap = _running_kafka(resources)
+    ensure_topics(bootstrap, captured_topics(settings.kafka_topic_prefix),
+                  settings.kafka_partitions)
+    if settings.connect_url is not None:
+        client = _client(resources)
+    else:
+        worker = _worker(resources)
+        began = time.monotonic()
+        worker.start(bootstrap, {PASSWORD_VARIABLE: db.jdbc_credentials().get("password", "")})
+        log.info(f"Kafka Connect answers on {worker.url} ({time.monotonic() - began:.1f} s)")
+        client = worker.client()
+    name = settings.cdc_connector
+    client.put_config(name, connector_config(resources, db))
+    status = client.status(name)
+    if status is not None and status.state == "PAUSED":
+        client.resume(name)
+    status = wait_until_streaming(client, name, db, settings.cdc_slot, START_TIMEOUT_S)
+    return (f"{name} {status.describe()} on {client.url}: {db.database} -> "
+            f"{settings.kafka_topic_prefix}.public.<table> through slot {settings.cdc_slot}")
+
+
+def stop(resources: Resources) -> str:
+    """Stop the embedded worker (an external cluster's connector is paused); the offsets and
+    the slot stay, so the next `start` resumes where this one stopped."""
+    settings = resources.settings
+    if settings.connect_url is not None:
+        client = _client(resources)
+        if client.status(settings.cdc_connector) is None:
+            return f"{settings.cdc_connector} is not registered on {client.url}"
+        client.pause(settings.cdc_connector)
+        return f"{settings.cdc_connector} paused on {client.url} (resume with `cdc start`)"
+    worker = _worker(resources)
+    if not worker.is_running():
+        return "the Kafka Connect worker is not running"
+    worker.stop()
+    return (f"Kafka Connect worker stopped; offsets kept in {worker.offsets_file}, the slot "
+            f"{settings.cdc_slot} keeps WAL until `condolake cdc start`")
+
+
+def state(resources: Resources) -> CdcState:
+    """The connector's state, without starting anything."""
+    from condolake.services.kafka_connect import ConnectClient
+
+    settings = resources.settings
+    name, external = settings.cdc_connector, settings.connect_url
+    if external is None:
+        worker = _worker(resources)
+        try:
+            url: str | None = worker.url
+        except CondoLakeError:
+            url = None
+        if url is None or not worker.is_running():
+            return CdcState(name, url, True, False, problem="start it with `condolake cdc "
+                                                            "start`")
+    else:
+        url = external
+    try:
+        status = ConnectClient(url).status(name)
+    except CondoLakeError as error:
+        return CdcState(name, url, external is None, False, problem=str(error))
+    return CdcState(name, url, external is None, True, status)
+
+
+def wait_until_streaming(client: ConnectClient, name: str, db: SourceDatabase, slot: str,
+                         timeout_s: float) -> ConnectorStatus:
+    """Polls until the connector and its tasks run and the slot exists; CdcError with the
+    task's trace when it fails, or when `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    status = None
+    while time.monotonic() < deadline:
+        status = client.status(name)
+        if status is not None and status.failed:
+            raise CdcError(f"connector {name} failed on {client.url}:\n{status.failure()}")
+        if status is not None and status.running and _slot_exists(db, slot):
+            return status
+        time.sleep(POLL_INTERVAL_S)
+    seen = "not registered" if status is None else status.describe()
+    raise CdcError(f"connector {name} on {client.url} is not streaming after {timeout_s:g} s "
+                   f"({seen}; slot {slot} {'exists' if _slot_exists(db, slot) else 'missing'})")
+
+
+def _slot_exists(db: SourceDatabase, slot: str) -> bool:
+    with db.connect(autocommit=True) as conn:
+        return conn.execute(SLOT_QUERY, (slot, db.database)).fetchone() is not None
+
+
+def _prepare(resources: Resources, db: SourceDatabase) -> None:
+    """Embedded: replica identity and publication set up here. Both: every prerequisite
+    checked, and a CdcError listing the failing ones with their fix."""
+    from condolake.source.replication import check_prerequisites, prepare_source
+
+    settings = resources.settings
+    if resources.source_is_embedded:
+        prepare_source(db, publication=settings.cdc_publication)
+    failing = [item for item in check_prerequisites(db, publication=settings.cdc_publication,
+                                                    slot=settings.cdc_slot) if not item.ok]
+    if failing:
+        lines = [f"  {item.name}: found {item.found}" + (f"; fix: {item.fix}" if item.fix
+                                                         else "") for item in failing]
+        raise CdcError(f"{db.redacted_url} is not ready for logical replication "
+                       f"(`condolake cdc check` lists every prerequisite):\n" + "\n".join(lines))
+
+
+def _running_source(resources: Resources) -> SourceDatabase:
+    """The external source, or the embedded PostgreSQL started if needed and left running
+    (the connector reads it for as long as CDC runs)."""
+    db, _ = resources.running_source()
+    if db is not None:
+        return db
+    from condolake.services.postgres import SourceDatabase
+
+    server = resources.embedded_postgres()
+    log.info("starting the embedded PostgreSQL for the connector (stop it with "
+             "`condolake source stop`)")
+    return SourceDatabase(server.start())
+
+
+def _source_without_starting(resources: Resources) -> SourceDatabase:
+    from condolake.services.postgres import SourceDatabase
+
+    db, _ = resources.running_source()
+    return db if db is not None else SourceDatabase(resources.embedded_postgres().url)
+
+
+def _running_kafka(resources: Resources) -> str:
+    """The external Kafka, or the local broker started if needed and left running."""
+    if resources.kafka_is_embedded and not resources.local_broker().is_running():
+        log.info("starting the local Kafka broker for the connector (stop it with "
+                 "`condolake broker stop`)")
+        return resources.local_broker().start()
+    return resources.running_kafka()
+
+
+def _worker(resources: Resources) -> LocalKafkaConnect:
+    from condolake.services.kafka_connect import LocalKafkaConnect
+
+    return LocalKafkaConnect.from_settings(resources.settings)
+
+
+def _client(resources: Resources) -> ConnectClient:
+    from condolake.services.kafka_connect import ConnectClient
+
+    url = resources.settings.connect_url
+    if url is None:
+        return _worker(resources).client()
+    return ConnectClient(url)
