@@ -12,7 +12,18 @@ from typer.core import TyperGroup
 
 from condolake import __version__
 from condolake.app.alerts import alert_failure
-from condolake.cli import docs, ingest, jobs, monitor, serve, services, setup, source, stream
+from condolake.cli import (
+    cdc,
+    docs,
+    ingest,
+    jobs,
+    monitor,
+    serve,
+    services,
+    setup,
+    source,
+    stream,
+)
 from condolake.cli.base import Group, session
 from condolake.config import load_settings
 from condolake.console import error, show_progress
@@ -27,7 +38,7 @@ app = typer.Typer(
          "bronze/silver/gold with Spark). Configuration comes from CONDOLAKE_* environment "
          "variables; see `condolake config`.",
 )
-for module in (setup, source, services, ingest, jobs, stream, docs, monitor, serve):
+for module in (setup, source, services, ingest, jobs, stream, cdc, docs, monitor, serve):
     module.register(app)
 
 

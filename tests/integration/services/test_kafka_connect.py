@@ -8,14 +8,16 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer
+from tests.integration.pipelines.run_cli import run_condolake
 
 from condolake.app import cdc
 from condolake.app.resources import Resources
-from condolake.config import Settings
+from condolake.config import Settings, revealed
 from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.kafka_connect import ConnectClient, LocalKafkaConnect
 from condolake.services.postgres import SourceDatabase
@@ -153,3 +155,88 @@ def test_connector_publishes_inserts_updates_deletes_and_truncates_exactly(
         '{"transacao_id": 2}': [("c", None, second)],
         "null": [("t", None, None)],
     }
+
+
+def test_the_password_is_in_no_file_of_the_worker(cdc_resources: Resources,
+                                                   kafka_connect: LocalKafkaConnect,
+                                                   empty_database: SourceDatabase) -> None:
+    cdc.start(cdc_resources)
+    password = empty_database.password
+    assert password
+
+    holding = [path for path in kafka_connect.folder.rglob("*") if path.is_file()
+               and password.encode() in path.read_bytes()]
+
+    assert holding == []
+    stored = kafka_connect.client().config(cdc_resources.settings.cdc_connector)
+    assert stored is not None
+    assert stored["database.password"] == "${env:CONDOLAKE_CDC_DATABASE_PASSWORD}"
+
+
+def test_an_external_connect_url_gets_the_connector_and_stop_pauses_it(
+        cdc_resources: Resources, kafka_connect: LocalKafkaConnect, tmp_path: Path) -> None:
+    external = Resources.from_settings(cdc_resources.settings.with_(
+        connect_url=kafka_connect.url, state_dir=str(tmp_path / "no-worker-here")))
+    name = external.settings.cdc_connector
+
+    assert cdc.start(external).startswith(f"{name} RUNNING, task 0 RUNNING on "
+                                          f"{kafka_connect.url}: ")
+    assert cdc.stop(external) == f"{name} paused on {kafka_connect.url} (resume with `cdc start`)"
+    assert poll_state(external, "PAUSED") == "PAUSED, task 0 PAUSED"
+    cdc.start(external)
+    assert poll_state(external, "RUNNING") == "RUNNING, task 0 RUNNING"
+    assert not (tmp_path / "no-worker-here" / "kafka-connect").exists()
+
+
+def test_cli_status_json_and_print(cdc_resources: Resources, tmp_path: Path) -> None:
+    cdc.start(cdc_resources)
+    settings = cdc_resources.settings
+    environment = {"state_dir": settings.state_dir, "cdc_connector": settings.cdc_connector,
+                   "source_url": str(revealed(settings.source_url)),
+                   "kafka_topic_prefix": settings.kafka_topic_prefix,
+                   "cdc_slot": settings.cdc_slot}
+
+    status = run_condolake(["cdc", "status", "--json"], tmp_path, environment)
+    printed = run_condolake(["cdc", "start", "--print"], tmp_path, environment)
+
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    assert (state["reachable"], state["status"]["state"],
+            [task["state"] for task in state["status"]["tasks"]]) == (True, "RUNNING",
+                                                                      ["RUNNING"])
+    assert printed.returncode == 0, printed.stderr
+    document = json.loads(printed.stdout)
+    assert document == {"name": settings.cdc_connector,
+                        "config": cdc.printable_config(cdc_resources)["config"]}
+    assert document["config"]["database.password"] == "${env:CONDOLAKE_CDC_DATABASE_PASSWORD}"
+
+
+def test_a_failed_task_is_reported_with_its_error(cdc_resources: Resources,
+                                                  kafka_connect: LocalKafkaConnect,
+                                                  empty_database: SourceDatabase) -> None:
+    settings = cdc_resources.settings
+    config = cdc.connector_config(cdc_resources, empty_database)
+    client = kafka_connect.client()
+    client.put_config(settings.cdc_connector,
+                      {**config, "publication.name": "no_such_publication"})
+
+    with pytest.raises(cdc.CdcError) as failure:
+        cdc.wait_until_streaming(client, settings.cdc_connector, empty_database,
+                                 settings.cdc_slot, timeout_s=60)
+
+    assert str(failure.value) == (
+        f"connector {settings.cdc_connector} failed on {client.url}:\n"
+        "org.apache.kafka.connect.errors.ConnectException: Publication autocreation is "
+        "disabled, please create one and restart the connector.")
+
+
+def poll_state(resources: Resources, wanted: str) -> str:
+    """The connector's description once its state is `wanted` (deadline: 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        state = cdc.state(resources)
+        status = state.status
+        if status is not None and status.state == wanted and all(
+                task.state == wanted for task in status.tasks) or time.monotonic() > deadline:
+            return "unregistered" if status is None else status.describe()
+        time.sleep(0.25)

@@ -1,0 +1,80 @@
+"""`condolake cdc …`: change data capture from PostgreSQL's write-ahead log with Debezium on
+Kafka Connect."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from condolake.app import cdc
+from condolake.cli.base import command, group, resources
+from condolake.console import error, results
+
+app = group("change data capture: Debezium's PostgreSQL connector on Kafka Connect publishes "
+            "every change of the four source tables to <prefix>.public.<table>; an embedded "
+            "standalone worker under <state_dir>/kafka-connect, or the Kafka Connect cluster "
+            "at CONDOLAKE_CONNECT_URL",
+            short_help="change data capture with Debezium on Kafka Connect")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="cdc")
+
+
+@command(app, "start", "set up the source (embedded PostgreSQL: replica identity and "
+         "publication; external: every prerequisite checked), start the Kafka Connect "
+         "worker unless CONDOLAKE_CONNECT_URL is set, register the connector and wait until "
+         "it streams")
+def start(print_only: Annotated[bool, typer.Option(
+        "--print", help="only print the connector as JSON for `POST /connectors` (the "
+                        "password as ${env:CONDOLAKE_CDC_DATABASE_PASSWORD}); nothing is "
+                        "started")] = False) -> None:
+    if print_only:
+        sys.stdout.write(json.dumps(cdc.printable_config(resources()), indent=2) + "\n")
+        return
+    results.print(cdc.start(resources()), markup=False, soft_wrap=True)
+
+
+@command(app, "stop", "stop the embedded Kafka Connect worker (with CONDOLAKE_CONNECT_URL: "
+         "pause the connector); its offsets and the replication slot stay, so `cdc start` "
+         "resumes without loss")
+def stop() -> None:
+    results.print(cdc.stop(resources()), markup=False, soft_wrap=True)
+
+
+@command(app, "status", "the connector's and its task's state in Kafka Connect (with the "
+         "failed task's error); exit 1 unless it is running")
+def status(json_output: Annotated[bool, typer.Option(
+        "--json", help="the state as JSON")] = False) -> None:
+    state = cdc.state(resources())
+    if json_output:
+        sys.stdout.write(json.dumps(state.to_dict(), indent=2) + "\n")
+    else:
+        results.print(state.describe(), markup=False, soft_wrap=True)
+    if state.status is None or not state.status.running:
+        raise typer.Exit(1)
+
+
+@command(app, "check", "each prerequisite of logical replication on the source (wal_level, "
+         "replica identity, publication, replication privilege, slot), ok or with the SQL "
+         "that fixes it; exit 1 when one is missing")
+def check(json_output: Annotated[bool, typer.Option(
+        "--json", help="the prerequisites as JSON")] = False) -> None:
+    prerequisites = cdc.check(resources())
+    if json_output:
+        sys.stdout.write(json.dumps([{"name": item.name, "ok": item.ok, "found": item.found,
+                                      "fix": item.fix} for item in prerequisites],
+                                    indent=2) + "\n")
+    else:
+        for item in prerequisites:
+            line = f"{'ok' if item.ok else 'MISSING':7} {item.name}: {item.found}"
+            results.print(line + (f"\n        fix: {item.fix}" if item.fix else ""),
+                          markup=False, soft_wrap=True)
+    failing = [item.name for item in prerequisites if not item.ok]
+    if failing:
+        if not json_output:
+            error(f"not ready for change data capture: {', '.join(failing)}")
+        raise typer.Exit(1)
