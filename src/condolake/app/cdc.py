@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from condolake.app.resources import Resources
 from condolake.errors import CondoLakeError
 
 if TYPE_CHECKING:
-    from condolake.services.kafka_connect import ConnectClient, ConnectorStatus, LocalKafkaConnect
+    from condolake.services.kafka_connect import (
+        ConnectClient,
+        ConnectorStatus,
+        ConnectState,
+        LocalKafkaConnect,
+    )
     from condolake.services.postgres import SourceDatabase
     from condolake.source.replication import Prerequisite
 
@@ -29,35 +33,6 @@ SLOT_QUERY = "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND databa
 
 class CdcError(CondoLakeError):
     """Change data capture could not be set up or did not start."""
-
-
-@dataclass(frozen=True)
-class CdcState:
-    """Where Connect is, whether it answers, and the connector's state there (if any)."""
-
-    connector: str
-    connect_url: str | None  # None: the embedded worker has never been started
-    embedded: bool
-    reachable: bool
-    status: ConnectorStatus | None = None
-    problem: str | None = None
-
-    def describe(self) -> str:
-        """One line: `condolake-postgres: RUNNING, task 0 RUNNING (http://…)`."""
-        where = self.connect_url or "no Kafka Connect worker started yet"
-        if not self.reachable:
-            return f"{self.connector}: Kafka Connect not running ({where}): {self.problem}"
-        if self.status is None:
-            return f"{self.connector}: not registered on {where} (`condolake cdc start`)"
-        line = f"{self.connector}: {self.status.describe()} ({where})"
-        failure = self.status.failure()
-        return line + (f": {failure.splitlines()[0]}" if failure else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"connector": self.connector, "connect_url": self.connect_url,
-                "embedded": self.embedded, "reachable": self.reachable,
-                "problem": self.problem,
-                "status": None if self.status is None else self.status.to_dict()}
 
 
 def connector_config(resources: Resources, db: SourceDatabase) -> dict[str, str]:
@@ -111,6 +86,9 @@ def start(resources: Resources) -> str:
     status = client.status(name)
     if status is not None and status.state == "PAUSED":
         client.resume(name)
+    if status is not None and status.failed:  # an unchanged config does not restart a task
+        log.info(f"restarting the failed connector {name}")
+        client.restart_failed(name)
     status = wait_until_streaming(client, name, db, settings.cdc_slot, START_TIMEOUT_S)
     return (f"{name} {status.describe()} on {client.url}: {db.database} -> "
             f"{settings.kafka_topic_prefix}.public.<table> through slot {settings.cdc_slot}")
@@ -134,28 +112,11 @@ def stop(resources: Resources) -> str:
             f"{settings.cdc_slot} keeps WAL until `condolake cdc start`")
 
 
-def state(resources: Resources) -> CdcState:
+def state(resources: Resources) -> ConnectState:
     """The connector's state, without starting anything."""
-    from condolake.services.kafka_connect import ConnectClient
+    from condolake.services.kafka_connect import connect_state
 
-    settings = resources.settings
-    name, external = settings.cdc_connector, settings.connect_url
-    if external is None:
-        worker = _worker(resources)
-        try:
-            url: str | None = worker.url
-        except CondoLakeError:
-            url = None
-        if url is None or not worker.is_running():
-            return CdcState(name, url, True, False, problem="start it with `condolake cdc "
-                                                            "start`")
-    else:
-        url = external
-    try:
-        status = ConnectClient(url).status(name)
-    except CondoLakeError as error:
-        return CdcState(name, url, external is None, False, problem=str(error))
-    return CdcState(name, url, external is None, True, status)
+    return connect_state(resources.settings)
 
 
 def wait_until_streaming(client: ConnectClient, name: str, db: SourceDatabase, slot: str,

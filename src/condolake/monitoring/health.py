@@ -40,6 +40,7 @@ from condolake.services.duckdb_extensions import load_extensions
 from condolake.services.kafka import CLIENT_LOG_LEVEL, LocalKafkaBroker
 from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 from condolake.source.replication import SlotHealth, slot_healths
+from condolake.services.kafka_connect import ConnectState, LocalKafkaConnect, connect_state
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES
 from condolake.streaming.status import QueryState, read_states
@@ -205,6 +206,7 @@ class LakeHealth:
     streams: tuple[StreamHealth, ...] = ()
     stream_process_alive: bool = False
     slots: tuple[SlotHealth, ...] = ()  # logical replication slots of the source database
+    cdc: ConnectState | None = None  # None: change data capture was never set up
     absent: tuple[str, ...] = ()  # tables not created yet (e.g. ops/dq_results before a check)
     errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # source -> messages
 
@@ -228,9 +230,23 @@ def breaches(health: LakeHealth) -> list[str]:
     found += [f"stream {stream.query}: Kafka lag {stream.kafka_lag} > {limits.stream_lag_max}"
               for stream in health.streams
               if stream.kafka_lag is not None and stream.kafka_lag > limits.stream_lag_max]
+    found += cdc_breaches(health.cdc)
     found += [f"{source}: {message}" for source, messages in health.errors.items()
               for message in messages]
     return found
+
+
+CDC_BREACH_STATES = frozenset({"FAILED", "PAUSED"})
+
+
+def cdc_breaches(cdc: ConnectState | None) -> list[str]:
+    """The connector or a task FAILED or PAUSED: changes no longer reach Kafka."""
+    if cdc is None or cdc.status is None:
+        return []
+    status = cdc.status
+    parts = [("connector", status.state)] + [(f"task {t.id}", t.state) for t in status.tasks]
+    stopped = [f"{part} {state}" for part, state in parts if state in CDC_BREACH_STATES]
+    return [f"cdc {cdc.connector}: {', '.join(stopped)}"] if stopped else []
 
 
 # --- pure parsing and arithmetic --------------------------------------------------------------
@@ -469,9 +485,19 @@ class HealthCollector:
             collected_at=self._clock(), lake=self._lake,
             thresholds=Thresholds.of(self._settings), jobs=jobs, rates=rates,
             quarantine=quarantine, checks=checks, gold=gold, streams=streams,
-            stream_process_alive=alive, slots=slots, absent=tuple(absent),
+            stream_process_alive=alive, slots=slots, cdc=self._cdc(),
+            absent=tuple(absent),
             errors=errors.frozen(),
         )
+
+    def _cdc(self) -> ConnectState | None:
+        """The connector's state, when CONDOLAKE_CONNECT_URL is set or the embedded worker
+        has been started once (its REST port is recorded)."""
+        settings = self._settings
+        if settings.connect_url is None and \
+                LocalKafkaConnect.from_settings(settings).rest_url is None:
+            return None
+        return connect_state(settings, KAFKA_TIMEOUT_S)
 
     def _read(self, source: str, errors: _Errors, sql: str, *tables: Path) -> Rows | None:
         try:

@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from condolake.monitoring.health import OUTCOMES, SOURCES, LakeHealth
+from condolake.services.kafka_connect import CONNECT_STATES
 
 PREFIX = "condolake_"
 # What `generate_latest` writes. prometheus_client's CONTENT_TYPE_LATEST names version 1.0.0,
@@ -36,6 +37,7 @@ class HealthMetrics(Collector):
         yield from self._gold()
         yield from self._streams()
         yield from self._replication_slots()
+        yield from self._cdc()
         yield from self._exporter()
 
     def _jobs(self) -> Iterator[Metric]:
@@ -143,6 +145,26 @@ class HealthMetrics(Collector):
             if slot.confirmed_flush_lag_bytes is not None:
                 flush_lag.add_metric([slot.slot], slot.confirmed_flush_lag_bytes)
         yield from (retained, flush_lag, active)
+    def _cdc(self) -> Iterator[Metric]:
+        """Kafka Connect's view of the Debezium connector, when CDC is set up: one series per
+        possible state, 1 for the current one (an absent connector or task has none)."""
+        up = _gauge("cdc_connect_up", "1 if Kafka Connect answered for the connector.",
+                    ("connector",))
+        connector = _gauge("cdc_connector_state", "1 for the connector's current state in "
+                           "Kafka Connect, 0 for the others.", ("connector", "state"))
+        task = _gauge("cdc_task_state", "1 for the task's current state in Kafka Connect, 0 "
+                      "for the others.", ("connector", "task", "state"))
+        cdc = self._health.cdc
+        if cdc is not None:
+            up.add_metric([cdc.connector], 1.0 if cdc.reachable else 0.0)
+        if cdc is not None and cdc.status is not None:
+            for state in CONNECT_STATES:
+                connector.add_metric([cdc.connector, state],
+                                     1.0 if cdc.status.state == state else 0.0)
+                for each in cdc.status.tasks:
+                    task.add_metric([cdc.connector, str(each.id), state],
+                                    1.0 if each.state == state else 0.0)
+        yield from (up, connector, task)
 
     def _exporter(self) -> Iterator[Metric]:
         thresholds = _gauge("threshold", "Configured thresholds (the same `condolake check` "

@@ -109,6 +109,7 @@ def status_document(health: LakeHealth) -> dict[str, Any]:
                 "batch_duration_s": stream.batch_duration_s, "kafka_lag": stream.kafka_lag,
             } for stream in health.streams],
         },
+        "cdc": None if health.cdc is None else health.cdc.to_dict(),
         "thresholds": dict(health.thresholds.items()),
         "absent": list(health.absent),
         "errors": {source: list(messages) for source, messages in health.errors.items()},
@@ -207,6 +208,15 @@ def streams_table(health: LakeHealth) -> Table:
     return table
 
 
+def cdc_line(health: LakeHealth) -> Text:
+    """`Change data capture: <connector>: RUNNING, task 0 RUNNING (<url>)`, in one line."""
+    cdc = health.cdc
+    if cdc is None:
+        return Text("Change data capture: not set up (condolake cdc start)")
+    running = cdc.status is not None and cdc.status.running
+    return Text(f"Change data capture: {cdc.describe()}", style="green" if running else "red")
+
+
 def status_view(health: LakeHealth) -> RenderableType:
     """Everything `condolake status` prints, breaches last."""
     found = breaches(health)
@@ -216,5 +226,5 @@ def status_view(health: LakeHealth) -> RenderableType:
     return Group(
         Text(f"CondoLake status of {health.lake} at {_iso(health.collected_at)}", style="bold"),
         jobs_table(health), gold_table(health), quarantine_table(health), checks_table(health),
-        streams_table(health), verdict,
+        streams_table(health), cdc_line(health), verdict,
     )

@@ -43,9 +43,11 @@ from condolake.services.ports import LOOPBACK, reuse_or_free_port
 
 __all__ = [
     "ConnectClient",
+    "ConnectState",
     "ConnectorStatus",
     "LocalKafkaConnect",
     "TaskStatus",
+    "connect_state",
     "env_reference",
     "render_worker_properties",
 ]
@@ -73,6 +75,8 @@ HEALTH_PATH = "/health"
 RUNNING = "RUNNING"
 FAILED = "FAILED"
 PAUSED = "PAUSED"
+# Every state Connect reports for a connector or a task.
+CONNECT_STATES = ("UNASSIGNED", RUNNING, PAUSED, "STOPPED", FAILED, "RESTARTING")
 HTTP_NOT_FOUND = 404
 
 
@@ -220,6 +224,12 @@ class ConnectClient:
     def resume(self, name: str) -> None:
         self._checked(self._request("PUT", f"/connectors/{name}/resume"), f"resume {name}")
 
+    def restart_failed(self, name: str) -> None:
+        """Restart the connector and its tasks that FAILED (the others keep running)."""
+        self._checked(self._request(
+            "POST", f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true"),
+            f"restart {name}")
+
     def _request(self, method: str, path: str, *, json: Any = None,
                  quiet: bool = False) -> httpx.Response:
         try:
@@ -265,13 +275,20 @@ class LocalKafkaConnect:
         return self.folder / "offsets.dat"
 
     @property
-    def url(self) -> str:
-        """http://127.0.0.1:<port> of the REST API (the port of the last start)."""
+    def rest_url(self) -> str | None:
+        """http://127.0.0.1:<port> of the REST API (the port of the last start), or None when
+        the worker has never been started."""
         port = self._saved_port()
-        if port is None:
+        return None if port is None else f"http://{LOOPBACK}:{port}"
+
+    @property
+    def url(self) -> str:
+        """`rest_url`, or a ServiceError when the worker has never been started."""
+        url = self.rest_url
+        if url is None:
             raise ServiceError(f"the Kafka Connect worker in {self.folder} has never been "
                                "started (`condolake cdc start`)")
-        return f"http://{LOOPBACK}:{port}"
+        return url
 
     def client(self) -> ConnectClient:
         return ConnectClient(self.url)
@@ -389,6 +406,55 @@ class LocalKafkaConnect:
                                                                          LOG_TAIL_LINES)
         return ServiceError(f"Kafka Connect worker in {self.folder}: {what} (see "
                             f"{self.log_file}){tails}")
+
+
+@dataclass(frozen=True)
+class ConnectState:
+    """Where Connect is, whether it answers, and the connector's state there (if any)."""
+
+    connector: str
+    connect_url: str | None  # None: the embedded worker has never been started
+    embedded: bool
+    reachable: bool
+    status: ConnectorStatus | None = None
+    problem: str | None = None
+
+    def describe(self) -> str:
+        """One line: `condolake-postgres: RUNNING, task 0 RUNNING (http://…)`."""
+        where = self.connect_url or "no Kafka Connect worker started yet"
+        if not self.reachable:
+            return f"{self.connector}: Kafka Connect not running ({where}): {self.problem}"
+        if self.status is None:
+            return f"{self.connector}: not registered on {where} (`condolake cdc start`)"
+        line = f"{self.connector}: {self.status.describe()} ({where})"
+        failure = self.status.failure()
+        return line + (f": {failure.splitlines()[0]}" if failure else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"connector": self.connector, "connect_url": self.connect_url,
+                "embedded": self.embedded, "reachable": self.reachable,
+                "problem": self.problem,
+                "status": None if self.status is None else self.status.to_dict()}
+
+
+def connect_state(settings: Settings, timeout_s: float = HTTP_TIMEOUT_S) -> ConnectState:
+    """The connector's state in CONDOLAKE_CONNECT_URL's cluster or the embedded worker,
+    without starting anything."""
+    name, external = settings.cdc_connector, settings.connect_url
+    if external is not None:
+        url = external
+    else:
+        worker = LocalKafkaConnect.from_settings(settings)
+        rest_url = worker.rest_url
+        if rest_url is None or not worker.is_running():
+            return ConnectState(name, rest_url, True, False,
+                                problem="start it with `condolake cdc start`")
+        url = rest_url
+    try:
+        status = ConnectClient(url, timeout_s).status(name)
+    except ServiceError as error:
+        return ConnectState(name, url, external is None, False, problem=str(error))
+    return ConnectState(name, url, external is None, True, status)
 
 
 def _worker_daemon(pid: int) -> Daemon:

@@ -18,6 +18,7 @@ from tests.integration.pipelines.run_cli import run_condolake
 from condolake.app import cdc
 from condolake.app.resources import Resources
 from condolake.config import Settings, revealed
+from condolake.monitoring.health import HealthCollector, cdc_breaches
 from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.kafka_connect import ConnectClient, LocalKafkaConnect
 from condolake.services.postgres import SourceDatabase
@@ -183,6 +184,11 @@ def test_an_external_connect_url_gets_the_connector_and_stop_pauses_it(
                                           f"{kafka_connect.url}: ")
     assert cdc.stop(external) == f"{name} paused on {kafka_connect.url} (resume with `cdc start`)"
     assert poll_state(external, "PAUSED") == "PAUSED, task 0 PAUSED"
+    health = HealthCollector(external.settings).collect()
+    assert health.cdc is not None and health.cdc.status is not None
+    assert (health.cdc.connect_url, health.cdc.status.describe()) == (
+        kafka_connect.url, "PAUSED, task 0 PAUSED")
+    assert cdc_breaches(health.cdc) == [f"cdc {name}: connector PAUSED, task 0 PAUSED"]
     cdc.start(external)
     assert poll_state(external, "RUNNING") == "RUNNING, task 0 RUNNING"
     assert not (tmp_path / "no-worker-here" / "kafka-connect").exists()
@@ -211,7 +217,7 @@ def test_cli_status_json_and_print(cdc_resources: Resources, tmp_path: Path) -> 
     assert document["config"]["database.password"] == "${env:CONDOLAKE_CDC_DATABASE_PASSWORD}"
 
 
-def test_a_failed_task_is_reported_with_its_error(cdc_resources: Resources,
+def test_a_failed_task_is_reported_and_start_restarts_it(cdc_resources: Resources,
                                                   kafka_connect: LocalKafkaConnect,
                                                   empty_database: SourceDatabase) -> None:
     settings = cdc_resources.settings
@@ -228,6 +234,8 @@ def test_a_failed_task_is_reported_with_its_error(cdc_resources: Resources,
         f"connector {settings.cdc_connector} failed on {client.url}:\n"
         "org.apache.kafka.connect.errors.ConnectException: Publication autocreation is "
         "disabled, please create one and restart the connector.")
+    assert cdc.start(cdc_resources).startswith(
+        f"{settings.cdc_connector} RUNNING, task 0 RUNNING on ")
 
 
 def poll_state(resources: Resources, wanted: str) -> str:

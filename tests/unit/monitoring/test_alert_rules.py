@@ -36,6 +36,7 @@ SPEC_ALERTS = {
     "CondoLakeQuarantineRateHigh", "CondoLakeDuplicateRateHigh",
     "CondoLakeReconciliationMismatch", "CondoLakeGoldTotalsDisagree", "CondoLakeExporterDown",
     "CondoLakeReplicationSlotRetainingWal",
+    "CondoLakeCdcConnectorFailedOrPaused",
 }
 SEVERITIES = {"critical", "warning"}
 

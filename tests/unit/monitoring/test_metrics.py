@@ -98,8 +98,8 @@ SPEC_NAMES = [f"condolake_{name}" for name in (
     "stream_last_progress_timestamp_seconds", "stream_input_rows_per_second",
     "stream_processed_rows_per_second", "stream_batch_duration_seconds",
     "stream_kafka_lag_offsets", "replication_slot_retained_wal_bytes",
-    "replication_slot_confirmed_flush_lag_bytes", "replication_slot_active", "threshold",
-    "exporter_up", "scrape_errors")]
+    "replication_slot_confirmed_flush_lag_bytes", "replication_slot_active", "cdc_connect_up",
+    "cdc_connector_state", "cdc_task_state", "threshold", "exporter_up", "scrape_errors")]
 
 
 def test_an_empty_lake_still_says_the_exporter_is_up_and_what_failed() -> None:
