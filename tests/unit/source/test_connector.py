@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 from condolake.config import Settings
 from condolake.services.postgres import SourceDatabase
 from condolake.source.connector import (
@@ -10,6 +14,9 @@ from condolake.source.connector import (
 from condolake.streaming.queries import topics
 
 DATABASE = ConnectorDatabase("db.example.com", 5433, "condomanage", "debezium")
+STREAMING_DOC = Path(__file__).resolve().parents[3] / "docs" / "streaming.md"
+DOC_SECTION = "## Change data capture with Debezium"
+JSON_BLOCK = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
 
 
 def test_connector_config_has_every_setting_the_stream_and_the_slot_need() -> None:
@@ -66,3 +73,15 @@ def test_the_connector_writes_the_topics_the_stream_reads() -> None:
     assert captured_topics("cm") == topics("cm") == [
         "cm.public.condominios", "cm.public.moradores", "cm.public.imoveis",
         "cm.public.transacoes"]
+
+
+def test_the_documented_connector_is_the_generated_one() -> None:
+    """docs/streaming.md shows the configuration for the default settings and a source at
+    db.example.com:5432/condomanage with user debezium."""
+    section = STREAMING_DOC.read_text(encoding="utf-8").split(DOC_SECTION, 1)[1]
+    documented = json.loads(JSON_BLOCK.findall(section)[0])
+    settings = Settings()
+    database = ConnectorDatabase("db.example.com", 5432, "condomanage", "debezium")
+
+    assert documented == {"name": settings.cdc_connector,
+                          "config": connector_config(settings, database)}
