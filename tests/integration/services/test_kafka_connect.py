@@ -24,7 +24,7 @@ from condolake.services.kafka_connect import ConnectClient, LocalKafkaConnect
 from condolake.services.postgres import SourceDatabase
 from condolake.source.connector import captured_topics
 from condolake.source.ddl import init_schema
-from condolake.source.replication import prepare_source
+from condolake.source.replication import check_prerequisites, prepare_source
 
 pytestmark = pytest.mark.integration
 
@@ -248,3 +248,26 @@ def poll_state(resources: Resources, wanted: str) -> str:
                 task.state == wanted for task in status.tasks) or time.monotonic() > deadline:
             return "unregistered" if status is None else status.describe()
         time.sleep(0.25)
+
+
+def test_an_external_source_without_its_prerequisites_is_refused_with_the_fixes(
+        empty_database: SourceDatabase, kafka_broker: LocalKafkaBroker,
+        base_settings: Settings, tmp_path: Path) -> None:
+    with empty_database.connect() as conn:
+        init_schema(conn)
+    settings = base_settings.with_(
+        state_dir=str(tmp_path), source_url=empty_database.url,
+        kafka_bootstrap=kafka_broker.bootstrap, cdc_publication="not_created_yet")
+    failing = [item for item in check_prerequisites(
+        empty_database, publication="not_created_yet", slot=settings.cdc_slot) if not item.ok]
+    assert "publication" in [item.name for item in failing]
+
+    with pytest.raises(cdc.CdcError) as refusal:
+        cdc.start(Resources.from_settings(settings))
+
+    assert str(refusal.value) == (
+        f"{empty_database.redacted_url} is not ready for logical replication "
+        "(`condolake cdc check` lists every prerequisite):\n" + "\n".join(
+            f"  {item.name}: found {item.found}" + (f"; fix: {item.fix}" if item.fix else "")
+            for item in failing))
+    assert not (tmp_path / "kafka-connect").exists()  # nothing was started
