@@ -66,6 +66,7 @@ def start(resources: Resources) -> str:
     saying what runs."""
     from condolake.services.kafka import ensure_topics
     from condolake.source.connector import PASSWORD_VARIABLE, captured_topics
+    from condolake.source.debezium import topic_name
 
     settings = resources.settings
     db = _running_source(resources)
@@ -84,14 +85,15 @@ def start(resources: Resources) -> str:
     name = settings.cdc_connector
     client.put_config(name, connector_config(resources, db))
     status = client.status(name)
-    if status is not None and status.state == "PAUSED":
+    if status is not None and status.paused:
         client.resume(name)
     if status is not None and status.failed:  # an unchanged config does not restart a task
         log.info(f"restarting the failed connector {name}")
         client.restart_failed(name)
     status = wait_until_streaming(client, name, db, settings.cdc_slot, START_TIMEOUT_S)
     return (f"{name} {status.describe()} on {client.url}: {db.database} -> "
-            f"{settings.kafka_topic_prefix}.public.<table> through slot {settings.cdc_slot}")
+            f"{topic_name(settings.kafka_topic_prefix, '<table>')} through slot "
+            f"{settings.cdc_slot}")
 
 
 def stop(resources: Resources) -> str:

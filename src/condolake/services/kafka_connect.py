@@ -132,6 +132,10 @@ class ConnectorStatus:
     def failed(self) -> bool:
         return self.state == FAILED or any(task.state == FAILED for task in self.tasks)
 
+    @property
+    def paused(self) -> bool:
+        return self.state == PAUSED
+
     def failure(self) -> str | None:
         """The first lines of the failed connector's or task's trace, or None."""
         traces = [self.trace] if self.state == FAILED else []

@@ -69,6 +69,7 @@ def test_a_running_connector_needs_a_running_task() -> None:
     paused = ConnectorStatus("c", "PAUSED", "w", (TaskStatus(0, "PAUSED", "w"),))
 
     assert [s.running for s in (no_task, running, paused)] == [False, True, False]
+    assert [s.paused for s in (no_task, running, paused)] == [False, False, True]
     assert [s.failure() for s in (no_task, running, paused)] == [None, None, None]
     assert no_task.describe() == "RUNNING, no task"
 
