@@ -38,9 +38,9 @@ from condolake.layout import Layer, table_path
 from condolake.monitoring.quality import INGEST_JOBS
 from condolake.services.duckdb_extensions import load_extensions
 from condolake.services.kafka import CLIENT_LOG_LEVEL, LocalKafkaBroker
+from condolake.services.kafka_connect import ConnectState, LocalKafkaConnect, connect_state
 from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 from condolake.source.replication import SlotHealth, slot_healths
-from condolake.services.kafka_connect import ConnectState, LocalKafkaConnect, connect_state
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES
 from condolake.streaming.status import QueryState, read_states
