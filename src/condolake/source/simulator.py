@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 
 from condolake.errors import InputError
@@ -50,11 +51,24 @@ log = logging.getLogger(__name__)
 TICK_S = 0.1
 MAX_BURST_S = 0.3  # behind schedule, a tick catches up with at most this much time
 PROGRESS_EVERY_S = 5.0
-# Per parent table: the step kinds that create, break, update and delete its rows, and the
-# column an update changes.
+
+
+@dataclass(frozen=True)
+class ParentSteps:
+    """The step kinds that create, break, update and delete rows of a parent table, and the
+    column an update changes."""
+
+    table: SourceTable
+    new: str
+    invalid: str
+    update: str
+    delete: str
+    column: str
+
+
 PARENTS = (
-    (MORADORES, NEW_MORADOR, INVALID_MORADOR, UPDATE_MORADOR, DELETE_MORADOR, "nome"),
-    (IMOVEIS, NEW_IMOVEL, INVALID_IMOVEL, UPDATE_IMOVEL, DELETE_IMOVEL, "valor"),
+    ParentSteps(MORADORES, NEW_MORADOR, INVALID_MORADOR, UPDATE_MORADOR, DELETE_MORADOR, "nome"),
+    ParentSteps(IMOVEIS, NEW_IMOVEL, INVALID_IMOVEL, UPDATE_IMOVEL, DELETE_IMOVEL, "valor"),
 )
 
 
@@ -159,30 +173,30 @@ class Simulator:
 
     def _write(self, steps: list[Step]) -> list[Change]:
         """Parents, then transacoes, then updates, then deletes: one statement each."""
-        created = {table.name: self._insert_parents(table, new, invalid, steps)
-                   for table, new, invalid, _, _, _ in PARENTS}
+        created = {parent.table.name: self._insert_parents(parent, steps) for parent in PARENTS}
         inserted = self._insert_transacoes(steps, created)
-        changes = [Change(table, "c", None, row, step)
-                   for table, *_ in PARENTS for step, row in created[table.name]]
+        changes = [Change(table, "c", None, row, step) for table in (MORADORES, IMOVEIS)
+                   for step, row in created[table.name]]
         changes += [Change(TRANSACOES, "c", None, row, step) for step, row in inserted]
-        for table, _, _, update, _, column in PARENTS:
-            changes += self._update(table, column, [s for s in steps if s.kind == update], {})
+        for parent in PARENTS:
+            changes += self._update(parent.table, parent.column,
+                                    [step for step in steps if step.kind == parent.update], {})
         changes += self._update(TRANSACOES, "valor_transacao",
-                                [s for s in steps if s.updates_transacao],
+                                [step for step in steps if step.updates_transacao],
                                 {int(row["transacao_id"]): row for _, row in inserted})
-        changes += self._delete(TRANSACOES, [s for s in steps if s.kind == DELETE])
-        for table, _, _, _, delete, _ in PARENTS:
-            changes += self._delete(table, [s for s in steps if s.kind == delete])
+        changes += self._delete(TRANSACOES, [step for step in steps if step.kind == DELETE])
+        for parent in PARENTS:
+            changes += self._delete(parent.table,
+                                    [step for step in steps if step.kind == parent.delete])
         return changes
 
-    def _insert_parents(self, table: SourceTable, new: str, invalid: str,
-                        steps: list[Step]) -> list[tuple[Step, Row]]:
-        creating = [step for step in steps if step.kind in (new, invalid)]
-        make = self._rows.morador if table is MORADORES else self._rows.imovel
-        stored = db.insert_rows(self._conn, table, [make(step.rule) for step in creating])
+    def _insert_parents(self, parent: ParentSteps, steps: list[Step]) -> list[tuple[Step, Row]]:
+        creating = [step for step in steps if step.kind in (parent.new, parent.invalid)]
+        make = self._rows.morador if parent.table is MORADORES else self._rows.imovel
+        stored = db.insert_rows(self._conn, parent.table, [make(step.rule) for step in creating])
         for step, row in zip(creating, stored, strict=True):
-            if step.kind == new:
-                self._remember(table, step, row)
+            if step.kind == parent.new:
+                self._remember(parent.table, step, row)
         return list(zip(creating, stored, strict=True))
 
     def _insert_transacoes(

@@ -176,12 +176,12 @@ def test_a_seeded_run_writes_exactly_its_plan_and_publishes_nothing(
 
 def test_the_same_seed_gives_the_same_source_at_any_pace(postgres: SourceDatabase) -> None:
     contents = []
-    for rate in (50_000, 3_000):  # one tick of 2 000 steps, or ticks of 300
+    for rate in (50_000, 3_000):  # one tick of 1 000 steps, or ticks of 300
         with new_database(postgres) as database, database.connect() as conn:
             generate(conn, scale=0.01, seed=3, today=TODAY)
             conn.commit()
             stats = Simulator(conn, seed=SEED, invalid_share=INVALID_SHARE,
-                              today=TODAY).run(rate, events=EVENTS)
+                              today=TODAY).run(rate, events=1_000)
             contents.append((stats.changes, table_contents(conn)))
     assert contents[0] == contents[1]
 
