@@ -77,6 +77,8 @@ from condolake.source.debezium import topic_name
 from condolake.source.event_sink import EventSink, KafkaSink
 from condolake.source.simulator import SimulationStats, Simulator
 from condolake.source.simulator_db import Connection
+from condolake.source.simulator_plan import DIRECT_MIX
+from condolake.source.simulator_publish import Publishing
 from condolake.source.tables import TRANSACOES
 from condolake.spark import build_spark
 from condolake.streaming import queries
@@ -200,7 +202,8 @@ def _today(settings: Settings) -> dt.date:
 
 def _throughput(spark: SparkSession, settings: Settings, conn: Connection, sink: EventSink,
                 params: StreamParams) -> tuple[Throughput, SimulationStats]:
-    simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=params.seed,
+    simulator = Simulator(conn, seed=params.seed, mix=DIRECT_MIX,
+                          publish=Publishing(sink, settings.kafka_topic_prefix),
                           today=_today(settings))
     log.info(f"phase 1: producing a backlog of {params.events:,} events")
     stats = simulator.run(BACKLOG_RATE, events=params.events)
@@ -238,8 +241,9 @@ def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: Ev
     silver_before = table_version(spark, silver_transacoes(lake))
     batch_before = last_batch(lake, queries.KAFKA)
     recorder = RecordingSink(sink, topic_name(settings.kafka_topic_prefix, TRANSACOES.name))
-    simulator = Simulator(conn, recorder, prefix=settings.kafka_topic_prefix,
-                          seed=params.seed + 1, today=_today(settings))
+    simulator = Simulator(conn, seed=params.seed + 1, mix=DIRECT_MIX,
+                          publish=Publishing(recorder, settings.kafka_topic_prefix),
+                          today=_today(settings))
     lag_at_end: list[int | None] = [None]
 
     def produce(stop: threading.Event) -> None:

@@ -77,6 +77,8 @@ def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int)
     from condolake.services.kafka import ensure_topics
     from condolake.source.event_sink import KafkaSink
     from condolake.source.simulator import Simulator
+    from condolake.source.simulator_plan import DIRECT_MIX
+    from condolake.source.simulator_publish import Publishing
     from condolake.streaming.queries import topics
 
     # The source was just re-created: fresh topics, so no earlier demo's events are replayed.
@@ -88,8 +90,9 @@ def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int)
     with demo.kafka() as bootstrap:
         ensure_topics(bootstrap, topics(settings.kafka_topic_prefix), settings.kafka_partitions)
         with db.connect() as conn, KafkaSink(bootstrap) as sink:
-            simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed + 2,
-                                  chaos_share=STREAM_CHAOS)
+            # Published directly (no connector yet), with the direct publisher's mix.
+            simulator = Simulator(conn, seed=seed + 2, mix=DIRECT_MIX, publish=Publishing(
+                sink, settings.kafka_topic_prefix, chaos_share=STREAM_CHAOS))
             producer = threading.Thread(
                 target=simulator.run, args=(STREAM_RATE,),
                 kwargs={"duration_s": STREAM_PRODUCE_S}, daemon=True)

@@ -1,9 +1,11 @@
 """The PostgreSQL source: its embedded server, schema, synthetic data, exports, and the
-simulator of live changes published to Kafka."""
+workload generator of live changes (publishing them directly only as a test tool)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +13,10 @@ from condolake.app.resources import Resources
 from condolake.config import revealed
 
 if TYPE_CHECKING:
+    from condolake.services.database_url import SourceDatabase
     from condolake.source.generator import GenerationReport
     from condolake.source.simulator import SimulationStats
+    from condolake.source.simulator_db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +87,38 @@ def serve_api(resources: Resources, host: str, port: int) -> None:
 
 
 def simulate(resources: Resources, *, rate: float, duration_s: float | None,
-             events: int | None, chaos: float, seed: int) -> SimulationStats:
-    """Live changes in the PostgreSQL source, published to Kafka as Debezium change events,
-    until `duration_s`, `events` or Ctrl-C."""
+             events: int | None, seed: int, invalid_share: float = 0.0,
+             publish: bool = False, chaos: float = 0.0) -> SimulationStats:
+    """A workload in the PostgreSQL source (inserts, updates, deletes, new residents and
+    properties, rule-breaking rows) until `duration_s`, `events`, Ctrl-C or SIGTERM.
+
+    With `publish` (a test tool), the changes are also published to Kafka directly as Debezium
+    change events, with `chaos` (malformed, duplicate, late, out-of-order records), the
+    direct publisher's mix and one transaction per tick, without a connector.
+    """
+    from condolake.errors import InputError
+
+    if chaos and not publish:
+        raise InputError("--chaos injects Kafka-level faults and needs --publish; for "
+                         "rule-breaking rows in PostgreSQL use --invalid-share")
+    with resources.source_database() as db, _connection(db) as conn:
+        if publish:
+            return _simulate_published(resources, conn, rate=rate, duration_s=duration_s,
+                                       events=events, seed=seed, invalid_share=invalid_share,
+                                       chaos=chaos)
+        from condolake.source.simulator import Simulator, stop_on_interrupt
+
+        with stop_on_interrupt() as stop:
+            simulator = Simulator(conn, seed=seed, invalid_share=invalid_share)
+            log.info(f"writing {rate:g} events/s into {db.redacted_url} (PostgreSQL only; "
+                     "Ctrl-C stops after the current tick)")
+            with _reachable(simulator.stats):
+                return simulator.run(rate, duration_s=duration_s, events=events, stop=stop)
+
+
+def _simulate_published(resources: Resources, conn: Connection, *, rate: float,
+                        duration_s: float | None, events: int | None, seed: int,
+                        invalid_share: float, chaos: float) -> SimulationStats:
     from condolake.services.kafka import ensure_topics
     from condolake.source.event_sink import KafkaSink
     from condolake.source.simulator import (
@@ -94,16 +127,57 @@ def simulate(resources: Resources, *, rate: float, duration_s: float | None,
         source_topics,
         stop_on_interrupt,
     )
+    from condolake.source.simulator_plan import DIRECT_MIX
+    from condolake.source.simulator_publish import Publishing
 
     settings = resources.settings
     prefix = settings.kafka_topic_prefix
-    with resources.source_database() as db, db.connect() as conn:
-        require_source(conn)  # a clear error before any broker is started
-        with resources.kafka() as bootstrap:
-            ensure_topics(bootstrap, source_topics(prefix), settings.kafka_partitions)
-            with KafkaSink(bootstrap) as sink, stop_on_interrupt() as stop:
-                simulator = Simulator(conn, sink, prefix=prefix, seed=seed, chaos_share=chaos)
-                log.info(f"simulating {rate:g} events/s into {prefix}.public.* on {bootstrap} "
-                         "(Ctrl-C stops after the current tick)")
-                return simulator.run(rate, duration_s=duration_s, events=events,
-                                     stop=stop)
+    require_source(conn)  # a clear error before any broker is started
+    with resources.kafka() as bootstrap:
+        ensure_topics(bootstrap, source_topics(prefix), settings.kafka_partitions)
+        with KafkaSink(bootstrap) as sink, stop_on_interrupt() as stop:
+            simulator = Simulator(conn, seed=seed, invalid_share=invalid_share, mix=DIRECT_MIX,
+                                  publish=Publishing(sink, prefix, chaos_share=chaos))
+            log.info(f"simulating {rate:g} events/s into {prefix}.public.* on {bootstrap}, "
+                     "published directly (test tool; Ctrl-C stops after the current tick)")
+            with _reachable(simulator.stats):
+                return simulator.run(rate, duration_s=duration_s, events=events, stop=stop)
+
+
+@contextmanager
+def _connection(db: SourceDatabase) -> Iterator[Connection]:
+    """A connection to the source; a clear error when it cannot be reached."""
+    import psycopg
+
+    from condolake.errors import SourceUnavailableError
+
+    try:
+        conn = db.connect()
+    except psycopg.OperationalError as failure:
+        raise SourceUnavailableError(
+            f"cannot reach the PostgreSQL source at {db.redacted_url}: "
+            f"{_first_line(failure)}; start it (`condolake source start`) or fix "
+            "CONDOLAKE_SOURCE_URL") from None
+    with conn:
+        yield conn
+
+
+@contextmanager
+def _reachable(stats: SimulationStats) -> Iterator[None]:
+    """The source lost mid-run reads as a clear error that says how far the run got."""
+    import psycopg
+
+    from condolake.errors import SourceUnavailableError
+
+    try:
+        yield
+    except psycopg.OperationalError as failure:
+        raise SourceUnavailableError(
+            f"lost the PostgreSQL source after {stats.events:,} events in "
+            f"{stats.transactions:,} committed transactions ({_first_line(failure)}); the "
+            "transaction in progress was rolled back") from None
+
+
+def _first_line(failure: Exception) -> str:
+    text = str(failure).strip()
+    return text.splitlines()[0] if text else "no answer"

@@ -20,8 +20,10 @@ app = group("the PostgreSQL source: server, schema, data")
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="source")
-    command(root, "simulate", "live changes in the PostgreSQL source, published to Kafka as "
-            "Debezium change events (needs `condolake source generate` first)")(simulate)
+    command(root, "simulate", "a workload in the PostgreSQL source: new, corrected and "
+            "cancelled transactions, new residents and properties, rule-breaking rows, at a "
+            "given rate in small transactions; change data capture publishes them (needs "
+            "`condolake source generate` first)")(simulate)
 
 
 @command(app, "start", "start the embedded PostgreSQL and leave it running")
@@ -101,17 +103,28 @@ def simulate(
         metavar="SECONDS", help="stop after this many seconds (default: until Ctrl-C)")] = None,
     events: Annotated[int | None, typer.Option(
         metavar="N", help="stop after this many events")] = None,
-    chaos: Annotated[float, typer.Option(
-        metavar="SHARE", help="share of events that are malformed, duplicated, late, out of "
-                              "order or rule-breaking rows (0..1)")] = 0.0,
+    invalid_share: Annotated[float, typer.Option(
+        metavar="SHARE", help="share of events that write rows PostgreSQL accepts but silver's "
+                              "rules reject (blank names and tipos, dates out of range, "
+                              "non-positive amounts) (0..1)")] = 0.0,
     seed: Annotated[int, typer.Option(help="same seed, same changes")] = 7,
     stats_file: Annotated[str | None, typer.Option(
         metavar="PATH", help="write the run's stats as JSON")] = None,
+    publish: Annotated[bool, typer.Option(
+        "--publish", help="test tool: also publish Debezium-shaped change events to Kafka "
+                          "directly, without a connector (the direct publisher's mix, one "
+                          "transaction per tick)")] = False,
+    chaos: Annotated[float, typer.Option(
+        metavar="SHARE", help="with --publish: share of events that are malformed, duplicated, "
+                              "late or out-of-order records, or rule-breaking rows (0..1)")] = 0.0,
 ) -> None:
     if duration is not None and events is not None:
         raise typer.BadParameter("not allowed with --duration", param_hint="--events")
+    if chaos and not publish:
+        raise typer.BadParameter("Kafka-level chaos needs --publish (for rule-breaking rows in "
+                                 "PostgreSQL use --invalid-share)", param_hint="--chaos")
     stats = jobs.simulate(resources(), rate=rate, duration_s=duration, events=events,
-                          chaos=chaos, seed=seed)
+                          seed=seed, invalid_share=invalid_share, publish=publish, chaos=chaos)
     for line in stats.summary():
         results.print(line)
     if stats_file:

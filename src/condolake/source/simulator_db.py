@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -18,7 +17,7 @@ from psycopg.rows import dict_row
 from condolake.errors import CondoLakeError, InputError
 from condolake.source.debezium import parse_lsn
 from condolake.source.simulator_rows import Row, SourcePools, to_cents
-from condolake.source.tables import MONEY, TRANSACOES, SourceTable
+from condolake.source.tables import MONEY, SourceTable
 
 Connection = psycopg.Connection[Any]
 
@@ -96,45 +95,49 @@ def insert_rows(conn: Connection, table: SourceTable, rows: Sequence[Row]) -> li
     return sorted(stored, key=lambda row: int(row[table.primary_key]))
 
 
-def lock_transacoes(conn: Connection, ids: Sequence[int]) -> dict[int, Row]:
-    """The current rows of the transacoes `ids`, locked until the transaction ends."""
+def lock_rows(conn: Connection, table: SourceTable, ids: Sequence[int]) -> dict[int, Row]:
+    """The current rows `ids` of `table`, locked until the transaction ends."""
     if not ids:
         return {}
+    statement = sql.SQL("SELECT * FROM {table} WHERE {key} = ANY(%s) FOR UPDATE").format(
+        table=sql.Identifier(table.name), key=sql.Identifier(table.primary_key))
     with conn.cursor(row_factory=dict_row) as cursor:
-        rows = cursor.execute(
-            "SELECT * FROM transacoes WHERE transacao_id = ANY(%s) FOR UPDATE", (list(ids),)
-        ).fetchall()
-    found = {int(row["transacao_id"]): row for row in rows}
-    _check_all_found(ids, found)
+        rows = cursor.execute(statement, (list(ids),)).fetchall()
+    found = {int(row[table.primary_key]): row for row in rows}
+    _check_all_found(table, ids, found)
     return found
 
 
-def update_amounts(conn: Connection, changes: Sequence[tuple[int, Decimal]]) -> list[Row]:
-    """Set valor_transacao of each (transacao_id, amount), in order (an id may come twice);
-    the rows after each update."""
+def update_column(
+    conn: Connection, table: SourceTable, column: str, changes: Sequence[tuple[int, Any]]
+) -> list[Row]:
+    """Set `column` of each (id, value), in order (an id may come twice); the rows after each
+    update."""
     if not changes:
         return []
-    statement = "UPDATE transacoes SET valor_transacao = %s WHERE transacao_id = %s RETURNING *"
-    params = [(amount, transacao_id) for transacao_id, amount in changes]
+    statement = sql.SQL("UPDATE {table} SET {column} = %s WHERE {key} = %s RETURNING *").format(
+        table=sql.Identifier(table.name), column=sql.Identifier(column),
+        key=sql.Identifier(table.primary_key))
+    params = [(value, row_id) for row_id, value in changes]
     with conn.cursor(row_factory=dict_row) as cursor:
         cursor.executemany(statement, params, returning=True)
         rows = [cursor.fetchone() for _ in cursor.results()]
-    found = {int(row["transacao_id"]): row for row in rows if row is not None}
-    _check_all_found([transacao_id for transacao_id, _ in changes], found)
+    found = {int(row[table.primary_key]): row for row in rows if row is not None}
+    _check_all_found(table, [row_id for row_id, _ in changes], found)
     return [row for row in rows if row is not None]
 
 
-def delete_transacoes(conn: Connection, ids: Sequence[int]) -> list[Row]:
-    """Delete the transacoes `ids`; their last rows, in the order of `ids`."""
+def delete_rows(conn: Connection, table: SourceTable, ids: Sequence[int]) -> list[Row]:
+    """Delete the rows `ids` of `table`; their last versions, in the order of `ids`."""
     if not ids:
         return []
+    statement = sql.SQL("DELETE FROM {table} WHERE {key} = ANY(%s) RETURNING *").format(
+        table=sql.Identifier(table.name), key=sql.Identifier(table.primary_key))
     with conn.cursor(row_factory=dict_row) as cursor:
-        rows = cursor.execute(
-            "DELETE FROM transacoes WHERE transacao_id = ANY(%s) RETURNING *", (list(ids),)
-        ).fetchall()
-    found = {int(row[TRANSACOES.primary_key]): row for row in rows}
-    _check_all_found(ids, found)
-    return [found[transacao_id] for transacao_id in ids]
+        rows = cursor.execute(statement, (list(ids),)).fetchall()
+    found = {int(row[table.primary_key]): row for row in rows}
+    _check_all_found(table, ids, found)
+    return [found[row_id] for row_id in ids]
 
 
 def wal_position(conn: Connection) -> tuple[int, int]:
@@ -149,9 +152,9 @@ def _ids(conn: Connection, query: str, params: dict[str, Any]) -> list[int]:
     return [int(value) for (value,) in conn.execute(query, params).fetchall()]
 
 
-def _check_all_found(ids: Sequence[int], found: dict[int, Row]) -> None:
+def _check_all_found(table: SourceTable, ids: Sequence[int], found: dict[int, Row]) -> None:
     missing = sorted(set(ids) - set(found))
     if missing:
         raise SourceChangedError(
-            f"transacoes {missing[:10]} created by the simulator are gone from the source"
+            f"{table.name} {missing[:10]} created by the simulator are gone from the source"
         )

@@ -1,8 +1,9 @@
 """The rows the live simulator writes, made by the batch generator's own row functions.
 
 New moradores, imoveis and transacoes are drawn like `generator` draws them (Faker pt_BR, the
-same value pools, `transacao_lines` for transacoes and its spoiling for rule-breaking ones),
-each kind from its own seeded generator, so a seed gives the same rows in the same order.
+same value pools, `transacao_lines` for transacoes, `invalid_rows`' spoiling for rule-breaking
+ones), each kind of row and of change from its own seeded generator, so a seed gives the same
+rows in the same order however the steps are grouped into transactions.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from condolake.source.fake_data import (
     transaction_cents,
 )
 from condolake.source.generator import FAKER_LOCALE
-from condolake.source.invalid_rows import EARLIEST_VALID_DATE
-from condolake.source.rows import CENTS_PER_REAL, money_text
+from condolake.source.invalid_rows import EARLIEST_VALID_DATE, spoil_imovel, spoil_morador
+from condolake.source.rows import CENTS_PER_REAL, ImovelRow, MoradorRow, money_text
+from condolake.source.simulator_plan import Step
+from condolake.source.tables import SourceTable
 from condolake.source.transacoes_rows import TransacaoPools, transacao_lines
 
 Row = dict[str, Any]
 NO_ID = 0  # a placeholder: PostgreSQL assigns the ids of new rows (SERIAL)
+REVALUATION = (0.8, 1.2)  # a property's new value, as a factor of the old one
 
 
 @dataclass
@@ -55,6 +59,17 @@ class SourcePools:
         self.cents_by_imovel[int(row["imovel_id"])] = cents
 
 
+@dataclass(frozen=True)
+class Change:
+    """One row change written by the simulator, and the step it carries out."""
+
+    table: SourceTable
+    op: str  # "c", "u" or "d", as in a change event
+    before: Row | None
+    after: Row | None
+    step: Step | None = None
+
+
 class RowMaker:
     """New rows (without their ids) and changed amounts, deterministic for a seed: each kind
     draws from its own generator, so how a plan is cut into ticks does not matter."""
@@ -69,19 +84,43 @@ class RowMaker:
         self._imoveis = random.Random(f"{seed}/simulator/imoveis")
         self._transacoes = random.Random(f"{seed}/simulator/transacoes")
         self._amounts = random.Random(f"{seed}/simulator/updates")
+        self._renames = Faker(FAKER_LOCALE)
+        self._renames.seed_instance(f"{seed}/simulator/renames")
+        self._revalued = random.Random(f"{seed}/simulator/revalued")
+        self._spoiled_moradores = random.Random(f"{seed}/simulator/invalid-moradores")
+        self._spoiled_imoveis = random.Random(f"{seed}/simulator/invalid-imoveis")
 
-    def morador(self) -> Row:
-        """A resident who registered in the last month, in a valid condominium."""
+    def morador(self, rule: str | None = None) -> Row:
+        """A resident who registered in the last month, in a valid condominium; breaking
+        `rule` (an `invalid_rows.MORADOR_KINDS`) if given."""
         condominio_id = self._moradores.choice(self._pools.condominio_ids)
         registered = date.fromisoformat(self._moradores.choice(self._days))
-        return {"nome": self._fake.name(), "condominio_id": condominio_id,
-                "data_registro": registered}
+        row = MoradorRow(NO_ID, self._fake.name(), condominio_id, registered)
+        if rule is not None:
+            row = spoil_morador(row, rule, self._spoiled_moradores, self._today)
+        return {"nome": row.nome, "condominio_id": row.condominio_id,
+                "data_registro": row.data_registro}
 
-    def imovel(self) -> Row:
+    def imovel(self, rule: str | None = None) -> Row:
+        """A property in a valid condominium; breaking `rule` (an `IMOVEL_KINDS`) if given."""
         kind = pick_property_type(self._imoveis)
         condominio_id = self._imoveis.choice(self._pools.condominio_ids)
-        cents = property_value_cents(kind, self._imoveis)
-        return {"tipo": kind.tipo, "condominio_id": condominio_id, "valor": to_decimal(cents)}
+        row = ImovelRow(NO_ID, kind.tipo, condominio_id, property_value_cents(kind, self._imoveis))
+        if rule is not None:
+            row = spoil_imovel(row, rule, self._spoiled_imoveis)
+        return {"tipo": row.tipo, "condominio_id": row.condominio_id,
+                "valor": to_decimal(row.valor_cents)}
+
+    def changed_nome(self, row: Mapping[str, Any]) -> str:
+        """A resident's corrected name, never the old one."""
+        nome: str = self._renames.name()
+        return nome if nome != row["nome"] else f"{nome} Filho"
+
+    def changed_valor(self, row: Mapping[str, Any]) -> Decimal:
+        """A property's new appraisal: within 20 % of the old one, positive, never equal."""
+        old = to_cents(row["valor"])
+        cents = max(1, round(old * self._revalued.uniform(*REVALUATION)))
+        return to_decimal(cents if cents != old else old + 1)
 
     def transacao(self, rule: str | None = None) -> Row:
         """A transaction of the last month between valid parents; breaking `rule` if given."""

@@ -41,6 +41,8 @@ from condolake.serving.server import BackgroundServer, settings_environment
 from condolake.source.event_sink import KafkaSink
 from condolake.source.generator import generate
 from condolake.source.simulator import Simulator
+from condolake.source.simulator_plan import DIRECT_MIX
+from condolake.source.simulator_publish import Publishing
 from condolake.source.tables import SOURCE_TABLES
 from condolake.streaming.queries import QUERY_NAMES, topics
 
@@ -75,10 +77,12 @@ def value(scraped: Samples, metric: str, **labels: str) -> float:
 
 
 def publish(settings: Settings, source: SourceDatabase, events: int, seed: int) -> int:
-    """Changes the source and publishes them as `condolake simulate` does; records published."""
+    """Changes the source and publishes them directly as `condolake simulate --publish` does;
+    records published."""
     assert settings.kafka_bootstrap
     with source.connect() as conn, KafkaSink(settings.kafka_bootstrap) as sink:
-        simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed)
+        simulator = Simulator(conn, seed=seed, mix=DIRECT_MIX,
+                              publish=Publishing(sink, settings.kafka_topic_prefix))
         return simulator.run(20_000, events=events).published
 
 

@@ -1,5 +1,6 @@
-"""The live simulator against a real PostgreSQL, publishing into an in-memory sink (the Kafka
-round trip is tested with the broker)."""
+"""The simulator's direct publishing (a test tool) against a real PostgreSQL, into an in-memory
+sink (the Kafka round trip is tested with the broker); the PostgreSQL-only workload is tested
+in test_workload."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from condolake.source.ddl import init_schema
 from condolake.source.debezium import encode_row
 from condolake.source.generator import generate
 from condolake.source.simulator import SimulationStats, Simulator
+from condolake.source.simulator_plan import DIRECT_MIX
+from condolake.source.simulator_publish import Publishing
 from condolake.source.tables import TABLES_BY_NAME
 
 pytestmark = pytest.mark.integration
@@ -65,7 +68,8 @@ def source(postgres: SourceDatabase) -> Iterator[Connection]:
 def simulate(conn: Connection, *, events: int, chaos: float = 0.0, rate: float = 20_000,
              seed: int = 1) -> Run:
     sink = ListSink()
-    simulator = Simulator(conn, sink, prefix=PREFIX, seed=seed, chaos_share=chaos, today=TODAY)
+    simulator = Simulator(conn, seed=seed, mix=DIRECT_MIX,
+                          publish=Publishing(sink, PREFIX, chaos_share=chaos), today=TODAY)
     stats = simulator.run(rate, events=events)
     assert sink.flushes == 1
     return Run(stats, sink.records, conn)
@@ -187,7 +191,7 @@ def test_chaos_in_the_stream_is_what_was_counted(source: Connection) -> None:
     chaos = run.stats.chaos
     assert chaos == {"malformed": 63, "duplicate": 63, "late": 63, "out_of_order": 62,
                      "invalid_row": 62}
-    assert sum(run.stats.invalid_rules.values()) == chaos["invalid_row"]
+    assert sum(run.stats.invalid_rows["transacoes"].values()) == chaos["invalid_row"]
     malformed = [r for r in run.records if r[2] is not None and not is_change_event(r[2])]
     assert len(malformed) == chaos["malformed"]
     assert {topic for topic, _, _ in malformed} == {f"{PREFIX}.public.transacoes"}
@@ -237,16 +241,17 @@ def test_valid_ids_are_the_valid_rows_the_simulator_inserted(source: Connection)
 def test_an_empty_source_is_refused(empty_database: SourceDatabase) -> None:
     with empty_database.connect() as conn:
         with pytest.raises(InputError, match="no CondoManage tables"):
-            Simulator(conn, ListSink(), prefix=PREFIX)
+            Simulator(conn)
         init_schema(conn)
         conn.commit()
         with pytest.raises(InputError, match="no valid moradores or imoveis"):
-            Simulator(conn, ListSink(), prefix=PREFIX)
+            Simulator(conn, publish=Publishing(ListSink(), PREFIX))
 
 
 def test_stop_ends_the_run_after_a_whole_tick(source: Connection) -> None:
     sink = ListSink()
-    simulator = Simulator(source, sink, prefix=PREFIX, seed=1, today=TODAY)
+    simulator = Simulator(source, seed=1, mix=DIRECT_MIX, publish=Publishing(sink, PREFIX),
+                          today=TODAY)
     # At 1 000 events/s the first tick (100 ms) carries 100 events.
     stats = simulator.run(1_000, duration_s=60, stop=lambda: simulator.stats.events >= 100)
     assert stats.events == 100
@@ -255,16 +260,18 @@ def test_stop_ends_the_run_after_a_whole_tick(source: Connection) -> None:
 
 
 def test_limits_must_make_sense(source: Connection) -> None:
-    simulator = Simulator(source, ListSink(), prefix=PREFIX, today=TODAY)
+    simulator = Simulator(source, today=TODAY)
     for rate, duration, events in ((0, None, 5), (10, -1.0, None), (10, None, 0)):
         with pytest.raises(InputError):
             simulator.run(rate, duration_s=duration, events=events)
     with pytest.raises(InputError, match="chaos share"):
-        Simulator(source, ListSink(), prefix=PREFIX, chaos_share=1.5)
+        Publishing(ListSink(), PREFIX, chaos_share=1.5)
+    with pytest.raises(InputError, match="invalid share"):
+        Simulator(source, invalid_share=-0.1)
 
 
 def test_a_connection_inside_a_transaction_is_refused(source: Connection) -> None:
     source.execute("SELECT 1")  # opens a transaction (not autocommit)
     with pytest.raises(ValueError, match="no transaction in progress"):
-        Simulator(source, ListSink(), prefix=PREFIX, today=TODAY)
+        Simulator(source, today=TODAY)
     source.rollback()

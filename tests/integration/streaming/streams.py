@@ -28,6 +28,8 @@ from condolake.services.kafka import describe_topics, ensure_topics
 from condolake.services.postgres import SourceDatabase
 from condolake.source.event_sink import KafkaSink
 from condolake.source.simulator import SimulationStats, Simulator
+from condolake.source.simulator_plan import DIRECT_MIX
+from condolake.source.simulator_publish import Publishing
 from condolake.source.tables import CONDOMINIOS, IMOVEIS, MORADORES, TRANSACOES, SourceTable
 from condolake.streaming.queries import topics
 from condolake.streaming.status import last_committed_batch
@@ -105,11 +107,11 @@ def create_topics(settings: Settings) -> None:
 
 def simulate(db: SourceDatabase, settings: Settings, *, events: int, seed: int,
              chaos: float = 0.0, rate: float = 20_000) -> SimulationStats:
-    """Changes the source and publishes them, as `condolake simulate` does."""
+    """Changes the source and publishes them directly, as `condolake simulate --publish` does."""
     assert settings.kafka_bootstrap
     with db.connect() as conn, KafkaSink(settings.kafka_bootstrap) as sink:
-        simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed,
-                              chaos_share=chaos)
+        simulator = Simulator(conn, seed=seed, mix=DIRECT_MIX, publish=Publishing(
+            sink, settings.kafka_topic_prefix, chaos_share=chaos))
         return simulator.run(rate, events=events)
 
 
@@ -271,7 +273,8 @@ class Producer:
         assert settings.kafka_bootstrap
         try:
             with db.connect() as conn, KafkaSink(settings.kafka_bootstrap) as sink:
-                simulator = Simulator(conn, sink, prefix=settings.kafka_topic_prefix, seed=seed)
+                simulator = Simulator(conn, seed=seed, mix=DIRECT_MIX, publish=Publishing(
+                    sink, settings.kafka_topic_prefix))
                 self.stats = simulator.run(rate, stop=self._stop.is_set)
         except BaseException as error:  # reported to the test by stop()
             self.error = error

@@ -10,8 +10,20 @@ import pytest
 from condolake.source.simulator_plan import (
     CHAOS_KINDS,
     DELETE,
+    DELETE_IMOVEL,
+    DELETE_MORADOR,
+    DIRECT_MIX,
     INSERT,
+    INVALID_TRANSACAO,
+    INVALID_TURNS,
+    NEW_IMOVEL,
+    NEW_MORADOR,
     UPDATE,
+    UPDATE_IMOVEL,
+    UPDATE_MORADOR,
+    UPDATE_TWICE,
+    WORKLOAD_MIX,
+    Mix,
     OrdinalPool,
     Planner,
     Step,
@@ -128,3 +140,96 @@ def test_slow_rates_still_fire() -> None:
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError):
         token_bucket(0, tick_s=0.1, burst_s=1.0)
+
+
+def test_workload_mix_for_a_seed() -> None:
+    steps = Planner(11, invalid_share=0.04, mix=WORKLOAD_MIX).steps(10_000)
+    assert kinds(steps) == {
+        "insert": 7_901, "new_morador": 201, "new_imovel": 185, "update": 546, "delete": 186,
+        "update_twice": 199, "update_morador": 81, "delete_morador": 94, "update_imovel": 104,
+        "delete_imovel": 90, "invalid_morador": 156, "invalid_imovel": 104,
+        "invalid_transacao": 153,
+    }
+
+
+def test_the_direct_mix_is_unchanged_by_the_workload_options() -> None:
+    assert Planner(11).steps(3_000) == Planner(11, mix=DIRECT_MIX).steps(3_000)
+    assert Planner(11).steps(3_000) == Planner(11, invalid_share=0.0).steps(3_000)
+
+
+def test_rule_breaking_rows_take_turns_over_tables_and_rules() -> None:
+    steps = Planner(3, invalid_share=1.0, mix=WORKLOAD_MIX).steps(9)
+    assert [(step.kind, step.rule) for step in steps] == [
+        *INVALID_TURNS, INVALID_TURNS[0]]
+    assert [step.ordinal for step in steps if step.kind == INVALID_TRANSACAO] == [0, 1, 2]
+    assert all(step.ordinal is None for step in steps if step.kind != INVALID_TRANSACAO)
+
+
+def test_parents_are_changed_only_while_they_exist_and_deleted_only_if_unreferenced() -> None:
+    live: dict[str, set[int]] = {NEW_MORADOR: set(), NEW_IMOVEL: set()}
+    deletable: dict[str, set[int]] = {NEW_MORADOR: set(), NEW_IMOVEL: set()}
+    parent_of = {UPDATE_MORADOR: NEW_MORADOR, DELETE_MORADOR: NEW_MORADOR,
+                 UPDATE_IMOVEL: NEW_IMOVEL, DELETE_IMOVEL: NEW_IMOVEL}
+    changed = Counter[str]()
+    for step in Planner(4, 0.0, invalid_share=0.05, mix=WORKLOAD_MIX).steps(20_000):
+        if step.kind in live:
+            assert step.ordinal == len(live[step.kind]) + changed[f"gone {step.kind}"]
+            live[step.kind].add(step.transacao)
+            if not step.kept:
+                deletable[step.kind].add(step.transacao)
+        elif step.kind in (UPDATE_MORADOR, UPDATE_IMOVEL):
+            assert step.transacao in live[parent_of[step.kind]]
+            changed[step.kind] += 1
+        elif step.kind in (DELETE_MORADOR, DELETE_IMOVEL):
+            parent = parent_of[step.kind]
+            deletable[parent].remove(step.transacao)
+            live[parent].remove(step.transacao)
+            changed[f"gone {parent}"] += 1
+    assert min(changed.values()) > 50
+
+
+def test_every_other_new_parent_is_deletable_when_the_mix_deletes_parents() -> None:
+    workload = [s for s in Planner(6, mix=WORKLOAD_MIX).steps(3_000) if s.kind == NEW_MORADOR]
+    assert [s.kept for s in workload[:4]] == [True, False, True, False]
+    direct = [s for s in Planner(6).steps(20_000) if s.kind == NEW_MORADOR]
+    assert direct and all(s.kept for s in direct)
+
+
+def test_transactions_cut_steps_in_order_into_small_groups() -> None:
+    planner = Planner(8, mix=WORKLOAD_MIX)
+    steps = planner.steps(1_000)
+    cut = planner.transactions(steps)
+    assert [step for group in cut for step in group] == steps
+    sizes = Counter(len(group) for group in cut)
+    assert set(sizes) == set(range(1, 9))
+    assert len(cut) == 226  # 4.4 steps on average
+    assert planner.transactions([]) == []
+
+
+def test_the_direct_mix_commits_a_tick_at_once() -> None:
+    planner = Planner(8)
+    steps = planner.steps(500)
+    assert planner.transactions(steps) == [steps]
+
+
+def test_updates_twice_target_live_transacoes() -> None:
+    live: set[int] = set()
+    twice = 0
+    for step in Planner(2, mix=WORKLOAD_MIX).steps(5_000):
+        if step.kind == INSERT:
+            live.add(step.transacao)
+        elif step.kind == DELETE:
+            live.remove(step.transacao)
+        elif step.kind == UPDATE_TWICE:
+            assert step.transacao in live and step.updates_transacao
+            twice += 1
+    assert twice > 50
+
+
+def test_a_mix_must_add_up() -> None:
+    with pytest.raises(ValueError, match="add up"):
+        Mix(new_morador=0.5, new_imovel=0.5, update=0.5, delete=0.0)
+    with pytest.raises(ValueError, match="max_transaction_steps"):
+        Mix(new_morador=0.0, new_imovel=0.0, update=0.0, delete=0.0, max_transaction_steps=0)
+    with pytest.raises(ValueError, match="invalid share"):
+        Planner(1, invalid_share=2.0)

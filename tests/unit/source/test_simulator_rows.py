@@ -111,27 +111,89 @@ def test_stats_as_json() -> None:
     stats = SimulationStats(events=3, published=4, tombstones=1, first_lsn=10, last_lsn=12,
                             valid_transacao_ids={9, 7}, deleted_transacao_ids=[8, 5])
     stats.changes["transacoes"]["c"] = 2
+    stats.invalid_rows["transacoes"]["non_positive_valor"] = 1
     data = stats.to_dict()
     assert data["valid_transacao_ids"] == [7, 9]
     assert data["deleted_transacao_ids"] == [5, 8]
     assert data["changes"]["transacoes"] == {"c": 2, "u": 0, "d": 0}
     assert data["chaos"] == {"malformed": 0, "duplicate": 0, "late": 0, "out_of_order": 0,
                              "invalid_row": 0}
+    assert data["invalid_rows"]["transacoes"] == {
+        "non_positive_valor": 1, "future_data_transacao": 0, "ancient_data_transacao": 0}
+    assert data["valid_rows_added"] == {"condominios": 0, "moradores": 0, "imoveis": 0,
+                                        "transacoes": 1}
     assert json.loads(json.dumps(data)) == data
 
 
-def test_stats_summary() -> None:
-    stats = SimulationStats(events=30, published=31, tombstones=1, first_lsn=10, last_lsn=39,
-                            seconds=2.0, valid_transacao_ids={1, 2})
+def test_valid_rows_added_counts_creates_minus_rule_breaking_minus_deletes() -> None:
+    stats = SimulationStats()
+    stats.changes["moradores"].update(c=10, u=4, d=2)
+    stats.invalid_rows["moradores"].update(blank_nome=1, future_data_registro=2)
+    stats.changes["imoveis"].update(c=3, d=3)
+    assert stats.valid_rows_added() == {"condominios": 0, "moradores": 5, "imoveis": 0,
+                                        "transacoes": 0}
+
+
+def test_stats_summary_of_a_workload() -> None:
+    stats = SimulationStats(events=30, transactions=9, seconds=2.0)
+    stats.changes["transacoes"].update(c=26, u=3, d=1)
+    stats.changes["moradores"].update(c=2, u=1)
+    stats.invalid_rows["moradores"]["blank_nome"] = 1
+    stats.invalid_rows["transacoes"]["future_data_transacao"] = 2
+    assert stats.summary() == [
+        "30 events in 2.0 s (15/s), 9 transactions committed",
+        "changes: moradores 2c/1u/0d, transacoes 26c/3u/1d",
+        "rule-breaking rows: moradores blank_nome 1; transacoes future_data_transacao 2",
+        "valid rows added: moradores +1, transacoes +23",
+    ]
+
+
+def test_stats_summary_of_a_direct_publishing_run() -> None:
+    stats = SimulationStats(publish=True, events=30, transactions=3, published=31, tombstones=1,
+                            first_lsn=10, last_lsn=39, seconds=2.0, valid_transacao_ids={1, 2})
     stats.changes["transacoes"].update(c=28, d=1)
     stats.changes["moradores"]["c"] = 1
     stats.chaos["late"] = 2
     assert stats.summary() == [
-        "30 events in 2.0 s (15/s); 31 records published (1 tombstones)",
+        "30 events in 2.0 s (15/s), 3 transactions committed",
         "changes: moradores 1c/0u/0d, transacoes 28c/0u/1d",
-        "chaos: late 2",
+        "rule-breaking rows: none",
+        "valid rows added: moradores +1, transacoes +27",
+        "published directly: 31 records (1 tombstones); chaos: late 2",
         "lsn 10 .. 39; 2 valid transacoes created and kept",
     ]
+
+
+def test_rule_breaking_parents_break_their_rule_only() -> None:
+    maker = RowMaker(5, TODAY, pools())
+    assert maker.morador("blank_nome")["nome"].strip() == ""
+    assert maker.morador("future_data_registro")["data_registro"] > TODAY
+    assert maker.morador("ancient_data_registro")["data_registro"].year < 1900
+    assert maker.imovel("non_positive_valor")["valor"] <= 0
+    spoiled = maker.imovel("blank_tipo")
+    assert spoiled["tipo"].strip() == "" and spoiled["valor"] > 0
+    with pytest.raises(ValueError, match="unknown invalid kind"):
+        maker.morador("negative_nome")
+
+
+def test_rule_breaking_rows_do_not_shift_the_valid_ones() -> None:
+    plain = RowMaker(5, TODAY, pools())
+    spoiling = RowMaker(5, TODAY, pools())
+    expected = [plain.morador() for _ in range(3)]
+    got = [spoiling.morador(), spoiling.morador("blank_nome"), spoiling.morador()]
+    assert [got[0]["nome"], got[2]["nome"]] == [expected[0]["nome"], expected[2]["nome"]]
+    assert got[1]["condominio_id"] == expected[1]["condominio_id"]
+
+
+def test_changed_parents_stay_valid_and_differ() -> None:
+    maker = RowMaker(2, TODAY, pools())
+    for _ in range(200):
+        row = {"nome": "Ana Souza", "valor": Decimal("250000.00")}
+        nome, valor = maker.changed_nome(row), maker.changed_valor(row)
+        assert nome.strip() and nome != row["nome"]
+        assert Decimal("200000.00") <= valor <= Decimal("300000.00") and valor != row["valor"]
+        assert valor == valor.quantize(Decimal("0.01"))
+    assert maker.changed_valor({"valor": Decimal("0.01")}) == Decimal("0.02")
 
 
 def test_topics_of_the_four_tables() -> None:
