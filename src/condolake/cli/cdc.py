@@ -11,7 +11,8 @@ import typer
 
 from condolake.app import cdc
 from condolake.cli.base import command, group, resources
-from condolake.console import error, results
+from condolake.console import results
+from condolake.source.replication import format_report
 
 app = group("change data capture: Debezium's PostgreSQL connector on Kafka Connect publishes "
             "every change of the four source tables to <prefix>.public.<table>; an embedded "
@@ -69,12 +70,6 @@ def check(json_output: Annotated[bool, typer.Option(
                                       "fix": item.fix} for item in prerequisites],
                                     indent=2) + "\n")
     else:
-        for item in prerequisites:
-            line = f"{'ok' if item.ok else 'MISSING':7} {item.name}: {item.found}"
-            results.print(line + (f"\n        fix: {item.fix}" if item.fix else ""),
-                          markup=False, soft_wrap=True)
-    failing = [item.name for item in prerequisites if not item.ok]
-    if failing:
-        if not json_output:
-            error(f"not ready for change data capture: {', '.join(failing)}")
+        results.print(format_report(prerequisites), markup=False, soft_wrap=True)
+    if not all(item.ok for item in prerequisites):
         raise typer.Exit(1)
