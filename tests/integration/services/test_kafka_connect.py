@@ -25,6 +25,7 @@ from condolake.services.postgres import SourceDatabase
 from condolake.source.connector import captured_topics
 from condolake.source.ddl import init_schema
 from condolake.source.replication import check_prerequisites, prepare_source
+from condolake.source.tables import SOURCE_TABLES
 
 pytestmark = pytest.mark.integration
 
@@ -260,7 +261,9 @@ def test_an_external_source_without_its_prerequisites_is_refused_with_the_fixes(
         kafka_bootstrap=kafka_broker.bootstrap, cdc_publication="not_created_yet")
     failing = [item for item in check_prerequisites(
         empty_database, publication="not_created_yet", slot=settings.cdc_slot) if not item.ok]
-    assert "publication" in [item.name for item in failing]
+    assert [item.name for item in failing] == [
+        *(f"replica identity public.{table.name}" for table in SOURCE_TABLES),
+        "publication not_created_yet"]
 
     with pytest.raises(cdc.CdcError) as refusal:
         cdc.start(Resources.from_settings(settings))
