@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from condolake.monitoring import quality
 from condolake.monitoring.health import OUTCOMES, SOURCES, LakeHealth
 from condolake.services.kafka_connect import CONNECT_STATES
 
@@ -88,11 +89,18 @@ class HealthMetrics(Collector):
         difference = _gauge("reconciliation_difference_rows",
                             "Source rows minus silver and open quarantine rows (absolute), "
                             "latest reconciliation check.", ("table",))
+        drift = _gauge("schema_drift_columns",
+                       "Columns the table's change events carry that the lake does not declare "
+                       "(latest schema_drift result of the kafka stream; 0 once they no longer "
+                       "do).", ("table", "columns"))
         for check in self._health.checks:
             failed.add_metric([check.check, check.table], 1.0 if check.failed else 0.0)
-            if check.check == "reconciliation" and check.observed is not None:
+            if check.check == quality.RECONCILIATION and check.observed is not None:
                 difference.add_metric([check.table], check.observed)
-        yield from (quarantine, duplicate, failed, difference)
+            if check.check == quality.SCHEMA_DRIFT:
+                columns = quality.drift_columns(check.detail) if check.failed else []
+                drift.add_metric([check.table, ", ".join(columns)], float(len(columns)))
+        yield from (quarantine, duplicate, failed, difference, drift)
 
     def _gold(self) -> Iterator[Metric]:
         freshness = _gauge("gold_freshness_seconds",

@@ -10,6 +10,9 @@ Two kinds of rows, one per check per run:
   (per source table, from its last ingest run), and `gold_totals` (table `gold`): the three
   marts' totals of `quantidade_transacoes` and of `valor_total` are equal, since each counts
   every valid transaction exactly once.
+* `schema_drift`: written by the `kafka` stream for a table whose change events carry
+  columns the lake does not declare (`failed`, the columns in `detail`), and once more,
+  `passed`, when its events no longer do (streaming/drift.py).
 
 Reconciliation, exactly. For each source table:
 
@@ -45,6 +48,9 @@ QUARANTINE_RATE = "quarantine_rate"
 DUPLICATE_RATE = "duplicate_rate"
 GOLD_TOTALS = "gold_totals"
 GOLD = "gold"  # the `table` of the gold_totals check: all the marts
+SCHEMA_DRIFT = "schema_drift"
+DRIFT_DETAIL_PREFIX = "new columns: "
+DRIFT_DETAIL_SEPARATOR = "; "
 # Jobs whose per-table counts are "an ingest run" for the rate checks (streams' micro-batches
 # are too small for a rate to mean anything).
 INGEST_JOBS = frozenset({"batch", "ingest_postgres", "ingest_csv", "ingest_api"})
@@ -145,6 +151,30 @@ def reconciliation(table: str, source_rows: int, silver_rows: int,
         detail=(f"source {source_rows:,} rows; lake {in_lake:,} (silver {silver_rows:,} + "
                 f"open quarantine {open_quarantined_keys:,}){where}"),
     )
+
+
+def schema_drift(table: str, columns: Sequence[str], events: int) -> CheckResult:
+    """Change events of `table` carried `columns` that the lake does not declare (none:
+    passed). The raw events are in bronze/kafka_events; silver keeps its columns."""
+    if not columns:
+        return CheckResult(kind=TABLE, check=SCHEMA_DRIFT, table=table, status=PASSED,
+                           observed=0.0, threshold=0.0, failures=0,
+                           detail="the change events carry the declared columns only")
+    return CheckResult(
+        kind=TABLE, check=SCHEMA_DRIFT, table=table, status=FAILED,
+        observed=float(len(columns)), threshold=0.0, failures=events,
+        detail=(f"{DRIFT_DETAIL_PREFIX}{', '.join(columns)}{DRIFT_DETAIL_SEPARATOR}"
+                f"in {events:,} change events, kept in bronze/kafka_events and not in silver "
+                "(docs/streaming.md#schema-drift)"),
+    )
+
+
+def drift_columns(detail: str | None) -> list[str]:
+    """The column names of a failed `schema_drift` result's detail (empty for others)."""
+    if not detail or not detail.startswith(DRIFT_DETAIL_PREFIX):
+        return []
+    names = detail[len(DRIFT_DETAIL_PREFIX):].split(DRIFT_DETAIL_SEPARATOR, 1)[0]
+    return [name for name in names.split(", ") if name]
 
 
 def reconciliation_unavailable(table: str, reason: str) -> CheckResult:

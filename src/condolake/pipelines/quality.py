@@ -65,6 +65,17 @@ def write_results(spark: SparkSession, lake_root: str, run_id: str, job: str,
                  commit_tag=f"{run_id}:{DQ_RESULTS}")
 
 
+def drifted_tables(spark: SparkSession, lake_root: str) -> set[str]:
+    """Tables whose latest `schema_drift` result failed (their change events carried columns
+    the lake does not declare)."""
+    path = dq_results_path(lake_root)
+    if not delta.exists(spark, path):
+        return set()
+    latest = delta.read(spark, path).where(F.col("check") == quality.SCHEMA_DRIFT).groupBy(
+        "table").agg(F.max_by("status", "checked_at").alias("status"))
+    return {row["table"] for row in latest.collect() if row["status"] == quality.FAILED}
+
+
 def write_rule_results(ctx: LoadContext, run: RunRecord) -> None:
     """One row per (rule, table) of the tables the ingest run loaded, zero failures included
     (a table it left alone, such as an unchanged snapshot, has none).

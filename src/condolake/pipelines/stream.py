@@ -24,15 +24,17 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from condolake import catalog
-from condolake.catalog import KAFKA_EVENTS, TOPIC
+from condolake.catalog import KAFKA_EVENTS, TOPIC, VALUE
 from condolake.config import Settings
 from condolake.errors import CondoLakeError
 from condolake.lake import delta
 from condolake.layout import RUN_ID_COL, Layer, bronze_schema, checkpoint_path
+from condolake.monitoring.quality import schema_drift
 from condolake.monitoring.runlog import RunRecord, TableCounts, write_run
 from condolake.pipelines.errors import root_cause
 from condolake.pipelines.gold import update_gold
 from condolake.pipelines.load import LoadContext
+from condolake.pipelines.quality import drifted_tables, write_results
 from condolake.pipelines.stream_progress import ProgressRecorder
 from condolake.pipelines.stream_silver import (
     CDC_SOURCE,
@@ -46,6 +48,7 @@ from condolake.source.tables import SOURCE_TABLES, SourceTable
 from condolake.spark import ignore_stop_signals
 from condolake.streaming import queries
 from condolake.streaming.changes import MALFORMED_COL
+from condolake.streaming.drift import unknown_columns_by_table
 from condolake.streaming.kafka_events import changes_from_events, table_of_topic
 from condolake.streaming.landing import TABLE, changes_from_lines
 from condolake.streaming.queries import BatchHandler, Trigger
@@ -94,6 +97,30 @@ class MicroBatch:
         self.query = query
         self._query_id: str | None = None
         self._started = False
+        self._drifted: set[str] | None = None  # tables whose latest schema_drift failed
+
+    def record_drift(self, ctx: LoadContext, seen: dict[str, TableSeen], *,
+                     batch_id: int) -> None:
+        """A `schema_drift` result for each table of the micro-batch whose events carry
+        columns the lake does not declare, and one (passed) when a drifted table's no longer
+        do; nothing otherwise (one commit when there is something to write)."""
+        if self._drifted is None:
+            self._drifted = drifted_tables(ctx.spark, ctx.lake_root)
+        results = []
+        for name, table in seen.items():
+            if table.unknown:
+                log.warning(f"{name}: change events carry columns the lake does not declare: "
+                            f"{', '.join(table.unknown)} (kept in bronze/{KAFKA_EVENTS}, not in "
+                            "silver; see docs/streaming.md#schema-drift)")
+            if table.unknown or name in self._drifted:
+                results.append(schema_drift(name, table.unknown, table.drifting))
+        if not results:
+            return
+        with delta.idempotent(ctx.spark, f"{self.app_id(ctx.spark)}.dq_results", batch_id):
+            write_results(ctx.spark, ctx.lake_root, ctx.run_id, f"stream:{self.query}",
+                          results, ctx.started_at)
+        self._drifted = {result.table for result in results if result.failed} | (
+            self._drifted - {result.table for result in results})
 
     def query_id(self, spark: SparkSession) -> str:
         if self._query_id is None:
@@ -177,7 +204,8 @@ class KafkaBatch:
         self.micro, self.ctx, self.run, self.records, self.batch_id = (
             micro, ctx, run, records, batch_id)
         self.app_id = micro.app_id(ctx.spark)
-        self.per_table = _rows_per_table(records)
+        self.seen = _tables_seen(records)
+        self.per_table = {name: table.rows for name, table in self.seen.items()}
 
     @property
     def records_read(self) -> int:
@@ -205,6 +233,7 @@ class KafkaBatch:
                              replay=self.micro.may_be_replay())
 
     def finish(self) -> None:
+        self.micro.record_drift(self.ctx, self.seen, batch_id=self.batch_id)
         self.micro.finish(self.ctx, self.run, batch_id=self.batch_id)
 
 
@@ -248,6 +277,29 @@ def landing_handler(settings: Settings) -> BatchHandler:
             lines.unpersist()
 
     return handle
+
+
+@dataclass(frozen=True)
+class TableSeen:
+    """A table's records in a Kafka micro-batch: how many, and the columns its events carry
+    that the lake does not declare (with how many events carry them)."""
+
+    rows: int
+    unknown: tuple[str, ...] = ()
+    drifting: int = 0
+
+
+def _tables_seen(records: DataFrame) -> dict[str, TableSeen]:
+    """Each table's records in a micro-batch (the others are skipped, not scanned), and
+    their undeclared columns, in the one Spark job that counts them."""
+    unknown = unknown_columns_by_table(F.col(TABLE), F.col(VALUE))
+    rows = records.groupBy(TABLE).agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.array_sort(F.array_distinct(F.flatten(F.collect_list(unknown)))).alias("unknown"),
+        F.count(F.when(F.size(unknown) > 0, F.lit(1))).alias("drifting"),
+    ).collect()
+    return {row[TABLE]: TableSeen(int(row["rows"]), tuple(row["unknown"]), int(row["drifting"]))
+            for row in rows if row[TABLE] is not None}
 
 
 def _rows_per_table(records: DataFrame) -> dict[str, int]:

@@ -34,7 +34,8 @@ SPEC_ALERTS = {
     "CondoLakeBatchFailed", "CondoLakeBatchLate", "CondoLakeStreamDown",
     "CondoLakeStreamLagging", "CondoLakeStreamStale", "CondoLakeFreshnessSLABreached",
     "CondoLakeQuarantineRateHigh", "CondoLakeDuplicateRateHigh",
-    "CondoLakeReconciliationMismatch", "CondoLakeGoldTotalsDisagree", "CondoLakeExporterDown",
+    "CondoLakeReconciliationMismatch", "CondoLakeGoldTotalsDisagree", "CondoLakeSchemaDrift",
+    "CondoLakeExporterDown",
     "CondoLakeReplicationSlotRetainingWal",
     "CondoLakeCdcConnectorFailedOrPaused",
 }

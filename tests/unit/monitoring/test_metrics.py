@@ -11,8 +11,9 @@ from tests.unit.monitoring.health_sample import NOW, sample_health
 
 from condolake.config import Settings
 from condolake.monitoring.exporter import MetricsSource, metrics_app
-from condolake.monitoring.health import LakeHealth, Thresholds
+from condolake.monitoring.health import DqCheck, LakeHealth, Thresholds
 from condolake.monitoring.metrics import CONTENT_TYPE, render
+from condolake.monitoring.quality import CheckResult, schema_drift
 
 
 def samples(text: str) -> set[str]:
@@ -94,7 +95,8 @@ def test_every_family_is_a_documented_gauge() -> None:
 SPEC_NAMES = [f"condolake_{name}" for name in (
     "job_last_run_timestamp_seconds", "job_last_success_timestamp_seconds", "job_last_status",
     "job_last_duration_seconds", "job_runs", "job_rows", "quarantine_rate", "duplicate_rate",
-    "dq_check_failed", "reconciliation_difference_rows", "gold_freshness_seconds", "stream_up",
+    "dq_check_failed", "reconciliation_difference_rows", "schema_drift_columns",
+    "gold_freshness_seconds", "stream_up",
     "stream_last_progress_timestamp_seconds", "stream_input_rows_per_second",
     "stream_processed_rows_per_second", "stream_batch_duration_seconds",
     "stream_kafka_lag_offsets", "replication_slot_retained_wal_bytes",
@@ -168,3 +170,19 @@ def test_exporter_app_serves_metrics_and_nothing_else(base_settings: Settings,
         assert response.headers["content-type"] == CONTENT_TYPE
         assert "condolake_exporter_up 1.0" in samples(response.text)
         assert client.get("/docs").status_code == 404
+
+
+def test_schema_drift_names_the_table_and_its_new_columns_until_a_passed_result() -> None:
+    def drift_lines(*results: CheckResult) -> set[str]:
+        checks = tuple(DqCheck(r.check, r.table, r.status, r.observed, r.threshold, r.failures,
+                               NOW - 10, "stream-kafka-1", r.detail) for r in results)
+        text = render(dataclasses.replace(sample_health(), checks=checks)).decode()
+        return {line for line in samples(text) if "schema_drift" in line}
+
+    assert drift_lines(schema_drift("imoveis", ["andares", "zona"], 12),
+                       schema_drift("moradores", [], 3)) == {
+        'condolake_dq_check_failed{check="schema_drift",table="imoveis"} 1.0',
+        'condolake_dq_check_failed{check="schema_drift",table="moradores"} 0.0',
+        'condolake_schema_drift_columns{columns="andares, zona",table="imoveis"} 2.0',
+        'condolake_schema_drift_columns{columns="",table="moradores"} 0.0',
+    }
