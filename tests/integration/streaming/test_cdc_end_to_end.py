@@ -30,6 +30,7 @@ from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.kafka_connect import LocalKafkaConnect
 from condolake.services.postgres import SourceDatabase
+from condolake.source.connector import published_records
 from condolake.source.generator import generate
 from condolake.source.replication import prepare_source
 from condolake.source.simulator import SimulationStats, Simulator
@@ -71,11 +72,6 @@ def cdc_lake(kafka_connect: LocalKafkaConnect, kafka_broker: LocalKafkaBroker,
     finally:
         remove_connector(kafka_connect.client(), settings.cdc_connector, empty_database,
                          settings.cdc_slot)
-
-
-def expected_records(stats: SimulationStats) -> int:
-    """Debezium's records for the workload: one per row change, and a tombstone per delete."""
-    return sum(sum(ops.values()) + ops["d"] for ops in stats.changes.values())
 
 
 def committed_total(settings: Settings) -> int:
@@ -161,7 +157,7 @@ def test_changes_reach_silver_gold_and_quarantine_through_debezium(
     writer.join(timeout=60)
     assert not writer.is_alive() and len(stats) == 1, "the workload did not finish"
     (workload_stats,) = stats
-    published = expected_records(workload_stats)
+    published = published_records(workload_stats.changes)
     wait_until(lambda: end_offsets_total(settings) == published, PUBLISHED_TIMEOUT_S,
                f"Debezium to publish the workload's {published} records")
     run_streams(spark, settings, settings.kafka_bootstrap,
