@@ -26,6 +26,7 @@ from condolake.app.resources import Resources
 from condolake.config import Settings
 from condolake.layout import RESOLVED_RUN_ID_COL, Layer, checkpoint_path, table_path
 from condolake.pipelines.batch import batch
+from condolake.pipelines.quality import reconciliation_results
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.kafka_connect import LocalKafkaConnect
@@ -178,3 +179,7 @@ def test_changes_reach_silver_gold_and_quarantine_through_debezium(
     assert sum(sum(rules.values()) for rules in workload_stats.invalid_rows.values()) > 0
     assert all(workload_stats.changes[TRANSACOES.name][op] > 0 for op in "cud")
     assert gold_rows(spark, settings) == expected_gold(empty_database, run_date)
+    # `condolake check` reconciles the source with silver and the stream's open quarantine.
+    reconciled = reconciliation_results(spark, settings.lake_path, empty_database, None)
+    assert [(check.table, check.status) for check in reconciled] == [
+        (table.name, "passed") for table in SOURCE_TABLES]
