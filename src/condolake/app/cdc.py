@@ -60,10 +60,14 @@ def check(resources: Resources) -> list[Prerequisite]:
                                    slot=settings.cdc_slot)
 
 
-def start(resources: Resources) -> str:
+def start(resources: Resources, *, handover: bool = True) -> str:
     """Prepare the source (embedded) or check it (external), start the embedded worker unless
-    CONDOLAKE_CONNECT_URL is set, register the connector and wait until it streams; one line
-    saying what runs."""
+    CONDOLAKE_CONNECT_URL is set, register the connector and wait until it streams (the slot
+    exists); then, with `handover`, the handover load (`handover_load`). One line saying what
+    runs and what the load did.
+
+    Idempotent: a second start finds everything running and runs the (incremental) handover
+    load again."""
     from condolake.services.kafka import ensure_topics
     from condolake.source.connector import PASSWORD_VARIABLE, captured_topics
     from condolake.source.debezium import topic_name
@@ -91,9 +95,36 @@ def start(resources: Resources) -> str:
         log.info(f"restarting the failed connector {name}")
         client.restart_failed(name)
     status = wait_until_streaming(client, name, db, settings.cdc_slot, START_TIMEOUT_S)
-    return (f"{name} {status.describe()} on {client.url}: {db.database} -> "
+    line = (f"{name} {status.describe()} on {client.url}: {db.database} -> "
             f"{topic_name(settings.kafka_topic_prefix, '<table>')} through slot "
             f"{settings.cdc_slot}")
+    if not handover:
+        return (line + "; no handover load (run `condolake batch --handover` before the "
+                "stream applies changes, or the lake misses what changed before the slot)")
+    return line + "; " + handover_load(resources)
+
+
+def handover_load(resources: Resources) -> str:
+    """The batch load that hands the lake over to the change stream, once the slot exists
+    (ADR 0018): an incremental load in one snapshot that also removes the silver rows whose
+    key PostgreSQL no longer has, and updates gold; what it did, in a few words. A failure is
+    a CdcError that says the connector keeps streaming and how to retry."""
+    from condolake.app.jobs import batch
+    from condolake.pipelines.runs import PipelineError
+
+    log.info("handover load: reading PostgreSQL in one snapshot now that the slot exists")
+    try:
+        run = batch(resources, resources.today(), handover=True)
+    except PipelineError as error:
+        raise CdcError(f"the connector streams, but the handover load failed: {error}\n"
+                       "Run `condolake cdc start` again (or `condolake batch --handover`) "
+                       "before relying on the lake: without it, changes from before the slot "
+                       "are missing.") from error
+    summary = (f"handover load {run.run_id}: {run.total('rows_read'):,} rows read, "
+               f"{run.total('rows_valid'):,} valid, {run.total('rows_quarantined'):,} "
+               "quarantined")
+    log.info(summary)
+    return summary
 
 
 def stop(resources: Resources) -> str:

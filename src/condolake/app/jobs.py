@@ -65,13 +65,15 @@ def transform(resources: Resources, run_date: dt.date) -> RunRecord:
     return rebuild(spark, resources.settings, run_date=run_date)
 
 
-def batch(resources: Resources, run_date: dt.date) -> RunRecord:
-    """PostgreSQL ingested and gold updated for what changed, as one all-or-nothing run."""
+def batch(resources: Resources, run_date: dt.date, *, handover: bool = False) -> RunRecord:
+    """PostgreSQL ingested and gold updated for what changed, as one all-or-nothing run;
+    `handover`: also removes the silver rows whose key PostgreSQL no longer has (the load
+    that hands the lake over to change data capture, ADR 0018)."""
     from condolake.pipelines.batch import batch as run_batch
 
     with resources.source_database() as db:
         spark = resources.spark("condolake-batch")
-        return run_batch(spark, resources.settings, db, run_date=run_date)
+        return run_batch(spark, resources.settings, db, run_date=run_date, handover=handover)
 
 
 def check(resources: Resources, run_date: dt.date) -> list[CheckResult]:

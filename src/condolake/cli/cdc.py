@@ -28,15 +28,21 @@ def register(root: typer.Typer) -> None:
 @command(app, "start", "set up the source (embedded PostgreSQL: replica identity and "
          "publication; external: every prerequisite checked), start the Kafka Connect "
          "worker unless CONDOLAKE_CONNECT_URL is set, register the connector and wait until "
-         "it streams")
+         "it streams; then the handover load (a `batch --handover`: the lake takes in what "
+         "changed before the replication slot, deletions included)")
 def start(print_only: Annotated[bool, typer.Option(
         "--print", help="only print the connector as JSON for `POST /connectors` (the "
                         "password as ${env:CONDOLAKE_CDC_DATABASE_PASSWORD}); nothing is "
-                        "started")] = False) -> None:
+                        "started")] = False,
+          no_handover: Annotated[bool, typer.Option(
+        "--no-handover", help="skip the handover load; run `condolake batch --handover` "
+                              "yourself once the connector streams, or the lake misses "
+                              "what changed before the replication slot")] = False) -> None:
     if print_only:
         sys.stdout.write(json.dumps(cdc.printable_config(resources()), indent=2) + "\n")
         return
-    results.print(cdc.start(resources()), markup=False, soft_wrap=True)
+    results.print(cdc.start(resources(), handover=not no_handover), markup=False,
+                  soft_wrap=True)
 
 
 @command(app, "stop", "stop the embedded Kafka Connect worker (with CONDOLAKE_CONNECT_URL: "

@@ -33,9 +33,12 @@ def transform() -> None:
     jobs.transform(lake, lake.today())
 
 
-def batch() -> None:
+def batch(handover: Annotated[bool, typer.Option(
+        "--handover", help="the handover to change data capture (`cdc start` runs it): also "
+                           "remove from silver the rows whose key PostgreSQL no longer has; "
+                           "run it once the replication slot exists")] = False) -> None:
     lake = resources()
-    jobs.batch(lake, lake.today())
+    jobs.batch(lake, lake.today(), handover=handover)
 
 
 def show(rows: Annotated[int, typer.Option()] = 10) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
 from condolake.catalog import DQ_RESULTS, DQ_RESULTS_SCHEMA, RUN_TABLES, RUNS, mart_names
@@ -41,14 +41,22 @@ from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.errors import root_cause
 from condolake.pipelines.load import LoadContext
 from condolake.pipelines.runs import execute
+from condolake.pipelines.stream_silver import CDC_SOURCE, SOURCE_PREFIXES
 from condolake.services.database_url import SourceDatabase
 from condolake.source.tables import SOURCE_TABLES, SourceTable
 from condolake.transforms.silver.rules import RULES
 from condolake.transforms.silver.validate import parsed
 
 CHECK_JOB = "check"
-# Where the PostgreSQL source's records come from: its batch reads and its change stream.
-POSTGRES_SOURCES = ("postgres", "kafka")
+
+
+def from_postgres() -> Column:
+    """Records of the PostgreSQL source: its batch reads (`_source` "postgres") and its change
+    stream ("kafka:<topic>/<partition>/<offset>")."""
+    from condolake.pipelines.batch import POSTGRES_SOURCE  # batch imports this module
+
+    return (F.col(SOURCE_COL) == POSTGRES_SOURCE) | F.col(SOURCE_COL).startswith(
+        SOURCE_PREFIXES[CDC_SOURCE])
 
 
 def dq_results_path(lake_root: str) -> str:
@@ -105,7 +113,7 @@ def open_quarantined_keys(spark: SparkSession, lake_root: str, table: SourceTabl
     silver = delta.read(spark, table_path(lake_root, Layer.SILVER, table.name),
                         silver_schema(table))
     open_keys = quarantine.where(
-        F.col(RESOLVED_RUN_ID_COL).isNull() & F.col(SOURCE_COL).isin(*POSTGRES_SOURCES)
+        F.col(RESOLVED_RUN_ID_COL).isNull() & from_postgres()
     ).select(parsed(key, "int").alias(key)).where(F.col(key).isNotNull()).distinct()
     return open_keys.join(silver.select(key), on=key, how="left_anti").count()
 

@@ -10,6 +10,7 @@ password is never part of it: the worker resolves `${env:…}` from its own envi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from condolake.config import Settings
@@ -56,6 +57,12 @@ def captured_tables() -> list[str]:
 def captured_topics(prefix: str) -> list[str]:
     """The topics the connector writes, the same names the stream subscribes to."""
     return [topic_name(prefix, table.name) for table in SOURCE_TABLES]
+
+
+def published_records(changes: Mapping[str, Mapping[str, int]]) -> int:
+    """The records the connector publishes for row changes counted per table and op ("c",
+    "u", "d"): one per change, plus a tombstone per delete (`tombstones.on.delete`)."""
+    return sum(sum(ops.values()) + ops.get("d", 0) for ops in changes.values())
 
 
 def connector_config(settings: Settings, database: ConnectorDatabase, *,

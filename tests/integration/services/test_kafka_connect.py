@@ -120,7 +120,7 @@ def by_key(records: list[Record]) -> dict[str, list[tuple[str | None, Any, Any]]
 def test_connector_publishes_inserts_updates_deletes_and_truncates_exactly(
         cdc_resources: Resources, kafka_broker: LocalKafkaBroker,
         empty_database: SourceDatabase) -> None:
-    line = cdc.start(cdc_resources)
+    line = cdc.start(cdc_resources, handover=False)
     settings = cdc_resources.settings
     assert line.startswith(f"{settings.cdc_connector} RUNNING, task 0 RUNNING on ")
     state = cdc.state(cdc_resources)
@@ -162,7 +162,7 @@ def test_connector_publishes_inserts_updates_deletes_and_truncates_exactly(
 def test_the_password_is_in_no_file_of_the_worker(cdc_resources: Resources,
                                                    kafka_connect: LocalKafkaConnect,
                                                    empty_database: SourceDatabase) -> None:
-    cdc.start(cdc_resources)
+    cdc.start(cdc_resources, handover=False)
     password = empty_database.password
     assert password
 
@@ -181,7 +181,7 @@ def test_an_external_connect_url_gets_the_connector_and_stop_pauses_it(
         connect_url=kafka_connect.url, state_dir=str(tmp_path / "no-worker-here")))
     name = external.settings.cdc_connector
 
-    assert cdc.start(external).startswith(f"{name} RUNNING, task 0 RUNNING on "
+    assert cdc.start(external, handover=False).startswith(f"{name} RUNNING, task 0 RUNNING on "
                                           f"{kafka_connect.url}: ")
     assert cdc.stop(external) == f"{name} paused on {kafka_connect.url} (resume with `cdc start`)"
     assert poll_state(external, "PAUSED") == "PAUSED, task 0 PAUSED"
@@ -190,13 +190,13 @@ def test_an_external_connect_url_gets_the_connector_and_stop_pauses_it(
     assert (health.cdc.connect_url, health.cdc.status.describe()) == (
         kafka_connect.url, "PAUSED, task 0 PAUSED")
     assert cdc_breaches(health.cdc) == [f"cdc {name}: connector PAUSED, task 0 PAUSED"]
-    cdc.start(external)
+    cdc.start(external, handover=False)
     assert poll_state(external, "RUNNING") == "RUNNING, task 0 RUNNING"
     assert not (tmp_path / "no-worker-here" / "kafka-connect").exists()
 
 
 def test_cli_status_json_and_print(cdc_resources: Resources, tmp_path: Path) -> None:
-    cdc.start(cdc_resources)
+    cdc.start(cdc_resources, handover=False)
     settings = cdc_resources.settings
     environment = {"state_dir": settings.state_dir, "cdc_connector": settings.cdc_connector,
                    "source_url": str(revealed(settings.source_url)),
@@ -235,7 +235,7 @@ def test_a_failed_task_is_reported_and_start_restarts_it(cdc_resources: Resource
         f"connector {settings.cdc_connector} failed on {client.url}:\n"
         "org.apache.kafka.connect.errors.ConnectException: Publication autocreation is "
         "disabled, please create one and restart the connector.")
-    assert cdc.start(cdc_resources).startswith(
+    assert cdc.start(cdc_resources, handover=False).startswith(
         f"{settings.cdc_connector} RUNNING, task 0 RUNNING on ")
 
 

@@ -10,6 +10,7 @@ from condolake.source.connector import (
     ConnectorDatabase,
     captured_topics,
     connector_config,
+    published_records,
 )
 from condolake.streaming.queries import topics
 
@@ -85,3 +86,9 @@ def test_the_documented_connector_is_the_generated_one() -> None:
 
     assert documented == {"name": settings.cdc_connector,
                           "config": connector_config(settings, database)}
+
+
+def test_published_records_counts_a_tombstone_per_delete() -> None:
+    changes = {"transacoes": {"c": 5, "u": 3, "d": 2}, "moradores": {"c": 1, "u": 0, "d": 1},
+               "imoveis": {}}
+    assert published_records(changes) == 5 + 3 + 2 * 2 + 1 + 1 * 2
