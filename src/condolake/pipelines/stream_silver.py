@@ -28,6 +28,7 @@ as `truncated` (an orphan retried later would otherwise bring back a row the sou
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,6 +84,7 @@ from condolake.transforms.silver.validate import (
     validated,
 )
 
+log = logging.getLogger(__name__)
 CDC_SOURCE = "kafka"  # change events of the PostgreSQL source itself
 LANDING_SOURCE = "landing"
 # How the rows of each source are named in `_source` (kafka:<topic>/<partition>/<offset>,
@@ -350,6 +352,8 @@ def _write(ctx: LoadContext, judged: Judged, outcomes: Mapping[str, int],
                             [*table.column_names, *LINEAGE_COLS],
                             [*table.column_names, POSITION_COL], commit_tag=tag)
     if truncated_at is not None:
+        log.info(f"{ctx.run_id}: {table.name} truncated at source order {truncated_at}: "
+                 "silver rows of older changes, batch loads and landing files removed")
         close_quarantined_where(ctx, table, _quarantined_before_truncate(table, truncated_at),
                                 TRUNCATED)
     if outcomes.get(DELETE):
