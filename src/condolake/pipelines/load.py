@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from condolake.lake import delta
@@ -242,6 +242,14 @@ def close_quarantined_keys(ctx: LoadContext, table: SourceTable, keys: DataFrame
     waiting = _open_quarantine(ctx, table).select(
         RECORD_ID_COL, parsed(key, "int").alias(key)
     ).join(keys.select(key).distinct(), on=key, how="left_semi").select(RECORD_ID_COL)
+    if not waiting.isEmpty():
+        _resolve(ctx, table, waiting, how)
+
+
+def close_quarantined_where(ctx: LoadContext, table: SourceTable, which: Column,
+                            how: str) -> None:
+    """Closes the open quarantine records of `table` that `which` selects."""
+    waiting = _open_quarantine(ctx, table).where(which).select(RECORD_ID_COL)
     if not waiting.isEmpty():
         _resolve(ctx, table, waiting, how)
 
