@@ -247,9 +247,15 @@ def close_quarantined_keys(ctx: LoadContext, table: SourceTable, keys: DataFrame
 
 
 def close_quarantined_where(ctx: LoadContext, table: SourceTable, which: Column,
-                            how: str) -> None:
-    """Closes the open quarantine records of `table` that `which` selects."""
-    waiting = _open_quarantine(ctx, table).where(which).select(RECORD_ID_COL)
+                            how: str, *, except_keys: DataFrame | None = None) -> None:
+    """Closes the open quarantine records of `table` that `which` selects, but those of
+    `except_keys` (one column: the table's key)."""
+    waiting = _open_quarantine(ctx, table).where(which)
+    if except_keys is not None:
+        key = table.primary_key
+        waiting = waiting.join(except_keys.select(F.col(key).alias("_kept_key")),
+                               on=parsed(key, "int") == F.col("_kept_key"), how="left_anti")
+    waiting = waiting.select(RECORD_ID_COL)
     if not waiting.isEmpty():
         _resolve(ctx, table, waiting, how)
 

@@ -419,11 +419,15 @@ def _write(ctx: LoadContext, judged: Judged, outcomes: Mapping[str, int],
     # values still updates the row's position: it is the order a later event is judged by.
     rows = upserts.select("*", F.lit("u").alias(OP_COL)).unionByName(
         _delete_rows(judged.having(DELETE), table))
+    kept = None
     if truncated_at is not None:
+        # Rows a batch load read after the truncate (its snapshot saw it) are newer than it.
+        kept = _read_after_truncate(ctx, judged)
         # The truncate's removals go in the same MERGE: one commit, and a key the
         # micro-batch changes again after the truncate keeps one row (its new version).
         rows = rows.unionByName(_truncated_rows(judged.silver, table, truncated_at).join(
-            rows.select(table.primary_key), on=table.primary_key, how="left_anti"))
+            rows.select(table.primary_key), on=table.primary_key, how="left_anti").join(
+            kept, on=table.primary_key, how="left_anti"))
     with delta.idempotent(ctx.spark, f"{app_id}.silver", batch_id):
         delta.apply_changes(ctx.spark, rows, path, table.primary_key,
                             [*table.column_names, *LINEAGE_COLS],
@@ -432,7 +436,7 @@ def _write(ctx: LoadContext, judged: Judged, outcomes: Mapping[str, int],
         log.info(f"{ctx.run_id}: {table.name} truncated at source order {truncated_at}: "
                  "silver rows of older changes, batch loads and landing files removed")
         close_quarantined_where(ctx, table, _quarantined_before_truncate(table, truncated_at),
-                                TRUNCATED)
+                                TRUNCATED, except_keys=kept)
     if outcomes.get(DELETE):
         close_quarantined_keys(ctx, table, judged.having(DELETE).select(
             F.col(KEY_COL).cast("int").alias(table.primary_key)), "deleted")
@@ -452,6 +456,26 @@ def _delete_rows(deletes: DataFrame, table: SourceTable) -> DataFrame:
         *[F.col(name) for name in LINEAGE_COLS],
         F.lit(DELETE_OP).alias(OP_COL),
     )
+
+
+def _read_after_truncate(ctx: LoadContext, judged: Judged) -> DataFrame:
+    """Keys (the table's key column) that a batch load read in a snapshot that had already
+    seen the micro-batch's latest truncate: their silver row or quarantine record is newer
+    than the truncate, so it stays. Empty when no load saw it."""
+    table = judged.table
+    key = table.primary_key
+    none = ctx.spark.createDataFrame([], f"`{key}` int")
+    claims = loaded_snapshots(ctx.spark, ctx.lake_root).get(table.name, ())
+    latest = judged.having(TRUNCATE).orderBy(F.col(ORDER_COL).desc()).select(TX_COL).first()
+    if not claims or latest is None or latest[TX_COL] is None:
+        return none
+    bronze = delta.read(ctx.spark, ctx.path(Layer.BRONZE, table.name), bronze_schema(table))
+    read = bronze.where(F.col(RUN_ID_COL).isin(*{claim.run_id for claim in claims})).select(
+        parsed(key, "int").cast("long").alias(KEY_COL), F.col(RUN_ID_COL).alias(CLAIM_COL))
+    # A key counts for the latest load covering it, and only if that load saw the truncate.
+    return read.where(
+        latest_claim(F.col(KEY_COL), F.lit(int(latest[TX_COL])), claims) == F.col(CLAIM_COL)
+    ).select(F.col(KEY_COL).cast("int").alias(key)).distinct().localCheckpoint(eager=True)
 
 
 def _truncated_rows(silver: DataFrame, table: SourceTable, truncated_at: int) -> DataFrame:

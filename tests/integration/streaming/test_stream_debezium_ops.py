@@ -51,11 +51,17 @@ Row = dict[str, Any]
 
 # --- helpers ---------------------------------------------------------------------------------
 
+# Transaction ids of changes committed after the lake's batch load: above any snapshot the
+# load took on the session's server (ids in the thousands), as Debezium would report them. A
+# smaller id would be one the load already saw, and the stream would count it as loaded.
+AFTER_LOAD_TX = 1_000_000_000
+
 def event(settings: Settings, table: SourceTable, op: str, before: Row | None,
           after: Row | None, lsn: int, *, tx_id: int | None = None,
           snapshot: str = "false") -> Record:
     return change_event(table, op, before, after, prefix=settings.kafka_topic_prefix,
-                        database="condomanage", lsn=lsn, tx_id=lsn if tx_id is None else tx_id,
+                        database="condomanage", lsn=lsn,
+                        tx_id=AFTER_LOAD_TX + (lsn if tx_id is None else tx_id),
                         commit_ms=1764979200000, produced_ms=1764979200123, snapshot=snapshot)
 
 
@@ -230,7 +236,7 @@ def test_a_truncate_removes_what_precedes_it_and_nothing_brings_it_back(
         return event(settings, TRANSACOES, "c", None, row, lsn)
 
     truncate = truncate_event(TRANSACOES, prefix=settings.kafka_topic_prefix,
-                              database="condomanage", lsn=2000, tx_id=2000,
+                              database="condomanage", lsn=2000, tx_id=AFTER_LOAD_TX + 2000,
                               commit_ms=1764979200000, produced_ms=1764979200123)
 
     # Micro-batch 0: a streamed row, and an orphan that waits in quarantine for its property.
