@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from condolake.lake import delta
@@ -242,6 +242,20 @@ def close_quarantined_keys(ctx: LoadContext, table: SourceTable, keys: DataFrame
     waiting = _open_quarantine(ctx, table).select(
         RECORD_ID_COL, parsed(key, "int").alias(key)
     ).join(keys.select(key).distinct(), on=key, how="left_semi").select(RECORD_ID_COL)
+    if not waiting.isEmpty():
+        _resolve(ctx, table, waiting, how)
+
+
+def close_quarantined_where(ctx: LoadContext, table: SourceTable, which: Column,
+                            how: str, *, except_keys: DataFrame | None = None) -> None:
+    """Closes the open quarantine records of `table` that `which` selects, but those of
+    `except_keys` (one column: the table's key)."""
+    waiting = _open_quarantine(ctx, table).where(which)
+    if except_keys is not None:
+        key = table.primary_key
+        waiting = waiting.join(except_keys.select(F.col(key).alias("_kept_key")),
+                               on=parsed(key, "int") == F.col("_kept_key"), how="left_anti")
+    waiting = waiting.select(RECORD_ID_COL)
     if not waiting.isEmpty():
         _resolve(ctx, table, waiting, how)
 

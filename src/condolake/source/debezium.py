@@ -2,8 +2,9 @@
 
 The shape is the connector's with `key.converter.schemas.enable=false`,
 `value.converter.schemas.enable=false`, `decimal.handling.mode=string`, the default
-`time.precision.mode` (a DATE is an int: days since 1970-01-01) and tombstones on delete, so a
-real connector can replace the simulator without any change to the consumers.
+`time.precision.mode` (a DATE is an int: days since 1970-01-01), tombstones on delete and
+`skipped.operations=none` (a TRUNCATE is an `op: "t"` record with a NULL key and no row
+images), so a real connector can replace the simulator without any change to the consumers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ CONNECTOR = "postgresql"
 SIMULATOR_VERSION = f"condolake-simulator-{__version__}"
 EPOCH = date(1970, 1, 1)
 NOT_SNAPSHOT = "false"
+# `source.snapshot` of Debezium 3.x: where a record stands in a snapshot ("false" outside one).
+SNAPSHOT_MARKERS = ("true", "first", "first_in_data_collection", "last_in_data_collection",
+                    "last", "incremental", NOT_SNAPSHOT)
+TRUNCATE_OP = "t"
 LSN_HIGH_BITS = 32
 DECIMAL_TYPE = re.compile(r"decimal\(\d+,(\d+)\)")
 
@@ -85,17 +90,50 @@ def change_event(
     tx_id: int,
     commit_ms: int,
     produced_ms: int,
+    snapshot: str = NOT_SNAPSHOT,
 ) -> tuple[bytes, bytes]:
-    """The Kafka key and value (compact UTF-8 JSON) of one change of one row."""
+    """The Kafka key and value (compact UTF-8 JSON) of one change of one row. `snapshot`:
+    the `source.snapshot` marker (a snapshot read, op `r`, has one other than "false")."""
     _check_images(op, before, after)
     row = after if after is not None else before
     assert row is not None  # _check_images guarantees one image
-    source = {
+    value = {
+        "before": None if before is None else encode_row(table, before),
+        "after": None if after is None else encode_row(table, after),
+        "source": _source(table, prefix, database, lsn, tx_id, commit_ms, snapshot),
+        "op": op,
+        "ts_ms": produced_ms,
+        "transaction": None,
+    }
+    return event_key(table, row[table.primary_key]), _json(value)
+
+
+def truncate_event(table: SourceTable, *, prefix: str, database: str, lsn: int, tx_id: int,
+                   commit_ms: int, produced_ms: int) -> tuple[None, bytes]:
+    """The Kafka key (NULL: a truncate names no row) and value of a TRUNCATE of `table`."""
+    value = {
+        "before": None,
+        "after": None,
+        "source": _source(table, prefix, database, lsn, tx_id, commit_ms, NOT_SNAPSHOT),
+        "op": TRUNCATE_OP,
+        "ts_ms": produced_ms,
+        "transaction": None,
+    }
+    return None, _json(value)
+
+
+def _source(table: SourceTable, prefix: str, database: str, lsn: int, tx_id: int,
+            commit_ms: int, snapshot: str) -> dict[str, Any]:
+    """The `source` block of a PostgreSQL connector's event."""
+    if snapshot not in SNAPSHOT_MARKERS:
+        raise ValueError(f"unknown source.snapshot {snapshot!r}; expected one of "
+                         f"{', '.join(SNAPSHOT_MARKERS)}")
+    return {
         "version": SIMULATOR_VERSION,
         "connector": CONNECTOR,
         "name": prefix,
         "ts_ms": commit_ms,
-        "snapshot": NOT_SNAPSHOT,
+        "snapshot": snapshot,
         "db": database,
         "sequence": _json([None, str(lsn)]).decode("utf-8"),
         "schema": SOURCE_SCHEMA,
@@ -104,15 +142,6 @@ def change_event(
         "lsn": lsn,
         "xmin": None,
     }
-    value = {
-        "before": None if before is None else encode_row(table, before),
-        "after": None if after is None else encode_row(table, after),
-        "source": source,
-        "op": op,
-        "ts_ms": produced_ms,
-        "transaction": None,
-    }
-    return event_key(table, row[table.primary_key]), _json(value)
 
 
 def tombstone(table: SourceTable, key_value: int) -> tuple[bytes, None]:

@@ -2,7 +2,8 @@
 
 A change row has the table's columns as text (as bronze keeps them), plus:
 
-* `_op`: `c`/`u`/`r` (upsert), `d` (delete) or `tombstone` (Kafka's compaction marker);
+* `_op`: `c`/`u`/`r` (upsert), `d` (delete), `t` (the whole table truncated: no key, no
+  columns) or `tombstone` (Kafka's compaction marker);
 * `_order`: position of the change in the source's commit order (Debezium's `source.lsn`, or
   the landing file's modification time); a higher one is a later version of the key;
 * `_tx`: the source transaction the change belongs to (Debezium's `source.txId`; NULL for
@@ -39,6 +40,7 @@ TIEBREAK_COL = "_tiebreak"
 TX_COL = "_tx"
 UPSERT_OPS = ("c", "u", "r")
 TOMBSTONE_OP = "tombstone"
+TRUNCATE_OP = "t"
 MALFORMED_EVENT = "malformed_event"
 KEY_COL = "_key"
 LATEST_COL = "_latest"
@@ -60,11 +62,12 @@ def with_latest(changes: DataFrame, table: SourceTable) -> DataFrame:
     """Adds `_key` (the primary key as an integer) and `_latest`: whether the record is the
     latest change of its key in the frame (highest order, then highest tiebreak).
 
-    Malformed records and tombstones are not versions of a key (their `_key` is NULL), and a
-    key that does not parse cannot be a duplicate of anything: each of those is its own
-    latest, for the rules to judge.
+    Malformed records, tombstones and truncates are not versions of a key (their `_key` is
+    NULL), and a key that does not parse cannot be a duplicate of anything: each of those is
+    its own latest, for the rules to judge. Snapshot reads (`r`) share one order (the
+    snapshot's LSN), so the tiebreak (the Kafka offset) decides between two of them.
     """
-    readable = F.col(MALFORMED_COL).isNull() & (F.col(OP_COL) != TOMBSTONE_OP)
+    readable = F.col(MALFORMED_COL).isNull() & ~F.col(OP_COL).isin(TOMBSTONE_OP, TRUNCATE_OP)
     keyed = changes.select("*", F.when(readable, typed_key(table)).alias(KEY_COL))
     newest_first = F.row_number().over(Window.partitionBy(KEY_COL).orderBy(
         F.col(ORDER_COL).desc(), F.col(TIEBREAK_COL).desc()
@@ -89,3 +92,10 @@ def is_stale(known_order: Column, *, unique_orders: bool = True) -> Column:
     if unique_orders:
         return known_order.isNotNull() & (known_order >= F.col(ORDER_COL))
     return known_order.isNotNull() & (known_order > F.col(ORDER_COL))
+
+
+def is_truncated(truncated_at: Column) -> Column:
+    """A change made before the table was truncated at order `truncated_at` (NULL: never):
+    the truncate removed its row, so applying it would bring back a row the source no longer
+    has."""
+    return truncated_at.isNotNull() & (F.col(ORDER_COL) < truncated_at)

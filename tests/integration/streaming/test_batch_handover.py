@@ -29,7 +29,7 @@ from condolake.pipelines.stream_silver import (
 )
 from condolake.services.postgres import SourceDatabase
 from condolake.source.ddl import init_schema
-from condolake.source.debezium import change_event, topic_name
+from condolake.source.debezium import change_event, topic_name, truncate_event
 from condolake.source.tables import CONDOMINIOS
 from condolake.streaming.kafka_events import changes_from_events
 
@@ -53,15 +53,21 @@ class Source:
         self.rows: dict[int, Row] = {}
         self.transactions: list[tuple[int, list[Change]]] = []  # in commit order
 
-    def commit(self, *changes: tuple[str, int, str | None]) -> None:
+    def commit(self, *changes: tuple[str, int | None, str | None]) -> None:
         with self.db.connect() as conn:
             tx_id = self.apply(conn, changes)
         self.transactions.append((tx_id, self.pending))
 
-    def apply(self, conn: object, changes: tuple[tuple[str, int, str | None], ...]) -> int:
+    def apply(self, conn: object, changes: tuple[tuple[str, int | None, str | None], ...]
+              ) -> int:
         events: list[Change] = []
         for op, key, version in changes:
             before = self.rows.get(key)
+            if op == "t":
+                conn.execute("TRUNCATE condominios")  # type: ignore[attr-defined]
+                self.rows.clear()
+                events.append(("t", None, None))
+                continue
             if op == "d":
                 conn.execute("DELETE FROM condominios WHERE condominio_id = %s", (key,))  # type: ignore[attr-defined]
                 del self.rows[key]
@@ -86,11 +92,15 @@ def _micro_batch(spark: SparkSession, lake: str, batch_id: int, tx_id: int,
     records = []
     for offset, (op, before, after) in enumerate(changes):
         lsn = next(lsns)
-        key, value = change_event(CONDOMINIOS, op, before, after, prefix=PREFIX,
-                                  database="condomanage", lsn=lsn, tx_id=tx_id,
-                                  commit_ms=lsn, produced_ms=lsn)
+        if op == "t":
+            key, value = truncate_event(CONDOMINIOS, prefix=PREFIX, database="condomanage",
+                                        lsn=lsn, tx_id=tx_id, commit_ms=lsn, produced_ms=lsn)
+        else:
+            key, value = change_event(CONDOMINIOS, op, before, after, prefix=PREFIX,
+                                      database="condomanage", lsn=lsn, tx_id=tx_id,
+                                      commit_ms=lsn, produced_ms=lsn)
         position = batch_id * 100 + offset
-        records.append((key.decode(), value.decode(), topic, 0, position, at,
+        records.append((key and key.decode(), value.decode(), topic, 0, position, at,
                         f"kafka:{topic}/0/{position}", position, ctx.run_id, at))
     events = spark.createDataFrame(records, KAFKA_EVENTS_SCHEMA)
     apply_changes(ctx, run, {CONDOMINIOS.name: changes_from_events(events, CONDOMINIOS,
@@ -164,4 +174,34 @@ def test_changes_around_a_batch_load_reach_silver_without_loss_or_regression(
         {"read": 1, "valid": 1, "duplicate": 0},  # u 4: running while the load read
         {"read": 1, "valid": 1, "duplicate": 0},  # c 5
         {"read": 1, "valid": 1, "duplicate": 0},  # u 6
+    ]
+
+
+@pytest.mark.integration
+def test_a_truncate_the_load_already_saw_keeps_the_rows_the_load_read_after_it(
+    spark: SparkSession, base_settings: Settings, empty_database: SourceDatabase,
+    tmp_path: Path,
+) -> None:
+    with empty_database.connect(autocommit=True) as conn:
+        init_schema(conn, drop_existing=True)
+    source = Source(empty_database)
+    settings = base_settings.with_(lake_root=str(tmp_path / "lake"))
+    lake = settings.lake_path
+    source.commit(("c", 1, "v1"), ("c", 2, "v1"))
+    ingest_postgres(spark, settings, empty_database)
+    source.transactions.clear()  # the replication slot is created here
+    source.commit(("t", None, None))
+    source.commit(("c", 3, "v1"))
+    ingest_postgres(spark, settings, empty_database, handover=True)
+    ensure_stream_tables(spark, lake)
+    expected = {3: "Condominio 3 v1"}
+    assert _silver(spark, lake) == expected
+    lsns = itertools.count(1_000)
+    outcomes = []
+    for batch_id, (tx_id, changes) in enumerate(source.transactions):
+        outcomes.append(_micro_batch(spark, lake, batch_id, tx_id, changes, lsns))
+        assert _silver(spark, lake) == expected, batch_id  # never emptied, never lost
+    assert outcomes == [
+        {"read": 1, "valid": 1, "duplicate": 0},  # the truncate, applied to older rows only
+        {"read": 1, "valid": 0, "duplicate": 1},  # c 3: the load read it
     ]

@@ -17,6 +17,7 @@ from condolake.source.debezium import (
     parse_lsn,
     tombstone,
     topic_name,
+    truncate_event,
 )
 from condolake.source.tables import IMOVEIS, MORADORES, TRANSACOES
 
@@ -63,6 +64,19 @@ def test_delete_event_then_tombstone() -> None:
     assert key == b'{"transacao_id":42}'
     assert value == event_json(ROW_JSON, "null", "d")
     assert tombstone(TRANSACOES, 42) == (b'{"transacao_id":42}', None)
+
+
+def test_truncate_event_has_no_key_and_no_row_images() -> None:
+    key, value = truncate_event(TRANSACOES, **ENVELOPE)
+    assert key is None
+    assert value == event_json("null", "null", "t")
+
+
+def test_snapshot_read_carries_its_snapshot_marker() -> None:
+    _, value = change_event(TRANSACOES, "r", None, ROW, **ENVELOPE, snapshot="last")
+    assert json.loads(value)["source"]["snapshot"] == "last"
+    with pytest.raises(ValueError, match="unknown source.snapshot 'maybe'"):
+        change_event(TRANSACOES, "r", None, ROW, **ENVELOPE, snapshot="maybe")
 
 
 def test_sequence_is_a_json_array_in_a_string() -> None:

@@ -11,7 +11,12 @@ from pyspark.sql import functions as F
 
 from condolake.source.tables import CONDOMINIOS
 from condolake.spark_types import struct
-from condolake.streaming.changes import is_stale, malformed_records, with_latest
+from condolake.streaming.changes import (
+    is_stale,
+    is_truncated,
+    malformed_records,
+    with_latest,
+)
 
 INGESTED_AT = dt.datetime(2024, 6, 30, 12, 0, 0)
 CHANGE_SCHEMA = struct(
@@ -115,6 +120,40 @@ def test_malformed_records_and_tombstones_are_no_version_of_a_key(spark: SparkSe
     )
 
 
+def test_a_truncate_is_no_version_of_a_key(spark: SparkSession) -> None:
+    result = with_latest(changes(spark, [
+        ("1", "before", "u", 10, 1, None),
+        (None, "truncate", "t", 20, 2, None),
+        ("1", "after", "c", 30, 3, None),
+    ]), CONDOMINIOS)
+    assert_df_equality(
+        result.select("nome", "_key", "_latest"),
+        spark.createDataFrame(
+            [("before", 1, False), ("truncate", None, True), ("after", 1, True)],
+            "nome string, _key int, _latest boolean"),
+        ignore_nullable=True, ignore_row_order=True,
+    )
+
+
+def test_snapshot_reads_of_one_lsn_are_ordered_by_offset(spark: SparkSession) -> None:
+    # A connector restarted mid-snapshot reads a key again at the same snapshot LSN.
+    result = with_latest(changes(spark, [
+        ("1", "first read", "r", 500, 3, None),
+        ("2", "other key", "r", 500, 4, None),
+        ("1", "read again", "r", 500, 9, None),
+        ("1", "streamed", "u", 501, 10, None),
+        ("2", "read again", "r", 500, 11, None),
+    ]), CONDOMINIOS)
+    assert_df_equality(
+        result.select("_key", "nome", "_latest"),
+        spark.createDataFrame(
+            [(1, "first read", False), (1, "read again", False), (1, "streamed", True),
+             (2, "other key", False), (2, "read again", True)],
+            "_key int, nome string, _latest boolean"),
+        ignore_nullable=True, ignore_row_order=True,
+    )
+
+
 def test_keys_that_do_not_parse_are_each_latest(spark: SparkSession) -> None:
     result = with_latest(changes(spark, [
         ("abc", "abc 1", "u", 1, 1, None),
@@ -172,5 +211,16 @@ def test_stale_when_the_known_order_is_not_older(spark: SparkSession, unique_ord
         result,
         spark.createDataFrame([(k, 5, s) for k, s in zip(known, stale, strict=True)],
                               "known long, _order long, stale boolean"),
+        ignore_nullable=True, ignore_row_order=True,
+    )
+
+
+def test_truncated_when_older_than_the_truncate(spark: SparkSession) -> None:
+    rows = [(None, 5, False), (6, 5, True), (5, 5, False), (4, 5, False)]
+    frame = spark.createDataFrame([(t, o) for t, o, _ in rows], "truncated_at long, _order long")
+    result = frame.select("truncated_at", "_order",
+                          is_truncated(F.col("truncated_at")).alias("truncated"))
+    assert_df_equality(
+        result, spark.createDataFrame(rows, "truncated_at long, _order long, truncated boolean"),
         ignore_nullable=True, ignore_row_order=True,
     )

@@ -238,3 +238,123 @@ def test_tiebreak_is_the_kafka_offset(spark: SparkSession) -> None:
                               "valor_transacao string, _order long, _tiebreak long"),
         ignore_nullable=True, ignore_row_order=True,
     )
+
+
+# --- operations as Debezium 3.x emits them ---------------------------------------------------
+
+CONDOS_TOPIC = "condomanage.public.condominios"
+CONDO = {"condominio_id": 7, "nome": "Aurora", "endereco": "Rua 1"}
+
+
+def debezium_value(op: str, before: dict[str, Any] | None, after: dict[str, Any] | None, *,
+                   lsn: int, tx_id: int, snapshot: str = "false") -> str:
+    """The value of a Debezium 3.x PostgreSQL connector's record (JSON converter, schemas off),
+    every field it writes included."""
+    return json.dumps({
+        "before": before, "after": after,
+        "source": {
+            "version": "3.6.1.Final", "connector": "postgresql", "name": "condomanage",
+            "ts_ms": 1764979200000, "snapshot": snapshot, "db": "condomanage",
+            "sequence": json.dumps([None, str(lsn)]), "ts_us": 1764979200000000,
+            "ts_ns": 1764979200000000000, "schema": "public", "table": "condominios",
+            "txId": tx_id, "lsn": lsn, "xmin": None,
+        },
+        "transaction": None, "op": op, "ts_ms": 1764979200123, "ts_us": 1764979200123456,
+        "ts_ns": 1764979200123456789,
+    })
+
+
+def condo_key(condominio_id: int) -> str:
+    return json.dumps({"condominio_id": condominio_id})
+
+
+def condo_changes(spark: SparkSession, records: Sequence[Event]) -> DataFrame:
+    return changes_from_events(events(spark, records, topic=CONDOS_TOPIC), CONDOMINIOS, RUN_ID)
+
+
+def test_snapshot_reads_are_upserts_whatever_their_snapshot_marker(spark: SparkSession) -> None:
+    markers = ["first", "first_in_data_collection", "true", "last_in_data_collection",
+               "last", "false", "incremental"]
+    records = [(condo_key(i), debezium_value("r", None, {**CONDO, "condominio_id": i},
+                                             lsn=26843544, tx_id=760, snapshot=marker), i)
+               for i, marker in enumerate(markers, start=1)]
+    result = condo_changes(spark, records).select(
+        "condominio_id", "_op", "_order", "_tiebreak", "_tx", "_malformed", "_detail")
+    assert_df_equality(
+        result,
+        spark.createDataFrame(
+            [(str(i), "r", 26843544, i, 760, None, None) for i in range(1, len(markers) + 1)],
+            "condominio_id string, _op string, _order long, _tiebreak long, _tx long, "
+            "_malformed string, _detail string"),
+        ignore_nullable=True, ignore_row_order=True,
+    )
+
+
+def test_truncate_is_a_keyless_change_at_its_lsn(spark: SparkSession) -> None:
+    value = debezium_value("t", None, None, lsn=26900000, tx_id=771)
+    result = condo_changes(spark, [(None, value, 5)])
+    assert_df_equality(
+        result.select(*CONDOMINIOS.column_names, "_op", "_order", "_tx", "_malformed",
+                      "_detail", "_raw"),
+        spark.createDataFrame(
+            [(None, None, None, "t", 26900000, 771, None, None, value)],
+            "condominio_id string, nome string, endereco string, _op string, _order long, "
+            "_tx long, _malformed string, _detail string, _raw string"),
+        ignore_nullable=True,
+    )
+
+
+def test_truncate_without_lsn_is_malformed(spark: SparkSession) -> None:
+    value = json.dumps({"before": None, "after": None, "op": "t", "source": {"txId": 3}})
+    result = condo_changes(spark, [(None, value, 5)]).select("_malformed", "_detail")
+    assert [tuple(row) for row in result.collect()] == [("malformed_event", "no source.lsn")]
+
+
+def test_unavailable_values_are_rejected_naming_their_columns(spark: SparkSession) -> None:
+    placeholder = "__debezium_unavailable_value"
+    records = [
+        # REPLICA IDENTITY DEFAULT: an update that leaves a TOASTed text unchanged.
+        (condo_key(7), debezium_value("u", None, {**CONDO, "endereco": placeholder},
+                                      lsn=100, tx_id=1), 1),
+        (condo_key(8), debezium_value("u", {**CONDO, "nome": placeholder},
+                                      {**CONDO, "condominio_id": 8, "endereco": placeholder},
+                                      lsn=101, tx_id=2), 2),
+        (condo_key(9), debezium_value("u", None, {**CONDO, "condominio_id": 9,
+                                                  "nome": "__debezium_unavailable_value!"},
+                                      lsn=102, tx_id=3), 3),
+    ]
+    result = condo_changes(spark, records).select(
+        "_tiebreak", "condominio_id", "_malformed", "_detail")
+    assert_df_equality(
+        result,
+        spark.createDataFrame(
+            [(1, None, "unavailable_value",
+              "unavailable value (REPLICA IDENTITY not FULL) in: endereco"),
+             (2, None, "unavailable_value",
+              "unavailable value (REPLICA IDENTITY not FULL) in: nome, endereco"),
+             (3, "9", None, None)],  # only the exact literal is the placeholder
+            "_tiebreak long, condominio_id string, _malformed string, _detail string"),
+        ignore_nullable=True, ignore_row_order=True,
+    )
+
+
+def test_primary_key_update_is_a_delete_a_tombstone_and_a_create(spark: SparkSession) -> None:
+    # UPDATE condominios SET condominio_id = 70 WHERE condominio_id = 7 (REPLICA IDENTITY
+    # FULL): one WAL record, so both events carry its LSN and transaction.
+    records = [
+        (condo_key(7), debezium_value("d", CONDO, None, lsn=500, tx_id=9), 1),
+        (condo_key(7), None, 2),
+        (condo_key(70), debezium_value("c", None, {**CONDO, "condominio_id": 70},
+                                       lsn=500, tx_id=9), 3),
+    ]
+    result = condo_changes(spark, records).select(
+        "condominio_id", "nome", "_op", "_order", "_tx", "_malformed")
+    assert_df_equality(
+        result,
+        spark.createDataFrame(
+            [("7", "Aurora", "d", 500, 9, None), ("7", None, "tombstone", None, None, None),
+             ("70", "Aurora", "c", 500, 9, None)],
+            "condominio_id string, nome string, _op string, _order long, _tx long, "
+            "_malformed string"),
+        ignore_nullable=True, ignore_row_order=True,
+    )
