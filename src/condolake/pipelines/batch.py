@@ -41,6 +41,7 @@ from condolake.pipelines.load import (
 from condolake.pipelines.quality import write_rule_results
 from condolake.pipelines.runs import execute
 from condolake.pipelines.stream_silver import (
+    POSTGRES_SOURCE,
     positions_path,
     source_snapshots_path,
     stream_owned_keys,
@@ -54,7 +55,6 @@ from condolake.source.tables import (
 )
 
 log = logging.getLogger(__name__)
-POSTGRES_SOURCE = "postgres"
 # Tables read incrementally by key; the others are snapshotted and merged.
 INCREMENTAL_TABLES = frozenset({TRANSACOES.name})
 

@@ -41,7 +41,7 @@ from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.errors import root_cause
 from condolake.pipelines.load import LoadContext
 from condolake.pipelines.runs import execute
-from condolake.pipelines.stream_silver import CDC_SOURCE, SOURCE_PREFIXES
+from condolake.pipelines.stream_silver import CDC_SOURCE, POSTGRES_SOURCE, SOURCE_PREFIXES
 from condolake.services.database_url import SourceDatabase
 from condolake.source.tables import SOURCE_TABLES, SourceTable
 from condolake.transforms.silver.rules import RULES
@@ -53,8 +53,6 @@ CHECK_JOB = "check"
 def from_postgres() -> Column:
     """Records of the PostgreSQL source: its batch reads (`_source` "postgres") and its change
     stream ("kafka:<topic>/<partition>/<offset>")."""
-    from condolake.pipelines.batch import POSTGRES_SOURCE  # batch imports this module
-
     return (F.col(SOURCE_COL) == POSTGRES_SOURCE) | F.col(SOURCE_COL).startswith(
         SOURCE_PREFIXES[CDC_SOURCE])
 

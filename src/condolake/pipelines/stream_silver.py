@@ -97,6 +97,7 @@ from condolake.transforms.silver.validate import (
 )
 
 log = logging.getLogger(__name__)
+POSTGRES_SOURCE = "postgres"  # batch reads of the PostgreSQL source (pipelines/batch.py)
 CDC_SOURCE = "kafka"  # change events of the PostgreSQL source itself
 LANDING_SOURCE = "landing"
 # How the rows of each source are named in `_source` (kafka:<topic>/<partition>/<offset>,
