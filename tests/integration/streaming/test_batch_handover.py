@@ -64,7 +64,7 @@ class Source:
         for op, key, version in changes:
             before = self.rows.get(key)
             if op == "t":
-                conn.execute("TRUNCATE condominios")  # type: ignore[attr-defined]
+                conn.execute("TRUNCATE condominios CASCADE")  # type: ignore[attr-defined]
                 self.rows.clear()
                 events.append(("t", None, None))
                 continue
