@@ -66,9 +66,11 @@ def stream_one_transaction(spark: SparkSession, lake: str, timezone: str, imovel
     ctx, run = stream_context(spark, lake, timezone, "kafka", "0123456789abcdef", 0)
     after = {"transacao_id": 900001, "imovel_id": imovel_id, "morador_id": morador_id,
              "data_transacao": dt.date(2026, 12, 1), "valor_transacao": NEW_AMOUNT}
+    # A transaction after the batch load (a smaller id is one the load's snapshot saw: the
+    # stream would count the event as already loaded).
     key, value = change_event(TRANSACOES, "c", None, after, prefix="condomanage",
-                              database="condomanage", lsn=10**12, tx_id=1, commit_ms=1,
-                              produced_ms=1)
+                              database="condomanage", lsn=10**12, tx_id=1_000_000_000,
+                              commit_ms=1, produced_ms=1)
     topic = topic_name("condomanage", TRANSACOES.name)
     at = dt.datetime.now(dt.UTC)
     records = spark.createDataFrame(
