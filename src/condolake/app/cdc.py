@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from condolake.app.resources import Resources
 from condolake.errors import CondoLakeError
+from condolake.source.debezium import topic_name
 
 if TYPE_CHECKING:
     from condolake.services.kafka_connect import (
@@ -70,7 +71,6 @@ def start(resources: Resources, *, handover: bool = True) -> str:
     load again."""
     from condolake.services.kafka import ensure_topics
     from condolake.source.connector import PASSWORD_VARIABLE, captured_topics
-    from condolake.source.debezium import topic_name
 
     settings = resources.settings
     db = _running_source(resources)

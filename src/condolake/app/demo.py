@@ -9,26 +9,31 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from pyspark.sql import SparkSession
 
+from condolake.app import cdc
 from condolake.app.resources import Resources
 from condolake.config import Settings
 from condolake.console import results
 from condolake.errors import CondoLakeError
 from condolake.formatting import format_brl, format_count
+from condolake.lake import delta
+from condolake.layout import RESOLVED_RUN_ID_COL, Layer, table_path
 from condolake.monitoring.runlog import RunRecord
 from condolake.pipelines.batch import batch
+from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.reporting import gold_tables, gold_totals
 from condolake.services.jars import SPARK_CORE, SPARK_KAFKA
+from condolake.services.kafka import describe_topics
+from condolake.services.kafka_connect import LocalKafkaConnect
 from condolake.services.postgres import SourceDatabase
+from condolake.source.connector import captured_topics, published_records
 from condolake.source.ddl import init_schema
 from condolake.source.generator import append_transactions, generate
-
-if TYPE_CHECKING:
-    from condolake.services.kafka_connect import LocalKafkaConnect
+from condolake.source.simulator import Simulator
+from condolake.source.tables import SOURCE_TABLES
 
 log = logging.getLogger(__name__)
 NEW_TRANSACTIONS_SHARE = 0.01
@@ -83,11 +88,6 @@ def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int)
     Connect worker, then the handover load), the workload generator writing PostgreSQL, and
     the stream carrying what Debezium publishes through Kafka into silver, quarantine and gold.
     The demo's connector and slot are removed afterwards (the worker stopped if started here)."""
-    from condolake.app import cdc
-    from condolake.pipelines.stream import StreamOptions, run_streams
-    from condolake.services.kafka_connect import LocalKafkaConnect
-    from condolake.source.connector import published_records
-    from condolake.source.simulator import Simulator
 
     # The source was just re-created: a connector, slot and topics of this run only, so no
     # earlier demo's offsets or events are replayed.
@@ -150,8 +150,6 @@ def _stream(spark: SparkSession, demo: Resources, db: SourceDatabase, seed: int)
 def _wait_until_published(bootstrap: str, prefix: str, records: int) -> None:
     """Polls the captured topics' end offsets until they hold `records` (the connector
     publishes shortly after each commit); CondoLakeError after CDC_PUBLISH_TIMEOUT_S."""
-    from condolake.services.kafka import describe_topics
-    from condolake.source.connector import captured_topics
 
     wanted = set(captured_topics(prefix))
     deadline = time.monotonic() + CDC_PUBLISH_TIMEOUT_S
@@ -171,7 +169,6 @@ def _remove_capture(capture: Resources, db: SourceDatabase,
                     worker: LocalKafkaConnect | None) -> None:
     """Deletes the demo's connector and, once its task has let go of it, its slot (so the
     embedded PostgreSQL keeps no WAL for it); stops `worker` (the one the demo started)."""
-    from condolake.services.kafka_connect import LocalKafkaConnect
 
     settings = capture.settings
     running = LocalKafkaConnect.from_settings(settings)
@@ -198,9 +195,6 @@ def _open_quarantined(spark: SparkSession, lake_root: str) -> dict[str, int]:
     """Open quarantine records per source table."""
     from pyspark.sql import functions as F
 
-    from condolake.lake import delta
-    from condolake.layout import RESOLVED_RUN_ID_COL, Layer, table_path
-    from condolake.source.tables import SOURCE_TABLES
 
     counts = {}
     for table in SOURCE_TABLES:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from condolake.app.resources import Resources
 from condolake.config import revealed
+from condolake.errors import InputError, SourceUnavailableError
 
 if TYPE_CHECKING:
     from condolake.services.database_url import SourceDatabase
@@ -96,7 +97,6 @@ def simulate(resources: Resources, *, rate: float, duration_s: float | None,
     change events, with `chaos` (malformed, duplicate, late, out-of-order records), the
     direct publisher's mix and one transaction per tick, without a connector.
     """
-    from condolake.errors import InputError
 
     if chaos and not publish:
         raise InputError("--chaos injects Kafka-level faults and needs --publish; for "
@@ -149,7 +149,6 @@ def _connection(db: SourceDatabase) -> Iterator[Connection]:
     """A connection to the source; a clear error when it cannot be reached."""
     import psycopg
 
-    from condolake.errors import SourceUnavailableError
 
     try:
         conn = db.connect()
@@ -167,7 +166,6 @@ def _reachable(stats: SimulationStats) -> Iterator[None]:
     """The source lost mid-run reads as a clear error that says how far the run got."""
     import psycopg
 
-    from condolake.errors import SourceUnavailableError
 
     try:
         yield
