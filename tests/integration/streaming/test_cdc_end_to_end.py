@@ -2,7 +2,8 @@
 batch load, `cdc start` (Debezium's PostgreSQL connector on the session's Kafka Connect worker,
 then the handover load), the workload generator writing PostgreSQL while the stream runs, and
 the lake compared with PostgreSQL by SQL: silver row for row, gold to the cent, quarantine
-with exactly the rule-breaking rows the generator wrote."""
+with exactly the rule-breaking rows the generator wrote. Then the source's schema changes
+under the connector (a new column, a wider type) and the lake keeps its contract."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -24,9 +26,15 @@ from tests.integration.streaming.streams import end_offsets_total, gold_rows, wa
 from condolake.app import cdc
 from condolake.app.resources import Resources
 from condolake.config import Settings
-from condolake.layout import RESOLVED_RUN_ID_COL, Layer, checkpoint_path, table_path
+from condolake.layout import (
+    REASONS_COL,
+    RESOLVED_RUN_ID_COL,
+    Layer,
+    checkpoint_path,
+    table_path,
+)
 from condolake.pipelines.batch import batch
-from condolake.pipelines.quality import reconciliation_results
+from condolake.pipelines.quality import dq_results_path, reconciliation_results
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.services.kafka import LocalKafkaBroker
 from condolake.services.kafka_connect import LocalKafkaConnect
@@ -35,8 +43,8 @@ from condolake.source.connector import published_records
 from condolake.source.generator import generate
 from condolake.source.replication import prepare_source
 from condolake.source.simulator import SimulationStats, Simulator
-from condolake.source.tables import SOURCE_TABLES, TRANSACOES, SourceTable
-from condolake.streaming.queries import KAFKA
+from condolake.source.tables import CONDOMINIOS, SOURCE_TABLES, TRANSACOES, SourceTable
+from condolake.streaming.queries import KAFKA, kafka_events_path
 from condolake.streaming.status import last_committed_batch
 
 pytestmark = pytest.mark.integration
@@ -183,3 +191,63 @@ def test_changes_reach_silver_gold_and_quarantine_through_debezium(
     reconciled = reconciliation_results(spark, settings.lake_path, empty_database, None)
     assert [(check.table, check.status) for check in reconciled] == [
         (table.name, "passed") for table in SOURCE_TABLES]
+
+    schema_changes_keep_the_contract(spark, settings, empty_database, run_date)
+
+
+def schema_changes_keep_the_contract(spark: SparkSession, settings: Settings,
+                                     db: SourceDatabase, run_date: dt.date) -> None:
+    """`ALTER TABLE … ADD COLUMN` and a wider money type while capturing: the raw events keep
+    the new column in bronze, silver keeps its declared columns, a `schema_drift` result names
+    the table and the column, and a value with a third decimal is quarantined, not rounded."""
+    published_before = end_offsets_total(settings)
+    with db.connect() as conn:
+        conn.execute("ALTER TABLE condominios ADD COLUMN zona text")
+        (condominio,) = conn.execute(
+            "UPDATE condominios SET zona = 'norte', nome = nome || ' (norte)' WHERE condominio_id"
+            " = (SELECT min(condominio_id) FROM condominios) RETURNING condominio_id").fetchone() \
+            or (None,)
+        conn.execute("ALTER TABLE transacoes ALTER COLUMN valor_transacao TYPE numeric(16, 3)")
+        conn.commit()
+        inserted = conn.execute(
+            "INSERT INTO transacoes (imovel_id, morador_id, data_transacao, valor_transacao) "
+            "SELECT imovel_id, morador_id, data_transacao, v FROM transacoes, "
+            "unnest(ARRAY[20.5, 10.125]::numeric(16, 3)[]) WITH ORDINALITY AS u(v, n) "
+            "WHERE transacao_id = (SELECT max(transacao_id) FROM transacoes) "
+            "ORDER BY n RETURNING transacao_id").fetchall()
+    (two_decimals,), (three_decimals,) = inserted
+    # One update and two inserts: three records, as Debezium publishes them.
+    wait_until(lambda: end_offsets_total(settings) == published_before + 3, PUBLISHED_TIMEOUT_S,
+               "Debezium to publish the changes made after the schema changes")
+    assert settings.kafka_bootstrap
+    run_streams(spark, settings, settings.kafka_bootstrap,
+                StreamOptions(landing=False, once=True))
+
+    silver = spark.read.format("delta").load(
+        table_path(settings.lake_path, Layer.SILVER, CONDOMINIOS.name))
+    assert silver.columns[:len(CONDOMINIOS.column_names)] == list(CONDOMINIOS.column_names)
+    assert "zona" not in silver.columns
+    assert set(silver_rows(spark, settings, CONDOMINIOS)) == source_rows(
+        db, CONDOMINIOS, run_date, valid=True)
+    raw = [json.loads(row["value"])["after"] for row in spark.read.format("delta").load(
+        kafka_events_path(settings.lake_path)).where(F.col("value").isNotNull()).collect()]
+    assert any(image and image.get("condominio_id") == condominio and image.get("zona") == "norte"
+               for image in raw)
+    drift = spark.read.format("delta").load(dq_results_path(settings.lake_path)).where(
+        F.col("check") == "schema_drift").collect()
+    assert [(row["table"], row["status"], row["detail"]) for row in drift] == [(
+        "condominios", "failed",
+        "new columns: zona; in 1 change events, kept in bronze/kafka_events and not in silver "
+        "(docs/streaming.md#schema-drift)")]
+
+    transacoes = spark.read.format("delta").load(
+        table_path(settings.lake_path, Layer.SILVER, TRANSACOES.name)).where(
+        F.col("transacao_id").isin(two_decimals, three_decimals)).collect()
+    assert [(row["transacao_id"], row["valor_transacao"]) for row in transacoes] == [
+        (two_decimals, Decimal("20.50"))]
+    quarantined = spark.read.format("delta").load(
+        table_path(settings.lake_path, Layer.QUARANTINE, TRANSACOES.name)).where(
+        F.col(RESOLVED_RUN_ID_COL).isNull()
+        & (F.col("transacao_id") == str(three_decimals))).collect()
+    assert [(row["valor_transacao"], list(row[REASONS_COL])) for row in quarantined] == [
+        ("10.125", ["valor_transacao_not_decimal_15_2"])]
