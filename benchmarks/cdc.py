@@ -73,6 +73,8 @@ log = logging.getLogger(__name__)
 PUBLISHED_TIMEOUT_S = 120.0
 PUBLISHED_POLL_S = 0.2
 OFFSETS_TIMEOUT_S = 10.0
+# Below this share of the asked rate, the report says the generator fell behind.
+BEHIND_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,12 @@ def _notes(settings: Settings, measured: Measured) -> tuple[str, ...]:
         "and the gold set's publish time. Debezium's `source.ts_ms` has millisecond "
         "resolution.",
     ]
+    workload = measured.workload
+    if workload.rows_per_s < BEHIND_SHARE * workload.rate_asked:
+        notes.append(f"The generator wrote {workload.rows_per_s:,.0f} row changes/s of the "
+                     f"{workload.rate_asked:,.0f} asked: it shares the CPUs with Spark, "
+                     "PostgreSQL, the broker and Connect, and a tick that falls behind "
+                     "catches up by a bounded burst only.")
     if latency.missed_sets:
         notes.append(f"{latency.missed_sets} gold sets were replaced before the poller saw "
                      "them: their transactions count at the next set seen (later).")
@@ -235,7 +243,8 @@ def _result(settings: Settings, params: CdcParams, started_at: dt.datetime, wall
             load_before: tuple[float, float, float], measured: Measured) -> CdcBenchmark:
     machine = describe_machine(load_before)
     notes = _notes(settings, measured)
-    busy = busy_note(max(machine.load_before[0], machine.load_after[0]), machine.cpu_count)
+    # Only the load before counts: at the end it is mostly the run's own services.
+    busy = busy_note(machine.load_before[0], machine.cpu_count, during=" before the run")
     if busy:
         notes += (busy,)
     setup = CdcSetup(
