@@ -93,7 +93,7 @@ def serve(
 def cdc(
     scale: Annotated[float, typer.Option(help="size of the generated source")] = 0.01,
     rate: Annotated[float, typer.Option(
-        help="row changes per second the workload generator writes to PostgreSQL")] = 1000.0,
+        help="events (row changes) per second the generator writes to PostgreSQL")] = 1000.0,
     seconds: Annotated[float, typer.Option(help="how long the generator writes")] = 60.0,
     trigger: Annotated[float, typer.Option(metavar="SECONDS",
                                            help="trigger interval of the stream")] = 2.0,
