@@ -8,8 +8,9 @@ Debezium's PostgreSQL connector, all stopped at the end.
 1. generate the source at `scale` and load it with `condolake batch`;
 2. `cdc start` (the connector streams, then the handover load); the topics are switched to
    the broker's append time;
-3. the streaming query runs at the trigger interval while the workload generator writes
-   PostgreSQL at `rate` row changes per second for `seconds`; it stops once everything the
+3. the streaming query runs at the trigger interval while the workload generator
+   (`condolake simulate`, a process of its own) writes PostgreSQL at `rate` row
+   changes per second for `seconds`; it stops once everything the
    connector published has gone through; the gold sets are polled meanwhile;
 4. the records are read back from Kafka and each committed transaction's latencies computed
    (see `cdc_latency`).
@@ -20,14 +21,20 @@ Results go to `<output_dir>/cdc-<YYYYmmdd-HHMMSS>.{json,md}`; the Markdown is al
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import confluent_kafka
 from pyspark.sql import SparkSession
@@ -64,7 +71,6 @@ from condolake.services.jars import (
 from condolake.services.kafka_connect import LocalKafkaConnect
 from condolake.services.postgres import SourceDatabase
 from condolake.source.connector import POLL_INTERVAL_MS, captured_topics, published_records
-from condolake.source.simulator import SimulationStats, Simulator
 from condolake.spark import build_spark
 from condolake.streaming.queries import KAFKA
 
@@ -73,6 +79,8 @@ log = logging.getLogger(__name__)
 PUBLISHED_TIMEOUT_S = 120.0
 PUBLISHED_POLL_S = 0.2
 OFFSETS_TIMEOUT_S = 10.0
+SIMULATE_STATS = "simulate-stats.json"
+SOURCE_URL_VARIABLE = "CONDOLAKE_SOURCE_URL"
 # Below this share of the asked rate, the report says the generator fell behind.
 BEHIND_SHARE = 0.95
 
@@ -166,17 +174,13 @@ def _stream_while_writing(spark: SparkSession, resources: Resources, db: SourceD
     """The Kafka query at the trigger interval; once it fired, the generator writes for
     `params.seconds`, then waits until the connector published every change."""
     settings = resources.settings
-    stats: list[SimulationStats] = []
+    stats: list[dict[str, Any]] = []
 
     def produce(stop: threading.Event) -> None:
         log.info(f"writing PostgreSQL at {params.rate:g} row changes/s for {params.seconds:g} s "
                  f"(trigger {params.trigger_s:g} s)")
-        with db.connect() as conn:
-            simulator = Simulator(conn, seed=params.seed + 1, invalid_share=INVALID_SHARE,
-                                  today=resources.today())
-            stats.append(simulator.run(params.rate, duration_s=params.seconds,
-                                       stop=stop.is_set))
-        _wait_until_published(bootstrap, settings.kafka_topic_prefix, stats[0], stop)
+        stats.append(_simulate(settings, db, params, stop))
+        _wait_until_published(bootstrap, settings.kafka_topic_prefix, stats[0]["changes"], stop)
 
     poller = GoldSetPoller(settings.lake_path)
     with poller.running():
@@ -188,10 +192,33 @@ def _stream_while_writing(spark: SparkSession, resources: Resources, db: SourceD
     return _workload(params, stats[0]), run, poller
 
 
-def _wait_until_published(bootstrap: str, prefix: str, stats: SimulationStats,
+def _simulate(settings: Settings, db: SourceDatabase, params: CdcParams,
+              stop: threading.Event) -> dict[str, Any]:
+    """`condolake simulate` in a process of its own, as an application writing the
+    source would be (not sharing the Spark driver's interpreter); its stats file's contents."""
+    stats_file = settings.state_path / SIMULATE_STATS
+    command = [sys.executable, "-m", "condolake", "simulate",
+               "--rate", f"{params.rate:g}", "--duration", f"{params.seconds:g}",
+               "--invalid-share", f"{INVALID_SHARE:g}", "--seed", str(params.seed + 1),
+               "--stats-file", str(stats_file)]
+    environment = {**os.environ, SOURCE_URL_VARIABLE: db.url}
+    with subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL) as process:
+        interrupted = False
+        while process.poll() is None:
+            if stop.is_set() and not interrupted:
+                process.send_signal(signal.SIGINT)  # stops after the tick in progress
+                interrupted = True
+            time.sleep(PUBLISHED_POLL_S)
+    if process.returncode != 0 or not stats_file.exists():
+        raise BenchmarkError(f"the workload generator failed (exit {process.returncode})")
+    stats: dict[str, Any] = json.loads(stats_file.read_text(encoding="utf-8"))
+    return stats
+
+
+def _wait_until_published(bootstrap: str, prefix: str, changes: dict[str, dict[str, int]],
                           stop: threading.Event) -> None:
-    """Until the topics hold every record the connector publishes for the changes made."""
-    expected = published_records(stats.changes)
+    """Until the topics hold every record the connector publishes for the `changes` made."""
+    expected = published_records(changes)
     topics = captured_topics(prefix)
     deadline = time.monotonic() + PUBLISHED_TIMEOUT_S
     published = 0
@@ -205,12 +232,14 @@ def _wait_until_published(bootstrap: str, prefix: str, stats: SimulationStats,
                          f"within {PUBLISHED_TIMEOUT_S:g} s")
 
 
-def _workload(params: CdcParams, stats: SimulationStats) -> Workload:
+def _workload(params: CdcParams, stats: dict[str, Any]) -> Workload:
+    """From the generator's stats file (`SimulationStats.to_dict`)."""
     return Workload(
-        rate_asked=params.rate, seconds_asked=params.seconds, seconds=stats.seconds,
-        events=stats.events, rows=sum(sum(ops.values()) for ops in stats.changes.values()),
-        transactions=stats.transactions,
-        invalid_rows=sum(sum(rules.values()) for rules in stats.invalid_rows.values()))
+        rate_asked=params.rate, seconds_asked=params.seconds, seconds=float(stats["seconds"]),
+        events=int(stats["events"]),
+        rows=sum(sum(ops.values()) for ops in stats["changes"].values()),
+        transactions=int(stats["transactions"]),
+        invalid_rows=sum(sum(rules.values()) for rules in stats["invalid_rows"].values()))
 
 
 def _notes(settings: Settings, measured: Measured) -> tuple[str, ...]:
@@ -218,7 +247,8 @@ def _notes(settings: Settings, measured: Measured) -> tuple[str, ...]:
     notes = [
         f"Services of the run's own, in a scratch folder under {settings.state_path}: "
         "embedded PostgreSQL, one Kafka broker, one standalone Kafka Connect worker; Spark "
-        "in the benchmark's process. The generator wrote its normal mix with "
+        "in the benchmark's process; the generator (`condolake simulate`) in a "
+        "process of its own. It wrote its normal mix with "
         f"{INVALID_SHARE:.0%} rule-breaking rows.",
         "All clocks are this machine's: PostgreSQL's commit time, the broker's append time "
         "and the gold set's publish time. Debezium's `source.ts_ms` has millisecond "
