@@ -41,3 +41,18 @@ def test_the_poller_keeps_each_set_it_saw_with_its_own_publish_time(tmp_path: Pa
     assert poller.seen[1] == PublishedSet(1, "stream-kafka-ab-00000001",
                                           first.published_at.timestamp())
     assert 2 not in poller.seen and second.number == 2
+
+
+def test_the_workload_comes_from_the_generators_stats_file() -> None:
+    from benchmarks.cdc import CdcParams, _workload
+    from condolake.source.simulator import SimulationStats
+
+    stats = SimulationStats(events=9, transactions=4, seconds=2.0)
+    stats.changes["transacoes"].update(c=6, u=2, d=1)
+    stats.changes["moradores"]["c"] = 1
+    first_rule = next(iter(stats.invalid_rows["transacoes"]))
+    stats.invalid_rows["transacoes"][first_rule] = 2
+    document = json.loads(json.dumps(stats.to_dict()))  # as `condolake simulate` writes it
+    workload = _workload(CdcParams(0.01, 1000.0, 60.0, 2.0, 42), document)
+    assert (workload.events, workload.rows, workload.transactions, workload.invalid_rows,
+            workload.seconds, workload.rows_per_s) == (9, 10, 4, 2, 2.0, 5.0)
