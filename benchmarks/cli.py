@@ -87,3 +87,22 @@ def serve(
     _run(lambda settings: run_serve_benchmark(
         settings, scale=scale, seed=seed, clients=clients, duration_s=duration,
         output_dir=output))
+
+
+@app.command()
+def cdc(
+    scale: Annotated[float, typer.Option(help="size of the generated source")] = 0.01,
+    rate: Annotated[float, typer.Option(
+        help="events (row changes) per second the generator writes to PostgreSQL")] = 1000.0,
+    seconds: Annotated[float, typer.Option(help="how long the generator writes")] = 60.0,
+    trigger: Annotated[float, typer.Option(metavar="SECONDS",
+                                           help="trigger interval of the stream")] = 2.0,
+    seed: Seed = 42,
+    output: Output = RESULTS,
+) -> None:
+    """Commit -> visible in gold through Debezium (p50/p95/p99), next to commit -> Kafka."""
+    from benchmarks.cdc import run_cdc_benchmark
+
+    _run(lambda settings: run_cdc_benchmark(
+        settings, scale=scale, rate=rate, seconds=seconds, trigger_s=trigger, seed=seed,
+        output_dir=output))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -18,6 +18,8 @@ from condolake.errors import KafkaError
 
 CONSUME_BATCH = 10_000
 POLL_TIMEOUT_S = 1.0
+# topic, partition, offset, timestamp (ms), value: each record, for a caller that keeps them
+OnRecord = Callable[[str, int, int, int, bytes | None], None]
 STALL_TIMEOUT_S = 60.0  # no record for this long while some are missing: give up
 METADATA_TIMEOUT_S = 10.0
 CONSUMER_LOG_LEVEL = 3
@@ -40,8 +42,9 @@ def _partitions(consumer: Consumer, topics: Sequence[str]) -> list[TopicPartitio
     return partitions
 
 
-def read_all(bootstrap: str, topics: Sequence[str]) -> ConsumerRun:
-    """Reads every record of `topics` once and discards it."""
+def read_all(bootstrap: str, topics: Sequence[str], on_record: OnRecord | None = None
+             ) -> ConsumerRun:
+    """Reads every record of `topics` once and discards it (after `on_record`, when given)."""
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": f"condolake-bench-{uuid.uuid4().hex[:12]}",
@@ -74,6 +77,9 @@ def read_all(bootstrap: str, topics: Sequence[str]) -> ConsumerRun:
                 bytes_read += len(message.key() or b"") + len(message.value() or b"")
                 where = (message.topic(), message.partition())
                 offset = message.offset()
+                if on_record is not None and offset is not None:
+                    on_record(message.topic() or "", message.partition() or 0, offset,
+                              message.timestamp()[1], message.value())
                 if where in ends and offset is not None and offset + 1 >= ends[where]:
                     del ends[where]
         return ConsumerRun(time.perf_counter() - started, records, bytes_read)

@@ -231,7 +231,8 @@ def _throughput(spark: SparkSession, settings: Settings, conn: Connection, sink:
     ), stats
 
 
-def _drain_limit_s(trigger_s: float) -> float:
+def drain_limit_s(trigger_s: float) -> float:
+    """How long after production the continuous run may take to drain, at most."""
     return max(DRAIN_LIMIT_MIN_S, DRAIN_LIMIT_TRIGGERS * trigger_s)
 
 
@@ -257,7 +258,7 @@ def _latency(spark: SparkSession, settings: Settings, conn: Connection, sink: Ev
     log.info("phase 2: starting the Kafka query")
     run = run_continuously(spark, settings, settings.kafka_bootstrap or "", produce,
                            start_timeout_s=START_TIMEOUT_S,
-                           drain_limit_s=_drain_limit_s(params.trigger_s))
+                           drain_limit_s=drain_limit_s(params.trigger_s))
     log.info(f"phase 2: stream stopped after {run.seconds:.1f} s"
              + ("" if run.drained else " (time limit: not everything reached gold)"))
     stats = simulator.stats
@@ -300,7 +301,7 @@ def _notes(settings: Settings, phases: Phases) -> tuple[str, ...]:
         notes.append(f"the stream read {bronze_rows:,} records, {stats.published:,} were "
                      "published: the per-query rows come from the queries' recent progress.")
     if not latency.drained:
-        notes.append(f"Phase 2 stopped at its time limit ({_drain_limit_s(latency.trigger_s):g} "
+        notes.append(f"Phase 2 stopped at its time limit ({drain_limit_s(latency.trigger_s):g} "
                      f"s after production) with {latency.not_visible:,} transacoes not yet in "
                      "gold: the pipeline fell behind the producer; the percentiles that reach "
                      "them read `> end of run`.")

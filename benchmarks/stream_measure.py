@@ -40,12 +40,12 @@ INSERT = "insert"
 
 
 @contextmanager
-def workspace(state_dir: Path, lake_root: str) -> Iterator[Path]:
-    """`<state>/bench/stream-<time>-<random>`, for the run's lake, state and landing zone;
-    deleted afterwards."""
+def workspace(state_dir: Path, lake_root: str, benchmark: str = "stream") -> Iterator[Path]:
+    """`<state>/bench/<benchmark>-<time>-<random>`, for the run's lake, state and landing
+    zone; deleted afterwards."""
     if "://" in lake_root:
-        raise ConfigError(f"bench stream needs a local lake root, not {lake_root}")
-    name = f"stream-{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        raise ConfigError(f"bench {benchmark} needs a local lake root, not {lake_root}")
+    name = f"{benchmark}-{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     folder = state_dir / "bench" / name
     folder.mkdir(parents=True)
     try:

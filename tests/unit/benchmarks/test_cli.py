@@ -17,6 +17,7 @@ OPTIONS = {
     "batch": ["--scale", "--seed", "--output"],
     "stream": ["--scale", "--events", "--rate", "--duration", "--trigger", "--seed", "--output"],
     "serve": ["--scale", "--clients", "--duration", "--seed", "--output"],
+    "cdc": ["--scale", "--rate", "--seconds", "--trigger", "--seed", "--output"],
 }
 
 
@@ -41,6 +42,26 @@ def test_options_reach_the_benchmark(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert seen["settings"] == "settings"
     assert (seen["scale"], seen["clients"], seen["duration_s"], seen["seed"]) == (0.01, 2, 1.0, 42)
     assert seen["output_dir"] == tmp_path
+
+
+def test_cdc_defaults_and_options_reach_the_benchmark(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    import benchmarks.cdc
+
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(cli, "load_settings", lambda: "settings")
+    monkeypatch.setattr(benchmarks.cdc, "run_cdc_benchmark",
+                        lambda settings, **options: seen.append(options))
+    assert CliRunner().invoke(cli.app, ["cdc"]).exit_code == 0
+    assert CliRunner().invoke(cli.app, ["cdc", "--seconds", "15", "--rate", "500", "--trigger",
+                                        "1", "--scale", "0.002", "--seed", "7", "--output",
+                                        str(tmp_path)]).exit_code == 0
+    assert seen == [
+        {"scale": 0.01, "rate": 1000.0, "seconds": 60.0, "trigger_s": 2.0, "seed": 42,
+         "output_dir": cli.RESULTS},
+        {"scale": 0.002, "rate": 500.0, "seconds": 15.0, "trigger_s": 1.0, "seed": 7,
+         "output_dir": tmp_path},
+    ]
 
 
 def test_a_condolake_error_is_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
