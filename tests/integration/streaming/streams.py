@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 from psycopg import sql
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -259,30 +261,50 @@ def stream_pid(settings: Settings) -> int | None:
 
 
 class Producer:
-    """The simulator on a thread, producing at `rate` until stopped."""
+    """The simulator on a thread, changing the source at `rate` until stopped. `direct`: it
+    also publishes each change itself (`simulate --publish`'s mix). Otherwise it is the
+    workload generator, writing PostgreSQL only (`invalid_share` of the steps rule-breaking),
+    and the connector publishes; when the server goes away under it, it waits for the server
+    and goes on with a new connection and a new seed."""
 
-    def __init__(self, db: SourceDatabase, settings: Settings, *, rate: float, seed: int) -> None:
+    def __init__(self, db: SourceDatabase, settings: Settings, *, rate: float, seed: int,
+                 direct: bool = True, invalid_share: float = 0.0,
+                 today: dt.date | None = None) -> None:
         self._stop = threading.Event()
-        self.stats: SimulationStats | None = None
+        self.runs: list[SimulationStats] = []
+        self.reconnections = 0
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(db, settings, rate, seed),
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True, args=(
+            db, settings, rate, seed, direct, invalid_share, today))
         self._thread.start()
 
-    def _run(self, db: SourceDatabase, settings: Settings, rate: float, seed: int) -> None:
-        assert settings.kafka_bootstrap
+    def _run(self, db: SourceDatabase, settings: Settings, rate: float, seed: int,
+             direct: bool, invalid_share: float, today: dt.date | None) -> None:
         try:
-            with db.connect() as conn, KafkaSink(settings.kafka_bootstrap) as sink:
-                simulator = Simulator(conn, seed=seed, mix=DIRECT_MIX, publish=Publishing(
-                    sink, settings.kafka_topic_prefix))
-                self.stats = simulator.run(rate, stop=self._stop.is_set)
+            if direct:
+                assert settings.kafka_bootstrap
+                with db.connect() as conn, KafkaSink(settings.kafka_bootstrap) as sink:
+                    simulator = Simulator(conn, seed=seed, mix=DIRECT_MIX, publish=Publishing(
+                        sink, settings.kafka_topic_prefix))
+                    self.runs.append(simulator.run(rate, stop=self._stop.is_set))
+                return
+            while not self._stop.is_set():
+                try:
+                    with db.connect() as conn:
+                        simulator = Simulator(conn, seed=seed + len(self.runs),
+                                              invalid_share=invalid_share, today=today)
+                        self.runs.append(simulator.stats)
+                        simulator.run(rate, stop=self._stop.is_set)
+                except (psycopg.OperationalError, psycopg.InterfaceError):  # the server stopped
+                    self.reconnections += 1
+                    time.sleep(POLL_S)
         except BaseException as error:  # reported to the test by stop()
             self.error = error
 
     def stop(self) -> SimulationStats:
+        """Stops writing; what the first connection's run did."""
         self._stop.set()
         self._thread.join()
         if self.error is not None:
             raise self.error
-        assert self.stats is not None
-        return self.stats
+        return self.runs[0]

@@ -16,11 +16,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from psycopg import sql
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from tests.integration.pipelines.reconcile import VALID_ROWS, expected_gold
+from tests.integration.pipelines.reconcile import expected_gold
 from tests.integration.services.test_kafka_connect import remove_connector
+from tests.integration.streaming.cdc import silver_rows, source_rows
 from tests.integration.streaming.streams import end_offsets_total, gold_rows, wait_until
 
 from condolake.app import cdc
@@ -57,8 +57,6 @@ INVALID_SHARE = 0.1
 STREAM_S = 8.0  # the stream runs this long while the workload writes
 TRIGGER_S = 0.5
 PUBLISHED_TIMEOUT_S = 60.0
-# Per table, its key and the valid-rows CTE (reconcile.VALID_ROWS) that holds the valid keys.
-VALID_CTE = {"condominios": "vc", "moradores": "vm", "imoveis": "vi", "transacoes": "vt"}
 
 
 @pytest.fixture
@@ -91,34 +89,6 @@ def committed_total(settings: Settings) -> int:
         return 0
     offsets = json.loads((checkpoint / "offsets" / str(last)).read_text().splitlines()[-1])
     return sum(int(o) for partitions in offsets.values() for o in partitions.values())
-
-
-def source_rows(db: SourceDatabase, table: SourceTable, run_date: dt.date, *,
-                valid: bool) -> set[tuple[object, ...]]:
-    """Every column of the rows the rules call valid (silver's contract: tipo trimmed and
-    lower-cased), or only the keys of those they reject."""
-    key = sql.Identifier(table.primary_key)
-    valid_keys = sql.SQL(VALID_ROWS + "SELECT {} FROM {}").format(
-        key, sql.Identifier(VALID_CTE[table.name]))
-    if valid:
-        columns = sql.SQL(", ").join(
-            sql.SQL("lower(btrim(tipo))") if column.name == "tipo"
-            else sql.Identifier(column.name) for column in table.columns)
-        query = sql.SQL("SELECT {} FROM {} WHERE {} IN ({})").format(
-            columns, sql.Identifier(table.name), key, valid_keys)
-    else:
-        query = sql.SQL("SELECT {} FROM {} WHERE {} NOT IN ({})").format(
-            key, sql.Identifier(table.name), key, valid_keys)
-    with db.connect() as conn:
-        return {tuple(row) for row in conn.execute(query, {"run_date": run_date})}
-
-
-def silver_rows(spark: SparkSession, settings: Settings,
-                table: SourceTable) -> list[tuple[object, ...]]:
-    rows = spark.read.format("delta").load(
-        table_path(settings.lake_path, Layer.SILVER, table.name)).select(
-        *[column.name for column in table.columns]).collect()
-    return [tuple(row) for row in rows]
 
 
 def open_quarantine_keys(spark: SparkSession, settings: Settings,

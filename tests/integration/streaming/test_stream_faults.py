@@ -1,7 +1,10 @@
-"""Fault tolerance of the Kafka stream, against the real broker, PostgreSQL and Delta.
+"""Fault tolerance of change data capture and the Kafka stream, against the real broker,
+PostgreSQL, Debezium's connector on Kafka Connect, and Delta.
 
 The stream runs as `condolake stream start` in a child process, as in production, while the
-simulator changes the source and publishes on a thread of the test.
+workload generator changes the source on a thread of the test and the scenario's connector
+publishes (`cdc.capturing`); the lake then equals PostgreSQL, compared by SQL. The SIGTERM and
+torn-gold tests publish directly (the simulator's test tool): they are about the stream alone.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,8 +21,8 @@ import httpx
 import pytest
 from pyspark.sql import SparkSession
 from tests.integration.conftest import new_topic_prefix
-from tests.integration.pipelines.reconcile import expected_gold, expected_valid_ids
 from tests.integration.pipelines.run_cli import run_condolake
+from tests.integration.streaming.cdc import capturing, fence_captured, lake_differences
 from tests.integration.streaming.streams import (
     LoadedLake,
     Producer,
@@ -33,12 +35,12 @@ from tests.integration.streaming.streams import (
     gold_rows,
     on_each_commit,
     silver_ids,
-    simulate,
     stream_pid,
     stream_settings,
     wait_until,
 )
 
+from condolake.app import cdc
 from condolake.catalog import MART_NAMES
 from condolake.config import Settings
 from condolake.lake import delta
@@ -49,9 +51,11 @@ from condolake.pipelines.batch import batch
 from condolake.pipelines.quality import gold_totals_result
 from condolake.pipelines.stream import StreamOptions, run_streams
 from condolake.services.kafka import LocalKafkaBroker
-from condolake.services.postgres import SourceDatabase
+from condolake.services.kafka_connect import LocalKafkaConnect
+from condolake.services.postgres import EmbeddedPostgres, SourceDatabase
 from condolake.serving.auth import new_key
 from condolake.serving.server import BackgroundServer
+from condolake.source.connector import PASSWORD_VARIABLE
 from condolake.streaming.queries import KAFKA
 
 SEED = 4242
@@ -71,6 +75,12 @@ KAFKA_ONLY = StreamOptions(once=True, landing=False)
 # more apart, and the kill follows the first within milliseconds): the test then tries again.
 TORN_ATTEMPTS = 5
 KILL_POLL_S = 0.005
+CONNECT_KILLS = 5
+# Of the steps the workload generator writes, this share breaks a rule (quarantined rows, and
+# orphans whose parent is invalid).
+INVALID_SHARE = 0.05
+WORKLOAD_RATE = 50  # events per second the workload generator writes under the connector
+CAPTURE_TIMEOUT_S = 300
 
 
 def today(settings: Settings) -> dt.date:
@@ -100,51 +110,61 @@ def gold_totals(spark: SparkSession, settings: Settings) -> dict[str, tuple[int,
 
 def lake_matches_source(spark: SparkSession, settings: Settings,
                         source: SourceDatabase) -> bool:
-    return (set(silver_ids(spark, settings)) == expected_valid_ids(source, today(settings))
-            and gold_rows(spark, settings) == expected_gold(source, today(settings)))
+    return not lake_differences(spark, settings, source, today(settings))
 
 
 def assert_exactly_the_source(spark: SparkSession, settings: Settings,
                               source: SourceDatabase) -> None:
-    ids = silver_ids(spark, settings)
-    assert [key for key, n in Counter(ids).items() if n > 1] == []
-    assert set(ids) == expected_valid_ids(source, today(settings))
-    gold = gold_rows(spark, settings)
-    assert gold == batch_recomputation(spark, settings)
-    assert gold == expected_gold(source, today(settings))
+    """Silver is PostgreSQL's valid rows, every column of the four tables; gold is the SQL
+    aggregates to the cent, and what `condolake transform` computes from that silver."""
+    assert lake_differences(spark, settings, source, today(settings)) == []
+    assert gold_rows(spark, settings) == batch_recomputation(spark, settings)
 
 
 @pytest.mark.integration
 class TestStreamFaults:
-    def test_ten_sigkills_while_producing_lose_and_duplicate_nothing(
-        self, spark: SparkSession, settings: Settings, source: SourceDatabase, tmp_path: Path,
+    def test_ten_sigkills_while_debezium_publishes_lose_and_duplicate_nothing(
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase,
+        kafka_connect: LocalKafkaConnect, tmp_path: Path,
     ) -> None:
         moments = random.Random(SEED)
-        producer = Producer(source, settings, rate=RATE, seed=SEED)
-        for _ in range(KILLS):
-            stream = StreamProcess(settings, tmp_path, "--no-landing", short_lived=True)
-            wait_until(lambda s=stream: stream_pid(settings) == s.process.pid,
-                       START_TIMEOUT_S, "the stream's queries to start")
-            # A random moment of its life: during a micro-batch, a commit, or between them.
-            time.sleep(moments.uniform(0, MAX_RUN_BEFORE_KILL_S))
-            stream.kill()
-        stats = producer.stop()
+        with capturing(kafka_connect, settings, source):
+            workload = Producer(source, settings, rate=WORKLOAD_RATE, seed=SEED, direct=False,
+                                invalid_share=INVALID_SHARE, today=today(settings))
+            for _ in range(KILLS):
+                stream = StreamProcess(settings, tmp_path, "--no-landing", short_lived=True)
+                wait_until(lambda s=stream: stream_pid(settings) == s.process.pid,
+                           START_TIMEOUT_S, "the stream's queries to start")
+                # A random moment of its life: during a micro-batch, a commit, or between them.
+                time.sleep(moments.uniform(0, MAX_RUN_BEFORE_KILL_S))
+                stream.kill()
+            stats = workload.stop()
+            fence_captured(settings, source)
+        assert settings.kafka_bootstrap
         run_streams(spark, settings, settings.kafka_bootstrap, KAFKA_ONLY)
-        assert stats.valid_transacao_ids <= set(silver_ids(spark, settings))
+        assert stats.changes["transacoes"]["c"] > 0
         assert_exactly_the_source(spark, settings, source)
 
     def test_broker_restart_mid_stream_loses_nothing(
         self, spark: SparkSession, settings: Settings, kafka_broker: LocalKafkaBroker,
-        source: SourceDatabase, tmp_path: Path,
+        kafka_connect: LocalKafkaConnect, source: SourceDatabase, tmp_path: Path,
     ) -> None:
-        stream = StreamProcess(settings, tmp_path, "--no-landing")
-        before = simulate(source, settings, events=300, seed=SEED + 1)
-        wait_until(on_each_commit(settings, KAFKA, lambda: before.valid_transacao_ids
-                                  <= set(silver_ids(spark, settings))),
-                   CATCH_UP_TIMEOUT_S, "the stream to apply the first changes")
-        kafka_broker.stop()
-        kafka_broker.start()
-        after = simulate(source, settings, events=300, seed=SEED + 2)
+        loaded = set(silver_ids(spark, settings))
+        with capturing(kafka_connect, settings, source):
+            stream = StreamProcess(settings, tmp_path, "--no-landing")
+            workload = Producer(source, settings, rate=WORKLOAD_RATE, seed=SEED + 1,
+                                direct=False, invalid_share=INVALID_SHARE, today=today(settings))
+            wait_until(on_each_commit(settings, KAFKA, lambda: set(silver_ids(spark, settings))
+                                      > loaded),
+                       CATCH_UP_TIMEOUT_S, "the stream to apply the workload's first changes")
+            # Connect's producer and the stream's consumer both lose the broker for a while.
+            kafka_broker.stop()
+            kafka_broker.start()
+            restarted = end_offsets_total(settings)
+            wait_until(lambda: end_offsets_total(settings) > restarted, CATCH_UP_TIMEOUT_S,
+                       "the connector to publish again after the broker's restart")
+            workload.stop()
+            fence_captured(settings, source)
         # Recovered means the live stream takes silver *and* gold to the source's state.
         recovered = on_each_commit(settings, KAFKA,
                                    lambda: lake_matches_source(spark, settings, source))
@@ -156,29 +176,97 @@ class TestStreamFaults:
             # It may stop instead; then loudly, and a restart recovers.
             assert stream.process.returncode != 0
             assert "condolake: error: stream kafka failed" in stream.output()
+            assert settings.kafka_bootstrap
             run_streams(spark, settings, settings.kafka_bootstrap, KAFKA_ONLY)
-        assert after.valid_transacao_ids <= set(silver_ids(spark, settings))
         assert_exactly_the_source(spark, settings, source)
 
     def test_batch_and_stream_writing_silver_together_stay_consistent(
-        self, spark: SparkSession, settings: Settings, source: SourceDatabase, tmp_path: Path,
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase,
+        kafka_connect: LocalKafkaConnect, tmp_path: Path,
     ) -> None:
-        stream = StreamProcess(settings, tmp_path, "--no-landing")
-        wait_until(lambda: stream_pid(settings) == stream.process.pid, START_TIMEOUT_S,
-                   "the stream's queries to start")
-        status = run_condolake(["stream", "status"], tmp_path, {
-            "state_dir": settings.state_dir, "lake_root": settings.lake_root})
-        assert status.returncode == 0, status.stderr
-        assert "a stream process is running" in status.stdout
-        assert "kafka" in status.stdout and "running" in status.stdout
-        producer = Producer(source, settings, rate=RATE, seed=SEED + 3)
-        # Two batch runs MERGE into silver while the stream MERGEs into the same tables.
-        first, second = batch(spark, settings, source), batch(spark, settings, source)
-        stats = producer.stop()
+        with capturing(kafka_connect, settings, source):
+            stream = StreamProcess(settings, tmp_path, "--no-landing")
+            wait_until(lambda: stream_pid(settings) == stream.process.pid, START_TIMEOUT_S,
+                       "the stream's queries to start")
+            status = run_condolake(["stream", "status"], tmp_path, {
+                "state_dir": settings.state_dir, "lake_root": settings.lake_root})
+            assert status.returncode == 0, status.stderr
+            assert "a stream process is running" in status.stdout
+            assert "kafka" in status.stdout and "running" in status.stdout
+            workload = Producer(source, settings, rate=WORKLOAD_RATE, seed=SEED + 3,
+                                direct=False, invalid_share=INVALID_SHARE, today=today(settings))
+            # Two batch runs MERGE into silver while the stream MERGEs changes of the same
+            # rows into the same tables.
+            first, second = batch(spark, settings, source), batch(spark, settings, source)
+            stats = workload.stop()
+            fence_captured(settings, source)
         assert (first.status, second.status) == ("succeeded", "succeeded")
         assert stream.terminate(timeout_s=STOP_TIMEOUT_S) == 0, stream.output()
+        assert settings.kafka_bootstrap
         run_streams(spark, settings, settings.kafka_bootstrap, KAFKA_ONLY)
-        assert stats.valid_transacao_ids <= set(silver_ids(spark, settings))
+        assert stats.changes["transacoes"]["c"] > 0
+        assert_exactly_the_source(spark, settings, source)
+
+    def test_connect_worker_sigkilled_while_the_workload_writes_loses_nothing(
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase,
+        kafka_connect: LocalKafkaConnect, postgres_server: EmbeddedPostgres,
+    ) -> None:
+        assert settings.kafka_bootstrap
+        environment = {PASSWORD_VARIABLE: SourceDatabase(postgres_server.url).password or ""}
+        with capturing(kafka_connect, settings, source) as connector:
+            workload = Producer(source, settings, rate=WORKLOAD_RATE, seed=SEED + 20, direct=False,
+                                invalid_share=INVALID_SHARE, today=today(settings))
+            try:
+                for _ in range(CONNECT_KILLS):
+                    # Each kill lands while the connector is publishing the workload's changes.
+                    published = end_offsets_total(settings)
+                    wait_until(lambda p=published: end_offsets_total(settings) > p,
+                               CAPTURE_TIMEOUT_S, "the connector to publish new changes")
+                    kafka_connect.kill()
+                    kafka_connect.start(settings.kafka_bootstrap, environment)
+                    # A standalone worker forgets its connectors: register it again; it resumes
+                    # from the offsets it had flushed.
+                    cdc.start(connector, handover=False)
+            finally:
+                if not kafka_connect.is_running():  # the session's other tests need it
+                    kafka_connect.start(settings.kafka_bootstrap, environment)
+            stats = workload.stop()
+            fence_captured(settings, source)
+        run_streams(spark, settings, settings.kafka_bootstrap, KAFKA_ONLY)
+        assert stats.changes["transacoes"]["c"] > 0
+        assert sum(sum(rules.values()) for rules in stats.invalid_rows.values()) > 0
+        assert_exactly_the_source(spark, settings, source)
+
+    @pytest.mark.parametrize("immediate", [False, True], ids=["fast", "immediate"])
+    def test_postgres_restart_while_the_connector_captures_loses_nothing(
+        self, spark: SparkSession, settings: Settings, source: SourceDatabase,
+        kafka_connect: LocalKafkaConnect, postgres_server: EmbeddedPostgres, immediate: bool,
+    ) -> None:
+        assert settings.kafka_bootstrap
+        url = postgres_server.url
+        with capturing(kafka_connect, settings, source):
+            workload = Producer(source, settings, rate=WORKLOAD_RATE, seed=SEED + 30, direct=False,
+                                invalid_share=INVALID_SHARE, today=today(settings))
+            published = end_offsets_total(settings)
+            wait_until(lambda: end_offsets_total(settings) > published, CAPTURE_TIMEOUT_S,
+                       "the connector to publish the workload's changes")
+            try:
+                if immediate:
+                    postgres_server.kill_immediately()  # crash recovery at the next start
+                else:
+                    postgres_server.stop()
+            finally:
+                postgres_server.start()  # the session's other tests need it
+            # The connector's configuration names the port: the server must come back on it.
+            assert postgres_server.url == url
+            restarted = end_offsets_total(settings)
+            wait_until(lambda: end_offsets_total(settings) > restarted, CAPTURE_TIMEOUT_S,
+                       "the connector to capture the workload's changes after the restart")
+            stats = workload.stop()
+            assert workload.reconnections > 0  # the workload was writing through the restart
+            fence_captured(settings, source)
+        run_streams(spark, settings, settings.kafka_bootstrap, KAFKA_ONLY)
+        assert stats.changes["transacoes"]["c"] > 0
         assert_exactly_the_source(spark, settings, source)
 
     def test_sigterm_to_the_process_group_finishes_the_micro_batch_and_exits_0(

@@ -46,6 +46,7 @@ def test_connector_config_has_every_setting_the_stream_and_the_slot_need() -> No
         "tombstones.on.delete": "true",
         "poll.interval.ms": "50",
         "heartbeat.interval.ms": "10000",
+        "retriable.restart.connector.wait.ms": "2000",
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
         "key.converter.schemas.enable": "false",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
