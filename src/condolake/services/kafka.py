@@ -375,6 +375,15 @@ def describe_topics(bootstrap: str) -> list[TopicInfo]:
     admin = _admin(bootstrap)
     metadata = _metadata(admin, bootstrap)
     names = sorted(name for name in metadata.topics if not name.startswith(INTERNAL_TOPIC_PREFIX))
+    offsets = _end_offsets(admin, bootstrap, metadata, names)
+    return [TopicInfo(name, tuple(offsets[(name, p)]
+                                  for p in sorted(metadata.topics[name].partitions)))
+            for name in names]
+
+
+def _end_offsets(admin: AdminClient, bootstrap: str, metadata: ClusterMetadata,
+                 names: Sequence[str]) -> dict[tuple[str, int], int]:
+    """The end offset of every partition of `names`, by (topic, partition)."""
     requests = {TopicPartition(name, partition): OffsetSpec.latest()
                 for name in names for partition in metadata.topics[name].partitions}
     offsets: dict[tuple[str, int], int] = {}
@@ -386,9 +395,7 @@ def describe_topics(bootstrap: str) -> list[TopicInfo]:
             except KafkaException as error:
                 raise KafkaError(f"could not read the end offsets of {partition.topic} on "
                                  f"{bootstrap}: {_reason(error)}") from error
-    return [TopicInfo(name, tuple(offsets[(name, p)]
-                                  for p in sorted(metadata.topics[name].partitions)))
-            for name in names]
+    return offsets
 
 
 def _created(topic: str, future: Future[None], bootstrap: str, timeout_s: float) -> bool:
@@ -445,15 +452,24 @@ def _reason(error: KafkaException) -> str:
 
 
 def _is_ready(bootstrap: str) -> bool:
-    """Whether the broker answers metadata as a registered broker leading every partition."""
+    """Whether the broker answers metadata as a registered broker leading every partition,
+    and serves every partition's end offset."""
+    admin = _admin(bootstrap)
     try:
-        metadata = _admin(bootstrap).list_topics(timeout=CLIENT_TIMEOUT_S)
+        metadata = admin.list_topics(timeout=CLIENT_TIMEOUT_S)
     except KafkaException:
         return False
-    # A restarted broker answers before the controller has let it back in (unfenced).
-    return NODE_ID in metadata.brokers and all(
-        _has_leaders(metadata, topic) for topic in metadata.topics
-    )
+    # A restarted broker answers before the controller has let it back in (unfenced), and
+    # names itself leader a moment before its partitions serve reads ("leader epoch is newer
+    # than broker epoch"): clients that start right after would fail on them.
+    if NODE_ID not in metadata.brokers or not all(
+            _has_leaders(metadata, topic) for topic in metadata.topics):
+        return False
+    try:
+        _end_offsets(admin, bootstrap, metadata, list(metadata.topics))
+    except KafkaError:
+        return False
+    return True
 
 
 def _pick_ports(previous: BrokerPorts | None) -> BrokerPorts:
